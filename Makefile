@@ -1,0 +1,46 @@
+# Two commands on a fresh machine: `make demo` and `make test`. Both bootstrap what they need.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
+export UV_LINK_MODE ?= copy
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+export AWS_ACCOUNT_ID_ENDPOINT_MODE := disabled
+PYTEST_ARGS ?=
+
+.PHONY: help bootstrap sync lint typecheck test unit demo bundle synth clean
+
+help:
+	@echo "make demo   - run the demo on the local stack (bootstraps everything)"
+	@echo "make test   - lint, type-check and run the whole test suite"
+	@echo "make bundle - build the Lambda bundle and print its size and import times"
+	@echo "make synth  - synthesize the CDK app offline"
+
+.tools/bin/uv:
+	python3 -m venv .tools
+	.tools/bin/python -m pip install --quiet --disable-pip-version-check uv
+
+bootstrap: $(UV)
+
+sync: bootstrap
+	$(UV) sync --all-packages --frozen
+	@if [ -f package-lock.json ]; then \
+		[ -d node_modules ] && [ node_modules/.package-lock.json -nt package-lock.json ] \
+		|| npm ci --no-audit --no-fund --loglevel=error; \
+	fi
+
+lint: sync
+	$(UV) run ruff check .
+	$(UV) run ruff format --check .
+
+typecheck: sync
+	$(UV) run mypy
+
+test: lint typecheck
+	$(UV) run pytest -n 2 $(PYTEST_ARGS)
+
+unit: sync
+	$(UV) run pytest tests/unit $(PYTEST_ARGS)
+
+clean:
+	rm -rf .venv .tools node_modules cdk.out build .mypy_cache .ruff_cache

@@ -1,0 +1,78 @@
+"""Settings read once from the environment into a frozen object at cold start.
+
+Logic never reads `os.environ`: handlers call `load_settings()` once and pass the result down.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the control plane needs to know about where it runs."""
+
+    table_name: str = "stratoflow"
+    region: str = "us-east-1"
+    code_bucket: str = "stratoflow-code"
+    results_bucket: str = "stratoflow-results"
+    event_bus_name: str = "default"
+    aws_endpoint_url: str | None = None
+    """Set in the local stack: the embedded AWS emulator's URL."""
+    zombie_threshold_seconds: int = 600
+    lazarus_max_resurrections: int = 3
+    late_after_seconds: int = 15
+    scheduler_max_runs: int = 100
+    scheduler_min_runs: int = 3
+    scheduler_horizon_days: int = 7
+    log_retention_days: int = 30
+    run_retention_days: int = 90
+    max_body_bytes: int = 1024 * 1024
+    admin_principals: tuple[str, ...] = field(default_factory=tuple)
+    """IAM principal ARNs (or ARN prefixes) that act as admins; every IAM caller is a
+    regular caller otherwise."""
+    service_name: str = "stratoflow"
+
+
+_ENV = {
+    "table_name": "STRATOFLOW_TABLE_NAME",
+    "region": "AWS_REGION",
+    "code_bucket": "STRATOFLOW_CODE_BUCKET",
+    "results_bucket": "STRATOFLOW_RESULTS_BUCKET",
+    "event_bus_name": "STRATOFLOW_EVENT_BUS_NAME",
+    "aws_endpoint_url": "STRATOFLOW_AWS_ENDPOINT_URL",
+    "zombie_threshold_seconds": "STRATOFLOW_ZOMBIE_THRESHOLD_SECONDS",
+    "lazarus_max_resurrections": "STRATOFLOW_LAZARUS_MAX_RESURRECTIONS",
+    "late_after_seconds": "STRATOFLOW_LATE_AFTER_SECONDS",
+    "scheduler_max_runs": "STRATOFLOW_SCHEDULER_MAX_RUNS",
+    "scheduler_min_runs": "STRATOFLOW_SCHEDULER_MIN_RUNS",
+    "scheduler_horizon_days": "STRATOFLOW_SCHEDULER_HORIZON_DAYS",
+    "log_retention_days": "STRATOFLOW_LOG_RETENTION_DAYS",
+    "run_retention_days": "STRATOFLOW_RUN_RETENTION_DAYS",
+    "max_body_bytes": "STRATOFLOW_MAX_BODY_BYTES",
+    "admin_principals": "STRATOFLOW_ADMIN_PRINCIPALS",
+}
+"""The environment variable behind each setting; the CDK construct sets the same names."""
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Build settings from `environ` (the process environment by default)."""
+    env = os.environ if environ is None else environ
+    defaults = Settings()
+    values: dict[str, object] = {}
+    for name, var in _ENV.items():
+        raw = env.get(var)
+        if raw is None or raw == "":
+            continue
+        current = getattr(defaults, name)
+        if isinstance(current, tuple):
+            values[name] = tuple(part.strip() for part in raw.split(",") if part.strip())
+        elif isinstance(current, int):
+            values[name] = int(raw)
+        else:
+            values[name] = raw
+    if "region" not in values and env.get("AWS_DEFAULT_REGION"):
+        values["region"] = env["AWS_DEFAULT_REGION"]
+    return Settings(**values)  # type: ignore[arg-type]
