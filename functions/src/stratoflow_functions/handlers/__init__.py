@@ -1,0 +1,1 @@
+"""Lambda entry points: one thin adapter module per function (event in, service, result)."""
