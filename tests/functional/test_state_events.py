@@ -9,7 +9,6 @@ from typing import Any
 
 import boto3
 import pytest
-
 from stratoflow_functions.config import Settings
 from stratoflow_functions.handlers import state_events as handler_module
 from stratoflow_functions.services.state_events import (
@@ -154,7 +153,7 @@ class _RefusingClient:
     def __init__(self) -> None:
         self.batch_sizes: list[int] = []
 
-    def put_events(self, *, Entries: Any)  # noqa: N803 - boto3's keyword -> dict[str, Any]:
+    def put_events(self, *, Entries: Any) -> dict[str, Any]:  # noqa: N803 - boto3's keyword
         self.batch_sizes.append(len(Entries))
         results: list[dict[str, str]] = [{"EventId": "x"} for _ in Entries]
         if len(results) > 1:
