@@ -1,0 +1,76 @@
+"""Stratoflow's orchestration rules: pure state-transition logic for the control plane.
+
+The service layer builds a `ProposalContext`, asks `decide` for a `Decision`, persists it with
+one version-conditional write, and records the run's counters and times from `bookkeeping`.
+Nothing in this package does I/O or reads the clock; schedule arithmetic lives beside it in
+`orchestration.schedules` and `orchestration.scheduler_plan` (imported by their full path).
+"""
+
+from stratoflow_functions.orchestration.bookkeeping import (
+    Bookkeeping,
+    bookkeeping,
+    enters_running,
+    enters_terminal,
+)
+from stratoflow_functions.orchestration.common_rules import (
+    CancellingOnlyEnds,
+    ClaimOnlyOnce,
+    FillScheduledTime,
+    LateOnlyFromScheduled,
+    PreventLeavingTerminalStates,
+)
+from stratoflow_functions.orchestration.context import (
+    Decision,
+    ProposalContext,
+    RunKind,
+    RunView,
+    TagSlots,
+)
+from stratoflow_functions.orchestration.flow_rules import RetryFailedFlowRuns, WaitForScheduledTime
+from stratoflow_functions.orchestration.policies import (
+    FLOW_RUN_POLICY,
+    TASK_RUN_POLICY,
+    Policy,
+    decide,
+    policy_for,
+)
+from stratoflow_functions.orchestration.rules import TransitionRule
+from stratoflow_functions.orchestration.task_rules import (
+    FLOW_NOT_RUNNING_WAIT_SECONDS,
+    TAG_SLOT_WAIT_SECONDS,
+    EnforceTagConcurrency,
+    ReleaseTagSlots,
+    TaskRunsNeedRunningFlow,
+    UseCachedResult,
+)
+
+__all__ = [
+    "FLOW_NOT_RUNNING_WAIT_SECONDS",
+    "FLOW_RUN_POLICY",
+    "TAG_SLOT_WAIT_SECONDS",
+    "TASK_RUN_POLICY",
+    "Bookkeeping",
+    "CancellingOnlyEnds",
+    "ClaimOnlyOnce",
+    "Decision",
+    "EnforceTagConcurrency",
+    "FillScheduledTime",
+    "LateOnlyFromScheduled",
+    "Policy",
+    "PreventLeavingTerminalStates",
+    "ProposalContext",
+    "ReleaseTagSlots",
+    "RetryFailedFlowRuns",
+    "RunKind",
+    "RunView",
+    "TagSlots",
+    "TaskRunsNeedRunningFlow",
+    "TransitionRule",
+    "UseCachedResult",
+    "WaitForScheduledTime",
+    "bookkeeping",
+    "decide",
+    "enters_running",
+    "enters_terminal",
+    "policy_for",
+]

@@ -1,0 +1,76 @@
+"""Rules for flow runs only: server-side retries and honouring a run's scheduled time.
+
+Flow-run retries are decided here, on the server, so a retry survives the process that ran the
+flow; task-run retries are decided by the engine and only recorded on the server (SPEC 2).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import ClassVar
+
+from stratoflow.schemas import StateType
+
+from stratoflow_functions.orchestration.common_rules import AWAITING_RETRY, retries_remain
+from stratoflow_functions.orchestration.context import Decision, ProposalContext, RunKind
+from stratoflow_functions.orchestration.rules import TransitionRule, new_state, reject, wait
+
+FLOW_ONLY: frozenset[RunKind] = frozenset({RunKind.FLOW})
+
+
+class RetryFailedFlowRuns(TransitionRule):
+    """RUNNING → FAILED (Failed or TimedOut) with retries left becomes AwaitingRetry.
+
+    `run_count` counts RUNNING entries, so the run that just failed was attempt `run_count`
+    and retries remain while `run_count <= retries`. The retry is due at
+    `now + retry_policy.delay_for(run_count)`. A FAILED the server proposes itself (Lazarus
+    giving up) is final: the server has already decided.
+    """
+
+    KINDS: ClassVar[frozenset[RunKind]] = FLOW_ONLY
+    FROM_STATES: ClassVar[frozenset[StateType | None]] = frozenset({StateType.RUNNING})
+    TO_STATES: ClassVar[frozenset[StateType]] = frozenset({StateType.FAILED})
+
+    def evaluate(self, ctx: ProposalContext) -> Decision | None:
+        """REJECT with SCHEDULED/AwaitingRetry while retries remain; no opinion otherwise."""
+        if ctx.from_server or not retries_remain(ctx):
+            return None
+        policy = ctx.run.retry_policy
+        attempt = ctx.run.run_count
+        delay = policy.delay_for(attempt)
+        message = f"Retry {attempt} of {policy.retries} in {delay:g}s"
+        if ctx.proposed.message:
+            message += f" after: {ctx.proposed.message}"
+        retry = new_state(
+            StateType.SCHEDULED,
+            AWAITING_RETRY,
+            ctx.now,
+            message,
+            scheduled_time=ctx.now + timedelta(seconds=delay),
+        )
+        return reject(retry, f"retries remain ({attempt} of {policy.retries} used)")
+
+
+class WaitForScheduledTime(TransitionRule):
+    """A scheduled flow run cannot be claimed or started before its scheduled time.
+
+    Prefect's rule of the same idea: a retry delay is honoured even if something tries to
+    start the run early. Claims only pick due runs, so in practice this answers engines that
+    propose RUNNING early (the answer is WAIT for the time left).
+    """
+
+    KINDS: ClassVar[frozenset[RunKind]] = FLOW_ONLY
+    FROM_STATES: ClassVar[frozenset[StateType | None]] = frozenset({StateType.SCHEDULED})
+    TO_STATES: ClassVar[frozenset[StateType]] = frozenset({StateType.PENDING, StateType.RUNNING})
+
+    def evaluate(self, ctx: ProposalContext) -> Decision | None:
+        """WAIT until the scheduled time when it is still ahead; no opinion otherwise."""
+        current = ctx.run.state
+        due = current.scheduled_time if current is not None else None
+        if due is None or due <= ctx.now:
+            return None
+        seconds = (due - ctx.now).total_seconds()
+        return wait(seconds, f"run is scheduled for {due.isoformat()}")
+
+
+__all__ = ["FLOW_ONLY", "RetryFailedFlowRuns", "WaitForScheduledTime"]
