@@ -1,0 +1,108 @@
+"""`/work-queues`, `/agents`, `/concurrency-limits` and `/api-keys`."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
+
+from stratoflow.schemas import (
+    Agent,
+    AgentHeartbeat,
+    ApiKey,
+    ApiKeyCreate,
+    ApiKeyCreated,
+    ClaimRequest,
+    ClaimResponse,
+    ConcurrencyLimit,
+    ConcurrencyLimitUpdate,
+    Page,
+    WorkQueue,
+    WorkQueueUpdate,
+)
+from stratoflow_functions.api.common import (
+    DEFAULT_LIMIT,
+    ApiDeps,
+    Limit,
+    NextToken,
+    json_response,
+    no_content,
+)
+from stratoflow_functions.services.api_keys import create_api_key
+from stratoflow_functions.services.work_queues import claim_runs
+
+
+def work_router(deps: ApiDeps) -> APIGatewayHttpRouter:
+    """Routes of `/work-queues` and `/agents`."""
+    router = APIGatewayHttpRouter()
+    store = deps.store
+
+    @router.get("/work-queues", tags=["work-queues"])
+    def list_queues(limit: Limit = DEFAULT_LIMIT, next_token: NextToken = None) -> Page[WorkQueue]:
+        return store.work_queues.list(limit, next_token)
+
+    @router.get("/work-queues/<name>", tags=["work-queues"])
+    def get_queue(name: str) -> WorkQueue:
+        return store.work_queues.get(name)
+
+    @router.put("/work-queues/<name>", tags=["work-queues"])
+    def put_queue(name: str, body: WorkQueueUpdate) -> WorkQueue:
+        return store.work_queues.put(name, body, deps.clock())
+
+    @router.post("/work-queues/<name>/claim", tags=["work-queues"])
+    def claim(name: str, body: ClaimRequest) -> ClaimResponse:
+        return claim_runs(store, name, body, deps.clock())
+
+    @router.post("/agents/<agent_id>/heartbeat", tags=["agents"])
+    def agent_heartbeat(agent_id: UUID, body: AgentHeartbeat) -> Agent:
+        return store.agents.heartbeat(agent_id, body, deps.clock())
+
+    return router
+
+
+def limits_router(deps: ApiDeps) -> APIGatewayHttpRouter:
+    """Routes of `/concurrency-limits`."""
+    router = APIGatewayHttpRouter()
+    store = deps.store
+
+    @router.get("/concurrency-limits", tags=["concurrency-limits"])
+    def list_limits(
+        limit: Limit = DEFAULT_LIMIT, next_token: NextToken = None
+    ) -> Page[ConcurrencyLimit]:
+        return store.concurrency.list(limit, next_token)
+
+    @router.get("/concurrency-limits/<tag>", tags=["concurrency-limits"])
+    def get_limit(tag: str) -> ConcurrencyLimit:
+        return store.concurrency.get(tag)
+
+    @router.put("/concurrency-limits/<tag>", tags=["concurrency-limits"])
+    def put_limit(tag: str, body: ConcurrencyLimitUpdate) -> ConcurrencyLimit:
+        return store.concurrency.put(tag, body.limit, deps.clock())
+
+    @router.delete("/concurrency-limits/<tag>", tags=["concurrency-limits"], status_code=204)
+    def delete_limit(tag: str) -> Response[str]:
+        store.concurrency.delete(tag)
+        return no_content()
+
+    return router
+
+
+def api_keys_router(deps: ApiDeps) -> APIGatewayHttpRouter:
+    """Routes of `/api-keys` (the auth layer lets only admins through)."""
+    router = APIGatewayHttpRouter()
+    store = deps.store
+
+    @router.post("/api-keys", tags=["api-keys"], status_code=201)
+    def post_key(body: ApiKeyCreate) -> ApiKeyCreated:
+        return json_response(create_api_key(store, body, deps.clock()), 201)  # type: ignore[return-value]
+
+    @router.get("/api-keys", tags=["api-keys"])
+    def list_keys(limit: Limit = DEFAULT_LIMIT, next_token: NextToken = None) -> Page[ApiKey]:
+        return store.api_keys.list(limit, next_token)
+
+    @router.delete("/api-keys/<key_id>", tags=["api-keys"])
+    def revoke_key(key_id: UUID) -> ApiKey:
+        return store.api_keys.revoke(key_id)
+
+    return router

@@ -1,0 +1,51 @@
+"""What every router shares: its dependencies, pagination parameters, JSON answers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.event_handler.openapi.params import Query
+from pydantic import BaseModel
+
+from stratoflow.schemas import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, utcnow
+from stratoflow_functions.config import Settings
+from stratoflow_functions.store import Store
+
+
+@dataclass(frozen=True)
+class ApiDeps:
+    """What the routes need, built once per cold start and injected."""
+
+    store: Store
+    settings: Settings
+    clock: Callable[[], datetime] = utcnow
+
+
+Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="page size")]
+NextToken = Annotated[
+    str | None, Query(max_length=4096, description="the `next_token` of the previous page")
+]
+DEFAULT_LIMIT = DEFAULT_PAGE_SIZE
+
+
+def json_response(model: BaseModel, status: int = 200) -> Response[str]:
+    """A JSON answer with an explicit status (201 for a create, 200 for a replay)."""
+    return Response(
+        status_code=status,
+        content_type=content_types.APPLICATION_JSON,
+        body=model.model_dump_json(),
+    )
+
+
+def created(model: BaseModel, is_new: bool) -> Response[str]:
+    """201 when the resource was created by this call, 200 when it already existed."""
+    return json_response(model, 201 if is_new else 200)
+
+
+def no_content() -> Response[str]:
+    """204 with no body."""
+    return Response(status_code=204, content_type=content_types.APPLICATION_JSON, body="")

@@ -1,0 +1,98 @@
+"""`/flows` and `/deployments`."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
+
+from stratoflow.schemas import (
+    Deployment,
+    DeploymentCreate,
+    DeploymentRunCreate,
+    Flow,
+    FlowCreate,
+    FlowRun,
+    Page,
+)
+from stratoflow_functions.api.common import (
+    DEFAULT_LIMIT,
+    ApiDeps,
+    Limit,
+    NextToken,
+    created,
+    no_content,
+)
+from stratoflow_functions.services.catalog import (
+    register_flow,
+    set_deployment_paused,
+    upsert_deployment,
+)
+from stratoflow_functions.services.flow_runs import create_deployment_run
+
+
+def flows_router(deps: ApiDeps) -> APIGatewayHttpRouter:
+    """Routes of `/flows`."""
+    router = APIGatewayHttpRouter()
+    store = deps.store
+
+    @router.post("/flows", tags=["flows"], status_code=201)
+    def post_flow(body: FlowCreate) -> Flow:
+        flow, is_new = register_flow(store, body, deps.clock())
+        return created(flow, is_new)  # type: ignore[return-value]
+
+    @router.get("/flows", tags=["flows"])
+    def list_flows(limit: Limit = DEFAULT_LIMIT, next_token: NextToken = None) -> Page[Flow]:
+        return store.flows.list(limit, next_token)
+
+    @router.get("/flows/<flow_id>", tags=["flows"])
+    def get_flow(flow_id: UUID) -> Flow:
+        return store.flows.get(flow_id)
+
+    return router
+
+
+def deployments_router(deps: ApiDeps) -> APIGatewayHttpRouter:
+    """Routes of `/deployments`."""
+    router = APIGatewayHttpRouter()
+    store = deps.store
+
+    @router.post("/deployments", tags=["deployments"], status_code=201)
+    def post_deployment(body: DeploymentCreate) -> Deployment:
+        deployment, is_new = upsert_deployment(store, body, deps.clock())
+        return created(deployment, is_new)  # type: ignore[return-value]
+
+    @router.get("/deployments", tags=["deployments"])
+    def list_deployments(
+        flow_id: UUID | None = None, limit: Limit = DEFAULT_LIMIT, next_token: NextToken = None
+    ) -> Page[Deployment]:
+        return store.deployments.list(limit, next_token, flow_id=flow_id)
+
+    @router.get("/deployments/by-name/<flow_name>/<name>", tags=["deployments"])
+    def get_deployment_by_name(flow_name: str, name: str) -> Deployment:
+        return store.deployments.get_by_name(flow_name, name)
+
+    @router.get("/deployments/<deployment_id>", tags=["deployments"])
+    def get_deployment(deployment_id: UUID) -> Deployment:
+        return store.deployments.get(deployment_id)
+
+    @router.delete("/deployments/<deployment_id>", tags=["deployments"], status_code=204)
+    def delete_deployment(deployment_id: UUID) -> Response[str]:
+        store.deployments.delete(deployment_id)
+        return no_content()
+
+    @router.post("/deployments/<deployment_id>/pause", tags=["deployments"])
+    def pause_deployment(deployment_id: UUID) -> Deployment:
+        return set_deployment_paused(store, deployment_id, True, deps.clock())
+
+    @router.post("/deployments/<deployment_id>/resume", tags=["deployments"])
+    def resume_deployment(deployment_id: UUID) -> Deployment:
+        return set_deployment_paused(store, deployment_id, False, deps.clock())
+
+    @router.post("/deployments/<deployment_id>/runs", tags=["deployments"], status_code=201)
+    def run_deployment(deployment_id: UUID, body: DeploymentRunCreate) -> FlowRun:
+        run, is_new = create_deployment_run(store, deployment_id, body, deps.clock())
+        return created(run, is_new)  # type: ignore[return-value]
+
+    return router

@@ -1,0 +1,134 @@
+"""`/flow-runs`, `/task-runs` and `/logs`."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
+
+from stratoflow.schemas import (
+    FlowRun,
+    FlowRunCreate,
+    FlowRunFilter,
+    FlowRunHeartbeat,
+    Log,
+    LogCreate,
+    LogsWritten,
+    OrchestrationResult,
+    Page,
+    StateProposal,
+    StateType,
+    TaskRun,
+    TaskRunBatch,
+    TaskRunBatchResponse,
+    TaskRunCreate,
+)
+from stratoflow_functions.api.common import (
+    DEFAULT_LIMIT,
+    ApiDeps,
+    Limit,
+    NextToken,
+    created,
+    json_response,
+)
+from stratoflow_functions.services.flow_run_states import propose_flow_run_state
+from stratoflow_functions.services.flow_runs import (
+    cancel_flow_run,
+    create_flow_run,
+    heartbeat_flow_run,
+)
+from stratoflow_functions.services.logs import write_logs
+from stratoflow_functions.services.task_run_states import propose_task_run_state
+from stratoflow_functions.services.task_runs import create_task_run, record_batch
+
+
+def flow_runs_router(deps: ApiDeps) -> APIGatewayHttpRouter:
+    """Routes of `/flow-runs`."""
+    router = APIGatewayHttpRouter()
+    store = deps.store
+
+    @router.post("/flow-runs", tags=["flow-runs"], status_code=201)
+    def post_flow_run(body: FlowRunCreate) -> FlowRun:
+        run, is_new = create_flow_run(store, body, deps.clock())
+        return created(run, is_new)  # type: ignore[return-value]
+
+    @router.get("/flow-runs", tags=["flow-runs"])
+    def list_flow_runs(
+        state: StateType | None = None,
+        flow_id: UUID | None = None,
+        deployment_id: UUID | None = None,
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
+        limit: Limit = DEFAULT_LIMIT,
+        next_token: NextToken = None,
+    ) -> Page[FlowRun]:
+        query = FlowRunFilter(
+            state=state,
+            flow_id=flow_id,
+            deployment_id=deployment_id,
+            created_after=created_after,
+            created_before=created_before,
+        )
+        return store.flow_runs.list(query, limit, next_token)
+
+    @router.get("/flow-runs/<run_id>", tags=["flow-runs"])
+    def get_flow_run(run_id: UUID) -> FlowRun:
+        return store.flow_runs.get(run_id).run
+
+    @router.post("/flow-runs/<run_id>/state", tags=["flow-runs"])
+    def propose_flow_run(run_id: UUID, body: StateProposal) -> OrchestrationResult:
+        return propose_flow_run_state(store, run_id, body, deps.clock())
+
+    @router.post("/flow-runs/<run_id>/heartbeat", tags=["flow-runs"])
+    def heartbeat(run_id: UUID, body: FlowRunHeartbeat) -> FlowRun:
+        return heartbeat_flow_run(store, run_id, body, deps.clock())
+
+    @router.post("/flow-runs/<run_id>/cancel", tags=["flow-runs"])
+    def cancel(run_id: UUID) -> OrchestrationResult:
+        return cancel_flow_run(store, run_id, deps.clock())
+
+    @router.get("/flow-runs/<run_id>/task-runs", tags=["flow-runs"])
+    def task_runs_of(
+        run_id: UUID, limit: Limit = DEFAULT_LIMIT, next_token: NextToken = None
+    ) -> Page[TaskRun]:
+        store.flow_runs.get(run_id)
+        return store.task_runs.list_for_flow_run(run_id, limit, next_token)
+
+    @router.get("/flow-runs/<run_id>/logs", tags=["flow-runs"])
+    def logs_of(
+        run_id: UUID, limit: Limit = DEFAULT_LIMIT, next_token: NextToken = None
+    ) -> Page[Log]:
+        store.flow_runs.get(run_id)
+        return store.logs.read(run_id, limit, next_token)
+
+    return router
+
+
+def task_runs_router(deps: ApiDeps) -> APIGatewayHttpRouter:
+    """Routes of `/task-runs` and `/logs`."""
+    router = APIGatewayHttpRouter()
+    store = deps.store
+
+    @router.post("/task-runs", tags=["task-runs"], status_code=201)
+    def post_task_run(body: TaskRunCreate) -> TaskRun:
+        run, is_new = create_task_run(store, body, deps.clock())
+        return created(run, is_new)  # type: ignore[return-value]
+
+    @router.post("/task-runs/batch", tags=["task-runs"])
+    def post_batch(body: TaskRunBatch) -> TaskRunBatchResponse:
+        return record_batch(store, body, deps.clock())
+
+    @router.get("/task-runs/<task_run_id>", tags=["task-runs"])
+    def get_task_run(task_run_id: UUID) -> TaskRun:
+        return store.task_runs.get(task_run_id).run
+
+    @router.post("/task-runs/<task_run_id>/state", tags=["task-runs"])
+    def propose_task_run(task_run_id: UUID, body: StateProposal) -> OrchestrationResult:
+        return propose_task_run_state(store, task_run_id, body, deps.clock())
+
+    @router.post("/logs", tags=["logs"], status_code=201)
+    def post_logs(body: list[LogCreate]) -> LogsWritten:
+        return json_response(write_logs(store, body, deps.clock()), 201)  # type: ignore[return-value]
+
+    return router

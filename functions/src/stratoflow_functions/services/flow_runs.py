@@ -1,0 +1,103 @@
+"""Flow-run use cases other than proposals: create (directly or from a deployment), cancel,
+heartbeat."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID, uuid4
+
+from stratoflow.schemas import (
+    DeploymentRunCreate,
+    FlowRun,
+    FlowRunCreate,
+    FlowRunHeartbeat,
+    OrchestrationResult,
+    State,
+    StateProposal,
+    StateType,
+)
+from stratoflow_functions.errors import ConflictError
+from stratoflow_functions.services.flow_run_states import propose_flow_run_state
+from stratoflow_functions.services.limits import check_parameters
+from stratoflow_functions.services.names import run_name
+from stratoflow_functions.store import Store
+
+_CANCEL_DIRECTLY = frozenset({StateType.SCHEDULED, StateType.PENDING, StateType.PAUSED})
+
+
+def create_flow_run(store: Store, data: FlowRunCreate, now: datetime) -> tuple[FlowRun, bool]:
+    """Create a run of a flow called directly; a repeated idempotency key returns the first run."""
+    check_parameters(data.parameters)
+    flow = store.flows.get(data.flow_id)
+    run_id = uuid4()
+    state = data.state or State(type=StateType.PENDING, timestamp=now)
+    run = FlowRun(
+        id=run_id,
+        name=data.name or run_name(run_id),
+        flow_id=flow.id,
+        flow_name=flow.name,
+        flow_version=data.flow_version,
+        parent_task_run_id=data.parent_task_run_id,
+        parameters=data.parameters,
+        state=state,
+        retry_policy=data.retry_policy,
+        idempotency_key=data.idempotency_key,
+        tags=data.tags,
+        expected_start_time=state.scheduled_time or now,
+        created=now,
+        updated=now,
+    )
+    return store.flow_runs.create(run)
+
+
+def create_deployment_run(
+    store: Store, deployment_id: UUID, data: DeploymentRunCreate, now: datetime
+) -> tuple[FlowRun, bool]:
+    """Schedule a run of a deployment, with parameters merged over the deployment's."""
+    deployment = store.deployments.get(deployment_id)
+    parameters = {**deployment.parameters, **data.parameters}
+    check_parameters(parameters)
+    run_id = uuid4()
+    start = data.scheduled_start_time or now
+    run = FlowRun(
+        id=run_id,
+        name=data.name or run_name(run_id),
+        flow_id=deployment.flow_id,
+        flow_name=deployment.flow_name,
+        deployment_id=deployment.id,
+        parameters=parameters,
+        state=State(type=StateType.SCHEDULED, timestamp=now, scheduled_time=start),
+        work_queue=deployment.work_queue,
+        infrastructure=deployment.infrastructure,
+        idempotency_key=data.idempotency_key,
+        tags=sorted(set(deployment.tags) | set(data.tags)),
+        expected_start_time=start,
+        created=now,
+        updated=now,
+    )
+    return store.flow_runs.create(run)
+
+
+def cancel_flow_run(store: Store, run_id: UUID, now: datetime) -> OrchestrationResult:
+    """Cancel a run: not yet started → CANCELLED at once; running → CANCELLING, so the engine or
+    its agent stops it and reports CANCELLED."""
+    run = store.flow_runs.get(run_id).run
+    if run.state.is_terminal:
+        raise ConflictError(
+            f"flow run {run_id} already finished as {run.state.name}", code="run_finished"
+        )
+    if run.state.type is StateType.CANCELLING:
+        return OrchestrationResult(status="ACCEPT", state=run.state, version=run.version)
+    target = StateType.CANCELLED if run.state.type in _CANCEL_DIRECTLY else StateType.CANCELLING
+    proposal = StateProposal(
+        state=State(type=target, timestamp=now, message="Cancelled by request"),
+        expected_version=run.version,
+    )
+    return propose_flow_run_state(store, run_id, proposal, now, from_server=True)
+
+
+def heartbeat_flow_run(
+    store: Store, run_id: UUID, data: FlowRunHeartbeat, now: datetime
+) -> FlowRun:
+    """Record that a run's process is alive; the answer carries its state (CANCELLING, say)."""
+    return store.flow_runs.heartbeat(run_id, now, data.infrastructure_id)

@@ -1,0 +1,114 @@
+"""Task-run records: created one at a time, or in batches off the engine's hot path.
+
+A batch item is created if new, then each of its states goes through the same task-run policy
+in memory; the run is written once, in its final state. States a rule would answer with WAIT,
+REJECT or ABORT stop that item where it is, and the engine learns it from the result.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID, uuid4
+
+from stratoflow.schemas import (
+    DecisionStatus,
+    FlowRun,
+    State,
+    StateType,
+    TaskRun,
+    TaskRunBatch,
+    TaskRunBatchItem,
+    TaskRunBatchResponse,
+    TaskRunBatchResult,
+    TaskRunCreate,
+)
+from stratoflow_functions.errors import NotFoundError, UnprocessableError
+from stratoflow_functions.orchestration import ProposalContext, decide
+from stratoflow_functions.services.task_run_states import (
+    advance_task_run,
+    remember_cached_result,
+    task_run_view,
+)
+from stratoflow_functions.store import Store
+
+
+def new_task_run(data: TaskRunCreate, now: datetime) -> TaskRun:
+    """The record for a task run about to be created."""
+    return TaskRun(
+        id=data.id or uuid4(),
+        flow_run_id=data.flow_run_id,
+        task_key=data.task_key,
+        dynamic_key=data.dynamic_key,
+        name=data.name,
+        cache_key=data.cache_key,
+        tags=data.tags,
+        state=data.state or State(type=StateType.PENDING, timestamp=now),
+        created=now,
+        updated=now,
+    )
+
+
+def create_task_run(store: Store, data: TaskRunCreate, now: datetime) -> tuple[TaskRun, bool]:
+    """Create a task run of an existing flow run; an existing id returns the stored run."""
+    store.flow_runs.get(data.flow_run_id)
+    return store.task_runs.create(new_task_run(data, now))
+
+
+def record_batch(store: Store, batch: TaskRunBatch, now: datetime) -> TaskRunBatchResponse:
+    """Apply a batch of task-run records with one write per task run."""
+    flow_runs = _flow_runs_of(store, batch)
+    results: list[TaskRunBatchResult] = []
+    finals: list[TaskRun] = []
+    for item in batch.items:
+        start = _current(store, item, now)
+        final, status = _fold_states(start, item.states, flow_runs[item.task_run.flow_run_id], now)
+        results.append(
+            TaskRunBatchResult(
+                task_run_id=final.id, status=status, state=final.state, version=final.version
+            )
+        )
+        if final.version != start.version or start.version == 0:
+            finals.append(final)
+    store.task_runs.put_many(finals)
+    for run in finals:
+        remember_cached_result(store, run)
+    return TaskRunBatchResponse(results=results)
+
+
+def _flow_runs_of(store: Store, batch: TaskRunBatch) -> dict[UUID, FlowRun]:
+    ids = {item.task_run.flow_run_id for item in batch.items}
+    runs: dict[UUID, FlowRun] = {}
+    for flow_run_id in ids:
+        try:
+            runs[flow_run_id] = store.flow_runs.get(flow_run_id).run
+        except NotFoundError as exc:
+            raise UnprocessableError(
+                f"flow run {flow_run_id} does not exist", code="unknown_flow_run"
+            ) from exc
+    return runs
+
+
+def _current(store: Store, item: TaskRunBatchItem, now: datetime) -> TaskRun:
+    data = item.task_run
+    if data.id is None:
+        raise UnprocessableError("batched task runs need a client-chosen id", code="missing_id")
+    try:
+        return store.task_runs.get(data.id).run
+    except NotFoundError:
+        return new_task_run(data, now)
+
+
+def _fold_states(
+    run: TaskRun, states: list[State], flow_run: FlowRun, now: datetime
+) -> tuple[TaskRun, DecisionStatus]:
+    status = DecisionStatus.ACCEPT
+    for state in states:
+        context = ProposalContext(
+            run=task_run_view(run), proposed=state, now=now, flow_run_state=flow_run.state
+        )
+        decision = decide(context)
+        status = decision.status
+        if decision.acquire_slots or decision.state is None or status != DecisionStatus.ACCEPT:
+            return run, DecisionStatus.ABORT if decision.acquire_slots else status
+        run = advance_task_run(run, decision.state, now)
+    return run, status

@@ -1,0 +1,64 @@
+"""Work queues, claims and agents."""
+
+from __future__ import annotations
+
+import uuid
+
+from tests.support import ApiCaller, FakeClock
+
+
+def _claim(api: ApiCaller, queue: str = "default", limit: int = 10, agent: str | None = None):
+    body = {"agent_id": agent or str(uuid.uuid4()), "limit": limit}
+    return api.post(f"/work-queues/{queue}/claim", body)
+
+
+def test_claim_takes_due_runs_once(api: ApiCaller, deployment_id: str) -> None:
+    runs = [api.post(f"/deployments/{deployment_id}/runs").body for _ in range(3)]
+    first = _claim(api)
+    assert first.status == 200
+    claimed = first.body["runs"]
+    assert sorted(item["flow_run"]["id"] for item in claimed) == sorted(r["id"] for r in runs)
+    assert {item["flow_run"]["state"]["type"] for item in claimed} == {"PENDING"}
+    assert claimed[0]["deployment"]["id"] == deployment_id
+    assert _claim(api).body["runs"] == []
+
+
+def test_claim_skips_runs_not_yet_due(api: ApiCaller, deployment_id: str, clock: FakeClock) -> None:
+    later = clock.advance(0).replace(hour=13).isoformat()
+    api.post(f"/deployments/{deployment_id}/runs", {"scheduled_start_time": later})
+    assert _claim(api).body["runs"] == []
+    clock.advance(3600)
+    assert len(_claim(api).body["runs"]) == 1
+
+
+def test_claim_honours_limit_and_queue(api: ApiCaller, flow_id: str) -> None:
+    body = {"flow_id": flow_id, "name": "gpu", "entrypoint": "a.py:f", "work_queue": "gpu"}
+    gpu = api.post("/deployments", body).body["id"]
+    for _ in range(3):
+        api.post(f"/deployments/{gpu}/runs")
+    assert _claim(api, "default").body["runs"] == []
+    assert len(_claim(api, "gpu", limit=2).body["runs"]) == 2
+    assert len(_claim(api, "gpu", limit=2).body["runs"]) == 1
+
+
+def test_paused_queue_hands_out_nothing(api: ApiCaller, deployment_id: str) -> None:
+    api.post(f"/deployments/{deployment_id}/runs")
+    assert api.put("/work-queues/default", {"paused": True}).body["paused"] is True
+    assert _claim(api).body["runs"] == []
+    api.put("/work-queues/default", {"paused": False})
+    assert len(_claim(api).body["runs"]) == 1
+
+
+def test_work_queues_are_listed(api: ApiCaller) -> None:
+    api.put("/work-queues/etl", {"concurrency_limit": 4})
+    assert api.get("/work-queues/etl").body["concurrency_limit"] == 4
+    assert "etl" in [queue["name"] for queue in api.get("/work-queues").body["items"]]
+    assert api.get("/work-queues/missing").status == 404
+
+
+def test_agent_heartbeat_is_recorded(api: ApiCaller, clock: FakeClock) -> None:
+    agent_id = str(uuid.uuid4())
+    answer = api.post(f"/agents/{agent_id}/heartbeat", {"name": "laptop", "work_queue": "etl"})
+    assert answer.status == 200
+    assert answer.body["id"] == agent_id
+    assert answer.body["last_heartbeat"].startswith("2026-03-01T12:00:00")
