@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Generic, TypeVar
 
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, StringConstraints
 
 MAX_MESSAGE_CHARS = 4_096
 """State messages are capped so a run item always fits DynamoDB's item limit."""

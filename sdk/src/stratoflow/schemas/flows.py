@@ -118,7 +118,9 @@ class DeploymentCreate(BaseModel):
     flow_id: UUID
     name: Name
     entrypoint: str = Field(
-        min_length=3, max_length=512, pattern=r"^[^:]+:[A-Za-z_][A-Za-z0-9_]*$",
+        min_length=3,
+        max_length=512,
+        pattern=r"^[^:]+:[A-Za-z_][A-Za-z0-9_]*$",
         examples=["flows/etl.py:nightly_etl"],
     )
     description: str | None = Field(default=None, max_length=2048)

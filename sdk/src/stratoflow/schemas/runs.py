@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from stratoflow.schemas.common import Name, Tag
 from stratoflow.schemas.flows import Deployment, InfrastructureType
-from stratoflow.schemas.states import RetryPolicy, State, StateType
+from stratoflow.schemas.states import DecisionStatus, RetryPolicy, State, StateType
 
 
 class FlowRunCreate(BaseModel):
@@ -117,6 +117,39 @@ class TaskRun(BaseModel):
     updated: datetime
 
 
+class TaskRunBatchItem(BaseModel):
+    """One task run in a batch: created if new, then each state proposed in order."""
+
+    task_run: TaskRunCreate
+    states: list[State] = Field(default_factory=list, max_length=16)
+
+
+class TaskRunBatch(BaseModel):
+    """Task-run records sent off the engine's hot path (`POST /task-runs/batch`).
+
+    Only states the engine may apply without waiting for an answer belong here; anything a rule
+    could answer with WAIT, REJECT or ABORT (tags with limits, cache keys, RUNNING of a flow that
+    may be cancelled) goes through `POST /task-runs/{id}/state`.
+    """
+
+    items: list[TaskRunBatchItem] = Field(min_length=1, max_length=100)
+
+
+class TaskRunBatchResult(BaseModel):
+    """The outcome for one task run of a batch."""
+
+    task_run_id: UUID
+    status: DecisionStatus
+    state: State
+    version: int
+
+
+class TaskRunBatchResponse(BaseModel):
+    """One result per item, in the order sent."""
+
+    results: list[TaskRunBatchResult]
+
+
 class ClaimRequest(BaseModel):
     """An agent asking for due runs of a work queue (`POST /work-queues/{name}/claim`)."""
 
@@ -203,6 +236,10 @@ __all__ = [
     "FlowRunFilter",
     "FlowRunHeartbeat",
     "TaskRun",
+    "TaskRunBatch",
+    "TaskRunBatchItem",
+    "TaskRunBatchResponse",
+    "TaskRunBatchResult",
     "TaskRunCreate",
     "WorkQueue",
     "WorkQueueUpdate",
