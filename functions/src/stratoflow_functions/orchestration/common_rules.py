@@ -11,7 +11,6 @@ from datetime import datetime
 from typing import ClassVar
 
 from stratoflow.schemas import TERMINAL_STATE_TYPES, State, StateType
-
 from stratoflow_functions.orchestration.context import Decision, ProposalContext, RunKind
 from stratoflow_functions.orchestration.rules import (
     ANY_CURRENT,
@@ -34,8 +33,9 @@ class PreventLeavingTerminalStates(TransitionRule):
     """A COMPLETED, FAILED, CRASHED or CANCELLED run cannot move.
 
     The one way out is a flow-run retry that the server itself schedules (SCHEDULED /
-    AwaitingRetry with `ctx.from_server`), and only while the run's retries remain, so a
-    server retry can never give a run more attempts than its policy allows.
+    AwaitingRetry with `ctx.from_server`) for a run that FAILED or CRASHED, and only while its
+    retries remain, so a server retry never gives a run more attempts than its policy allows.
+    A COMPLETED run has nothing to retry and a CANCELLED one was stopped on purpose.
     """
 
     FROM_STATES: ClassVar[frozenset[StateType | None]] = frozenset(TERMINAL_STATE_TYPES)
@@ -47,9 +47,14 @@ class PreventLeavingTerminalStates(TransitionRule):
         return abort(f"run is {describe_current(ctx)}, a terminal state")
 
 
+_RETRYABLE: frozenset[StateType] = frozenset({StateType.FAILED, StateType.CRASHED})
+
+
 def _is_server_retry(ctx: ProposalContext) -> bool:
     return (
         ctx.from_server
+        and ctx.run.state is not None
+        and ctx.run.state.type in _RETRYABLE
         and ctx.run.kind is RunKind.FLOW
         and ctx.proposed.type is StateType.SCHEDULED
         and ctx.proposed.name == AWAITING_RETRY

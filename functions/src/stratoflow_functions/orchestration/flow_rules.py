@@ -10,7 +10,6 @@ from datetime import timedelta
 from typing import ClassVar
 
 from stratoflow.schemas import StateType
-
 from stratoflow_functions.orchestration.common_rules import AWAITING_RETRY, retries_remain
 from stratoflow_functions.orchestration.context import Decision, ProposalContext, RunKind
 from stratoflow_functions.orchestration.rules import TransitionRule, new_state, reject, wait

@@ -18,7 +18,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from stratoflow.schemas import DecisionStatus
-
 from stratoflow_functions.orchestration.common_rules import (
     CancellingOnlyEnds,
     ClaimOnlyOnce,

@@ -15,7 +15,6 @@ from datetime import datetime
 from typing import ClassVar
 
 from stratoflow.schemas import DecisionStatus, State, StateType
-
 from stratoflow_functions.orchestration.context import Decision, ProposalContext, RunKind
 
 ALL_STATE_TYPES: frozenset[StateType] = frozenset(StateType)

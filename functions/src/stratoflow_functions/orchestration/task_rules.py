@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import ClassVar
 
 from stratoflow.schemas import TERMINAL_STATE_TYPES, State, StateType
-
 from stratoflow_functions.orchestration.context import Decision, ProposalContext, RunKind
 from stratoflow_functions.orchestration.rules import (
     ALL_STATE_TYPES,
