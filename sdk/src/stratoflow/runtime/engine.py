@@ -1,0 +1,374 @@
+"""The flow-run engine: runs a flow in this process and records it through the orchestrator.
+
+A direct call (`my_flow(x=1)`) binds and validates the parameters, creates the flow run (linked
+to its parent task run when it is a subflow), then `FlowRunEngine.run` proposes Running, runs the
+body with its context set, waits for submitted tasks, and proposes the final state, obeying each
+answer (REJECT → take the given state, WAIT → wait and propose again, ABORT → stop). A rejected
+Failed that comes back as AwaitingRetry is retried in this process. `stratoflow execute` enters
+at `execute_flow_run` with a run that exists already. An uncaught BaseException (Ctrl-C,
+SIGTERM) is recorded as CRASHED before it propagates.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
+from typing import TYPE_CHECKING, Any
+from uuid import uuid4
+
+from stratoflow.exceptions import (
+    AbortedRunError,
+    CancelledRunError,
+    FlowTimeoutError,
+    ParameterValidationError,
+    TerminationSignal,
+)
+from stratoflow.futures import StratoflowFuture
+from stratoflow.runtime import logs
+from stratoflow.runtime.batcher import TaskRunBatcher
+from stratoflow.runtime.config import RuntimeConfig, runtime_for_call
+from stratoflow.runtime.context import (
+    FlowRunContext,
+    current_flow_run,
+    flow_run_context,
+    log_prints_enabled,
+)
+from stratoflow.runtime.heartbeat import Heartbeat
+from stratoflow.runtime.outcome import Outcome
+from stratoflow.runtime.parameters import bind_arguments, jsonable_parameters, validate_parameters
+from stratoflow.runtime.signals import TerminationGuard
+from stratoflow.runtime.task_engine import failure_message
+from stratoflow.runtime.timeouts import call_with_timeout
+from stratoflow.schemas import (
+    DecisionStatus,
+    FlowCreate,
+    FlowRun,
+    FlowRunCreate,
+    RetryPolicy,
+    State,
+    StateProposal,
+    StateType,
+    TaskRunBatchResult,
+    TaskRunCreate,
+    utcnow,
+)
+
+if TYPE_CHECKING:
+    from stratoflow.flows import Flow
+
+
+def call_flow(flow: Flow[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """Run `flow` now (a subflow when called inside a flow run) and return its value.
+
+    Raises:
+        ParameterValidationError: the arguments do not match the flow's type hints (the run is
+            recorded FAILED first).
+        Exception: whatever the flow body raised, after the run was recorded.
+    """
+    parent = current_flow_run()
+    if parent is not None:
+        return FlowRunEngine(flow, _child_runtime(parent), parent).call(args, kwargs)
+    runtime = runtime_for_call()
+    with TerminationGuard() as guard:
+        engine = FlowRunEngine(flow, runtime, guard=guard)
+        try:
+            return engine.call(args, kwargs)
+        finally:
+            if runtime.close_orchestrator:
+                getattr(runtime.orchestrator, "close", lambda: None)()
+
+
+def execute_flow_run(flow: Flow[..., Any], flow_run: FlowRun, runtime: RuntimeConfig) -> Outcome:
+    """Run an existing flow run (what `stratoflow execute` does) and return how it ended."""
+    with TerminationGuard() as guard:
+        engine = FlowRunEngine(flow, runtime, guard=guard)
+        return engine.run_existing(flow_run)
+
+
+def _child_runtime(parent: FlowRunContext) -> RuntimeConfig:
+    return RuntimeConfig(orchestrator=parent.orchestrator, results=parent.results, console=False)
+
+
+class FlowRunEngine:
+    """Runs one flow run.
+
+    Args:
+        flow: the flow.
+        runtime: the orchestrator, result store and intervals to use.
+        parent: the parent flow run when this is a subflow.
+        guard: the SIGTERM guard of the outermost run (to re-deliver the signal after a crash).
+    """
+
+    def __init__(
+        self,
+        flow: Flow[..., Any],
+        runtime: RuntimeConfig,
+        parent: FlowRunContext | None = None,
+        guard: TerminationGuard | None = None,
+    ) -> None:
+        self.flow = flow
+        self.runtime = runtime
+        self.parent = parent
+        self.guard = guard
+        self.orchestrator = runtime.orchestrator
+        self.flow_run: FlowRun | None = None
+        self._parent_task: TaskRunCreate | None = None
+        self._cancel_target = threading.Event()
+        """Set once the run must stop starting tasks (heartbeat, batch answers, timeouts)."""
+
+    # --- entry points ---------------------------------------------------------------------
+
+    def call(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        """A direct call: create the run, run it, return its value or raise its exception."""
+        logs.setup_run_logging(console=self.runtime.console)
+        error: ParameterValidationError | None = None
+        try:
+            parameters = validate_parameters(
+                self.flow.fn, bind_arguments(self.flow.fn, args, kwargs)
+            )
+        except ParameterValidationError as exc:
+            parameters, error = {"args": list(args), **kwargs}, exc
+        run = self._create_run(parameters)
+        if error is not None:
+            self._fail_before_start(run, error)
+            raise error
+        return self.run(run, parameters, in_process_retries=True).unwrap()
+
+    def run_existing(self, run: FlowRun) -> Outcome:
+        """Run a flow run created elsewhere (by a deployment); retries are the server's job."""
+        logs.setup_run_logging(console=self.runtime.console)
+        self.flow_run = run
+        try:
+            parameters = validate_parameters(
+                self.flow.fn, bind_arguments(self.flow.fn, (), dict(run.parameters))
+            )
+        except ParameterValidationError as exc:
+            return self._fail_before_start(run, exc)
+        return self.run(run, parameters, in_process_retries=False)
+
+    # --- the run ----------------------------------------------------------------------------
+
+    def run(self, run: FlowRun, parameters: dict[str, Any], in_process_retries: bool) -> Outcome:
+        """Run the body until a final state (looping over in-process retries)."""
+        self.flow_run = run
+        with ExitStack() as services:
+            context = self._start_services(run, parameters, services)
+            try:
+                return self._attempts(context, parameters, in_process_retries)
+            except BaseException as exc:
+                self._crash(context, exc)
+                raise
+
+    def _attempts(
+        self, context: FlowRunContext, parameters: dict[str, Any], in_process_retries: bool
+    ) -> Outcome:
+        attempt = 0
+        while True:
+            attempt += 1
+            name = "Running" if attempt == 1 else "Retrying"
+            started = self._propose(State(type=StateType.RUNNING, name=name))
+            if started.type != StateType.RUNNING:
+                return self._finish(context, Outcome(started, None, _not_started(started)))
+            body = self._run_body(context, parameters)
+            context.batcher.flush()
+            final = self._propose(self._final_state(context, body))
+            if final.name == "AwaitingRetry" and in_process_retries:
+                self._wait_for_retry(context, final)
+                continue
+            return self._finish(context, Outcome(final, body.value, body.exception))
+
+    def _run_body(self, context: FlowRunContext, parameters: dict[str, Any]) -> Outcome:
+        """Run the flow function with its context set; never raises an Exception."""
+        token = flow_run_context.set(context)
+        prints = log_prints_enabled.set(bool(self.flow.log_prints))
+        context.futures.clear()
+        try:
+            value = self._call_body(parameters)
+            value = value.result() if isinstance(value, StratoflowFuture) else value
+            return Outcome(State(type=StateType.COMPLETED), value)
+        except Exception as exc:  # the flow's failure becomes its state
+            return Outcome(State(type=StateType.FAILED), None, exc)
+        finally:
+            _wait_all(context)
+            log_prints_enabled.reset(prints)
+            flow_run_context.reset(token)
+
+    def _call_body(self, parameters: dict[str, Any]) -> Any:
+        signature = inspect.signature(self.flow.fn)
+        bound = inspect.BoundArguments(signature, dict(parameters))
+        timeout = self.flow.timeout_seconds
+        if timeout is None:
+            return self.flow.fn(*bound.args, **bound.kwargs)
+        message = f"flow run exceeded {timeout}s"
+        return call_with_timeout(
+            lambda: self.flow.fn(*bound.args, **bound.kwargs), timeout,
+            lambda: FlowTimeoutError(message),
+        )  # fmt: skip
+
+    def _final_state(self, context: FlowRunContext, body: Outcome) -> State:
+        exc = body.exception
+        if isinstance(exc, FlowTimeoutError):
+            context.cancel_event.set()  # the abandoned body must not start more tasks
+            return State(type=StateType.FAILED, name="TimedOut", message=str(exc))
+        if context.cancel_event.is_set() or isinstance(exc, CancelledRunError):
+            return State(type=StateType.CANCELLED, message="the flow run was cancelled")
+        if exc is not None:
+            return State(type=StateType.FAILED, message=failure_message(exc))
+        persist = bool(self.flow.persist_result)
+        ref = context.results.write(body.value) if persist else None
+        return State(type=StateType.COMPLETED, result=ref)
+
+    def _wait_for_retry(self, context: FlowRunContext, state: State) -> None:
+        scheduled = state.scheduled_time or utcnow()
+        delay = max(0.0, (scheduled - utcnow()).total_seconds())
+        if context.cancel_event.wait(delay):
+            raise CancelledRunError("the flow run was cancelled while awaiting a retry")
+
+    def _finish(self, context: FlowRunContext, outcome: Outcome) -> Outcome:
+        exception = outcome.exception
+        if exception is None and outcome.state.type == StateType.CANCELLED:
+            exception = CancelledRunError(outcome.state.message or "the flow run was cancelled")
+        outcome = Outcome(outcome.state, outcome.value, exception)
+        self._mirror_on_parent(outcome.state)
+        run = self.flow_run.model_copy(update={"state": outcome.state}) if self.flow_run else None
+        for hook in self.flow.hooks_for(outcome.state):
+            _call_hook(hook, self.flow, run, outcome.state)
+        return outcome
+
+    def _crash(self, context: FlowRunContext, exc: BaseException) -> None:
+        context.cancel_event.set()
+        context.batcher.flush()
+        try:
+            crashed = State(type=StateType.CRASHED, message=f"Crashed: {failure_message(exc)}")
+            self._propose(crashed)
+            self._mirror_on_parent(crashed)
+        except Exception as report_error:  # the original exception matters more
+            print(f"stratoflow: could not record the crash: {report_error}")
+        if isinstance(exc, TerminationSignal) and self.guard is not None:
+            context.logs.flush()
+            self.guard.resend(exc.signum)
+
+    # --- setting up -------------------------------------------------------------------------
+
+    def _create_run(self, parameters: dict[str, Any]) -> FlowRun:
+        parent_task_run_id = self._create_parent_task_run() if self.parent else None
+        policy = RetryPolicy(retries=self.flow.retries, retry_delay_seconds=self.flow.delays())
+        body = FlowRunCreate(
+            flow_id=self._flow_id(), flow_version=self.flow.version,
+            parameters=jsonable_parameters(parameters), parent_task_run_id=parent_task_run_id,
+            idempotency_key=f"sdk:{uuid4()}", retry_policy=policy,
+        )  # fmt: skip
+        self.flow_run = self.orchestrator.create_flow_run(body)
+        return self.flow_run
+
+    def _flow_id(self) -> Any:
+        ids = self.runtime.flow_ids
+        if self.flow.name not in ids:
+            ids[self.flow.name] = self.orchestrator.create_flow(FlowCreate(name=self.flow.name)).id
+        return ids[self.flow.name]
+
+    def _create_parent_task_run(self) -> Any:
+        assert self.parent is not None
+        key = f"flow:{self.flow.name}"
+        dynamic_key = self.parent.next_dynamic_key(key)
+        self._parent_task = TaskRunCreate(
+            id=uuid4(), flow_run_id=self.parent.flow_run_id, task_key=key,
+            dynamic_key=dynamic_key, name=f"{self.flow.name}-{dynamic_key}",
+        )  # fmt: skip
+        self.orchestrator.create_task_run(self._parent_task)
+        self._propose_parent(State(type=StateType.RUNNING))
+        return self._parent_task.id
+
+    def _start_services(
+        self, run: FlowRun, parameters: dict[str, Any], services: ExitStack
+    ) -> FlowRunContext:
+        runtime = self.runtime
+        batcher, shipper = self._shared_services(services)
+        executor = services.enter_context(ThreadPoolExecutor(self.flow.task_concurrency))
+        context = FlowRunContext(
+            flow=self.flow, flow_run_id=run.id, flow_run_name=run.name,
+            orchestrator=self.orchestrator, results=runtime.results, batcher=batcher,
+            logs=shipper, executor=executor, parameters=parameters,
+            cancel_event=self._cancel_target,
+        )  # fmt: skip
+        logs.register_shipper(run.id, shipper)
+        services.callback(logs.unregister_shipper, run.id)
+        infra_id = runtime.infrastructure_id or f"pid:{os.getpid()}"
+        heartbeat = Heartbeat(
+            self.orchestrator, run.id, context.cancel_event.set, runtime.heartbeat_seconds, infra_id
+        ).start()
+        services.callback(heartbeat.stop)
+        return context
+
+    def _shared_services(self, services: ExitStack) -> tuple[TaskRunBatcher, logs.LogShipper]:
+        if self.parent is not None:
+            return self.parent.batcher, self.parent.logs
+        shipper = logs.LogShipper(self.orchestrator, self.runtime.log_seconds)
+        services.callback(shipper.close)
+        batcher = TaskRunBatcher(
+            self.orchestrator, self._on_batch_result, self.runtime.batch_seconds
+        )
+        services.callback(batcher.close)
+        return batcher, shipper
+
+    def _on_batch_result(self, result: TaskRunBatchResult) -> None:
+        if result.state.type in (StateType.CANCELLED, StateType.CANCELLING):
+            self._cancel_target.set()
+
+    def _fail_before_start(self, run: FlowRun, error: Exception) -> Outcome:
+        self.flow_run = run
+        failed = self._propose(State(type=StateType.FAILED, message=str(error)))
+        self._mirror_on_parent(failed)
+        return Outcome(failed, None, error)
+
+    # --- talking to the API ---------------------------------------------------------------
+
+    def _propose(self, state: State) -> State:
+        """Propose a flow-run state and obey the answer; returns the state the run is in."""
+        assert self.flow_run is not None
+        while True:
+            proposal = StateProposal(state=state, transition_id=uuid4())
+            answer = self.orchestrator.set_flow_run_state(self.flow_run.id, proposal)
+            if answer.status == DecisionStatus.WAIT:
+                if self._cancel_target.wait(answer.delay_seconds or 1.0):
+                    raise CancelledRunError("cancelled while waiting to change state")
+                continue
+            if answer.status == DecisionStatus.ABORT:
+                raise AbortedRunError(answer.reason or "the API aborted the flow run")
+            taken = answer.state or state
+            self.flow_run = self.flow_run.model_copy(
+                update={"state": taken, "version": answer.version}
+            )
+            return taken
+
+    def _propose_parent(self, state: State) -> None:
+        if self.parent is None or self._parent_task is None:
+            return
+        assert self._parent_task.id is not None
+        proposal = StateProposal(state=state, transition_id=uuid4())
+        self.orchestrator.set_task_run_state(self._parent_task.id, proposal)
+
+    def _mirror_on_parent(self, state: State) -> None:
+        if state.type.is_terminal:
+            self._propose_parent(State(type=state.type, name=state.name, message=state.message))
+
+
+def _not_started(state: State) -> Exception:
+    if state.type in (StateType.CANCELLED, StateType.CANCELLING):
+        return CancelledRunError(state.message or "the flow run was cancelled")
+    return AbortedRunError(f"the flow run could not start: it is {state.name}")
+
+
+def _wait_all(context: FlowRunContext) -> None:
+    for future in list(context.futures):
+        future.wait()
+
+
+def _call_hook(hook: Any, *args: Any) -> None:
+    try:
+        hook(*args)
+    except Exception as exc:  # a failing hook must not change the run's state
+        print(f"stratoflow: hook {getattr(hook, '__name__', hook)!r} failed: {exc}")
