@@ -20,9 +20,11 @@ SCHEDULE_ID = UUID("33333333-3333-4333-8333-333333333333")
 OTHER_SCHEDULE_ID = UUID("44444444-4444-4444-8444-444444444444")
 
 
-def utc(*parts: int) -> datetime:
-    """An aware UTC datetime from `year, month, day[, hour[, minute[, second]]]`."""
-    return datetime(*parts, tzinfo=UTC)  # type: ignore[misc]
+def utc(
+    year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0
+) -> datetime:
+    """An aware UTC datetime."""
+    return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
 
 
 def entry(
