@@ -39,7 +39,7 @@ class CronSchedule(BaseModel):
     """A cron expression evaluated in an IANA timezone (DST-correct)."""
 
     type: Literal["cron"] = "cron"
-    cron: str = Field(min_length=9, max_length=256, examples=["0 2 * * *"])
+    cron: str = Field(min_length=5, max_length=256, examples=["0 2 * * *"])
     timezone: str = "UTC"
     day_or: bool = True
 
