@@ -1,0 +1,70 @@
+"""What every repository shares: the bound item class, the clock, and the basic item moves.
+
+Repositories get a `StoreContext` (built once by `build_store`), so none of them reads settings
+or the clock from globals; tests pass a fixed clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from pynamodb.exceptions import PutError
+
+from stratoflow_functions.config import Settings
+from stratoflow_functions.errors import NotFoundError
+from stratoflow_functions.store.failures import dynamo_errors, is_condition_failure
+from stratoflow_functions.store.models import Models, StoreItem
+from stratoflow_functions.store.pages import is_live
+
+Clock = Callable[[], datetime]
+
+
+@dataclass(frozen=True)
+class StoreContext:
+    """The table binding, settings and clock shared by the repositories of one store."""
+
+    models: Models
+    clock: Clock
+
+    @property
+    def item(self) -> type[StoreItem]:
+        """The item class bound to this store's table."""
+        return self.models.item
+
+    @property
+    def settings(self) -> Settings:
+        """The settings the store was built from."""
+        return self.models.settings
+
+    def find(self, pk: str, sk: str) -> StoreItem | None:
+        """A consistent read of one live item, or None when absent or past its TTL."""
+        with dynamo_errors():
+            try:
+                found = self.item.get(pk, sk, consistent_read=True)
+            except self.item.DoesNotExist:
+                return None
+        return found if is_live(found, self.clock()) else None
+
+    def fetch(self, pk: str, sk: str, what: str) -> StoreItem:
+        """Like `find`, but a missing item is an error.
+
+        Raises:
+            NotFoundError: No live item at this key; `what` names it in the message.
+        """
+        found = self.find(pk, sk)
+        if found is None:
+            raise NotFoundError(f"{what} not found")
+        return found
+
+    def put_if_absent(self, item: StoreItem) -> bool:
+        """Write `item` only if its key is free; False when an item is there already."""
+        try:
+            with dynamo_errors():
+                item.save(condition=self.item.pk.does_not_exist())
+        except PutError as exc:
+            if is_condition_failure(exc):
+                return False
+            raise
+        return True

@@ -1,0 +1,285 @@
+"""Flow runs: idempotent creation, version-guarded saves, heartbeats and the run indexes.
+
+Every state change is one PutItem conditional on the stored `version`; creation with an
+idempotency key is one TransactWriteItems of the key item and the run item, so two racing
+creates make one run and the loser reads the winner's run through the key item.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from uuid import UUID
+
+from pynamodb.attributes import UnicodeAttribute
+from pynamodb.exceptions import PutError, TransactWriteError, UpdateError
+from pynamodb.expressions.condition import Condition
+from pynamodb.expressions.update import Action
+from pynamodb.transactions import TransactWrite
+
+from stratoflow.schemas import (
+    FlowRun,
+    FlowRunFilter,
+    InfrastructureType,
+    OrchestrationResult,
+    Page,
+    StateType,
+)
+from stratoflow_functions.errors import BadRequestError, ConflictError, NotFoundError
+from stratoflow_functions.store.base import StoreContext
+from stratoflow_functions.store.failures import (
+    cancellation_codes,
+    dynamo_errors,
+    is_condition_failure,
+)
+from stratoflow_functions.store.keys import (
+    AFTER_ANY_SUFFIX,
+    ALL_RUNS_PARTITION,
+    deployment_runs_partition,
+    epoch,
+    expiry,
+    flow_run_pk,
+    flow_runs_partition,
+    heartbeat_partition,
+    idempotency_pk,
+    queue_partition,
+    state_runs_partition,
+    time_key,
+    timed,
+)
+from stratoflow_functions.store.models import StoreItem
+from stratoflow_functions.store.pages import Query, all_of, query_items
+from stratoflow_functions.store.records import FlowRunRecord
+from stratoflow_functions.store.run_items import (
+    FLOW_RUN_SK,
+    HEARTBEAT_STATES,
+    flow_run_from_item,
+    flow_run_item,
+    flow_run_record,
+)
+
+IDEMPOTENCY_SK = "IDEMPOTENCY"
+TXN_CONDITION_FAILED = "ConditionalCheckFailed"
+
+
+def check_version_step(version: int, expected_version: int) -> None:
+    """Reject a save whose run was not bumped exactly once from `expected_version`."""
+    if version != expected_version + 1:
+        raise ValueError(
+            f"run.version must be expected_version + 1, got {version} / {expected_version}"
+        )
+
+
+class FlowRunRepository:
+    """Flow runs by id, by queue, by heartbeat age, and listed newest first."""
+
+    def __init__(self, ctx: StoreContext) -> None:
+        """Bind to a store's table and clock."""
+        self._ctx = ctx
+
+    def create(self, run: FlowRun) -> tuple[FlowRun, bool]:
+        """Create `run` unless it (or its idempotency key, scoped to the flow) exists.
+
+        Returns:
+            The stored run and whether this call created it.
+
+        Raises:
+            ConflictError: `already_exists` when the id exists under another idempotency key.
+        """
+        if run.idempotency_key is None:
+            created = self._ctx.put_if_absent(flow_run_item(self._ctx.models, run))
+            return (run, True) if created else (self.get(run.id).run, False)
+        return self._create_keyed(run, run.idempotency_key)
+
+    def _key_item(self, run: FlowRun, key: str) -> StoreItem:
+        start = max(run.created, run.expected_start_time or run.created)
+        return self._ctx.item(
+            idempotency_pk(run.flow_id, key),
+            IDEMPOTENCY_SK,
+            entity="idempotency_key",
+            run_id=str(run.id),
+            expires_at=expiry(start, self._ctx.settings.run_retention_days),
+        )
+
+    def _create_keyed(self, run: FlowRun, key: str) -> tuple[FlowRun, bool]:
+        item = self._ctx.item
+        # An expired key may linger (TTL deletes late); it must not block a new run.
+        key_free = item.pk.does_not_exist() | (item.expires_at <= epoch(self._ctx.clock()))
+        try:
+            with dynamo_errors(), TransactWrite(connection=self._ctx.models.connection()) as txn:
+                txn.save(self._key_item(run, key), condition=key_free)
+                txn.save(flow_run_item(self._ctx.models, run), condition=item.pk.does_not_exist())
+        except TransactWriteError as exc:
+            return self._lost_create(run, key, exc), False
+        return run, True
+
+    def _lost_create(self, run: FlowRun, key: str, exc: TransactWriteError) -> FlowRun:
+        codes = cancellation_codes(exc)
+        if not codes or codes[0] != TXN_CONDITION_FAILED:
+            if TXN_CONDITION_FAILED in codes:
+                raise ConflictError(f"flow run {run.id} exists", code="already_exists") from exc
+            raise exc
+        key_item = self._ctx.find(idempotency_pk(run.flow_id, key), IDEMPOTENCY_SK)
+        if key_item is None or key_item.run_id is None:
+            raise ConflictError(
+                "idempotency key is being used; retry", code="already_exists"
+            ) from exc
+        return self.get(UUID(key_item.run_id)).run
+
+    def get(self, run_id: UUID) -> FlowRunRecord:
+        """The run with its last transition's bookkeeping (consistent read).
+
+        Raises:
+            NotFoundError: No such run (or it has passed its retention).
+        """
+        return flow_run_record(self._ctx.fetch(flow_run_pk(run_id), FLOW_RUN_SK, "flow run"))
+
+    def save(
+        self,
+        run: FlowRun,
+        *,
+        expected_version: int,
+        transition_id: UUID | None = None,
+        result: OrchestrationResult | None = None,
+    ) -> None:
+        """Write the whole run iff the stored version is `expected_version`.
+
+        Raises:
+            ValueError: `run.version` is not `expected_version + 1`.
+            ConflictError: `version_conflict` when another writer got there first.
+        """
+        check_version_step(run.version, expected_version)
+        new_item = flow_run_item(self._ctx.models, run, transition_id, result)
+        try:
+            with dynamo_errors():
+                new_item.save(condition=self._ctx.item.version == expected_version)
+        except PutError as exc:
+            if is_condition_failure(exc):
+                raise ConflictError(
+                    f"flow run {run.id} is not at version {expected_version}",
+                    code="version_conflict",
+                ) from exc
+            raise
+
+    def heartbeat(self, run_id: UUID, now: datetime, infrastructure_id: str | None) -> FlowRun:
+        """Record a heartbeat (never touching `version`) and return the run.
+
+        Raises:
+            NotFoundError: No such run.
+        """
+        item = self._ctx.item
+        target = item(flow_run_pk(run_id), FLOW_RUN_SK)
+        actions = [item.heartbeat.set(time_key(now))]
+        if infrastructure_id is not None:
+            actions.append(item.infrastructure_id.set(infrastructure_id))
+        # Live runs also move in the heartbeat index; other states keep their gsi1 keys.
+        indexed = item.pk.exists() & item.gsi1pk.startswith("HEARTBEAT#")
+        moved = self._update(target, [*actions, item.gsi1sk.set(timed(now, run_id))], indexed)
+        if not moved and not self._update(target, actions, item.pk.exists()):
+            raise NotFoundError("flow run not found")
+        return flow_run_from_item(target)
+
+    @staticmethod
+    def _update(target: StoreItem, actions: Sequence[Action], condition: Condition) -> bool:
+        try:
+            with dynamo_errors():
+                target.update(actions=list(actions), condition=condition)
+        except UpdateError as exc:
+            if is_condition_failure(exc):
+                return False
+            raise
+        return True
+
+    def due(
+        self,
+        work_queue: str,
+        before: datetime,
+        limit: int,
+        infrastructure: list[InfrastructureType] | None = None,
+    ) -> list[FlowRun]:
+        """SCHEDULED runs of `work_queue` due at or before `before`, oldest first.
+
+        The index is eventually consistent: a run claimed a moment ago may still be listed, and
+        the claim's version-conditional save is what keeps it from starting twice.
+        """
+        item = self._ctx.item
+        kinds = (
+            None
+            if not infrastructure
+            else item.infrastructure.is_in(*[k.value for k in infrastructure])
+        )
+        query = Query(
+            queue_partition(work_queue),
+            "gsi1",
+            item.gsi1sk < time_key(before) + AFTER_ANY_SUFFIX,
+            all_of(item.state_type == StateType.SCHEDULED.value, kinds),
+        )
+        items, _ = query_items(item, query, self._ctx.clock(), limit, None)
+        return [flow_run_from_item(i) for i in items]
+
+    def stale(
+        self, state_type: StateType, heartbeat_before: datetime, limit: int, next_token: str | None
+    ) -> Page[FlowRun]:
+        """Runs in `state_type` (PENDING, RUNNING or CANCELLING) whose heartbeat is older than
+        `heartbeat_before`, oldest first.
+
+        Raises:
+            BadRequestError: `state_type` has no heartbeat index, or a bad token.
+        """
+        if state_type not in HEARTBEAT_STATES:
+            raise BadRequestError(f"{state_type} runs do not heartbeat", code="invalid_state_type")
+        item = self._ctx.item
+        query = Query(
+            heartbeat_partition(state_type.value),
+            "gsi1",
+            item.gsi1sk < time_key(heartbeat_before),
+            item.state_type == state_type.value,
+        )
+        items, token = query_items(item, query, self._ctx.clock(), limit, next_token)
+        return Page[FlowRun](items=[flow_run_from_item(i) for i in items], next_token=token)
+
+    def list(self, filter: FlowRunFilter, limit: int, next_token: str | None) -> Page[FlowRun]:
+        """Runs matching `filter`, newest first (by creation).
+
+        Raises:
+            BadRequestError: `invalid_next_token`.
+        """
+        items, token = query_items(
+            self._ctx.item, self._list_query(filter), self._ctx.clock(), limit, next_token
+        )
+        return Page[FlowRun](items=[flow_run_from_item(i) for i in items], next_token=token)
+
+    def _list_query(self, filter: FlowRunFilter) -> Query:
+        item = self._ctx.item
+        state = filter.state.value if filter.state else None
+        flow = str(filter.flow_id) if filter.flow_id else None
+        if filter.deployment_id is not None:
+            index, hash_key = "gsi2", deployment_runs_partition(filter.deployment_id)
+            extra = all_of(
+                None if flow is None else item.flow_id == flow,
+                None if state is None else item.state_type == state,
+            )
+        elif filter.flow_id is not None:
+            index, hash_key = "gsi3", flow_runs_partition(filter.flow_id)
+            extra = None if state is None else item.state_type == state
+        elif state is not None:
+            index, hash_key, extra = "gsi4", state_runs_partition(state), None
+        else:
+            index, hash_key, extra = "gsi5", ALL_RUNS_PARTITION, None
+        sort_key: UnicodeAttribute = getattr(item, f"{index}sk")
+        rng = _created_range(sort_key, filter.created_after, filter.created_before)
+        return Query(hash_key, index, rng, extra, newest_first=True)
+
+
+def _created_range(
+    sort_key: UnicodeAttribute, after: datetime | None, before: datetime | None
+) -> Condition | None:
+    lower = None if after is None else time_key(after)
+    upper = None if before is None else time_key(before) + AFTER_ANY_SUFFIX
+    if lower is not None and upper is not None:
+        return sort_key.between(lower, upper)
+    if lower is not None:
+        return sort_key >= lower
+    if upper is not None:
+        return sort_key <= upper
+    return None

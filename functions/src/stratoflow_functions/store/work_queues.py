@@ -1,0 +1,107 @@
+"""Work queues (created implicitly, settings by PUT) and agents (last heartbeat wins).
+
+A queue's settings and its `created` time are written in one update: `created` only if absent,
+so concurrent implicit creates and PUTs never lose the creation time or each other's item.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+from pynamodb.expressions.update import Action
+
+from stratoflow.schemas import Agent, AgentHeartbeat, Page, WorkQueue, WorkQueueUpdate
+from stratoflow_functions.store.base import StoreContext
+from stratoflow_functions.store.failures import dynamo_errors
+from stratoflow_functions.store.keys import (
+    WORK_QUEUES_PARTITION,
+    agent_pk,
+    parse_time,
+    time_key,
+    work_queue_pk,
+)
+from stratoflow_functions.store.models import StoreItem
+from stratoflow_functions.store.pages import Query, query_items
+
+WORK_QUEUE_SK = "WORK_QUEUE"
+AGENT_SK = "AGENT"
+
+
+def _queue(item: StoreItem) -> WorkQueue:
+    settings = WorkQueueUpdate.model_validate_json(item.data or "{}")
+    return WorkQueue(
+        name=item.id or "", created=parse_time(item.created or ""), **settings.model_dump()
+    )
+
+
+class WorkQueueRepository:
+    """Work queues by name, and listed by name."""
+
+    def __init__(self, ctx: StoreContext) -> None:
+        """Bind to a store's table and clock."""
+        self._ctx = ctx
+
+    def _write(self, name: str, settings: str, now: datetime, overwrite: bool) -> WorkQueue:
+        item = self._ctx.item
+        target = item(work_queue_pk(name), WORK_QUEUE_SK)
+        actions: list[Action] = [
+            item.entity.set("work_queue"),
+            item.id.set(name),
+            item.created.set(item.created | time_key(now)),
+            item.data.set(settings if overwrite else item.data | settings),
+            item.gsi1pk.set(WORK_QUEUES_PARTITION),
+            item.gsi1sk.set(name),
+        ]
+        with dynamo_errors():
+            target.update(actions=actions)
+        return _queue(target)
+
+    def get_or_create(self, name: str, now: datetime) -> WorkQueue:
+        """The queue called `name`, created with default settings if new."""
+        return self._write(name, WorkQueueUpdate().model_dump_json(), now, overwrite=False)
+
+    def put(self, name: str, data: WorkQueueUpdate, now: datetime) -> WorkQueue:
+        """Set the queue's settings, creating it if new."""
+        return self._write(name, data.model_dump_json(), now, overwrite=True)
+
+    def get(self, name: str) -> WorkQueue:
+        """The queue called `name`.
+
+        Raises:
+            NotFoundError: No such queue.
+        """
+        return _queue(self._ctx.fetch(work_queue_pk(name), WORK_QUEUE_SK, "work queue"))
+
+    def list(self, limit: int, next_token: str | None) -> Page[WorkQueue]:
+        """Queues by name.
+
+        Raises:
+            BadRequestError: `invalid_next_token`.
+        """
+        query = Query(WORK_QUEUES_PARTITION, "gsi1")
+        items, token = query_items(self._ctx.item, query, self._ctx.clock(), limit, next_token)
+        return Page[WorkQueue](items=[_queue(i) for i in items], next_token=token)
+
+
+class AgentRepository:
+    """Agents by id, as last seen."""
+
+    def __init__(self, ctx: StoreContext) -> None:
+        """Bind to a store's table and clock."""
+        self._ctx = ctx
+
+    def heartbeat(self, agent_id: UUID, data: AgentHeartbeat, now: datetime) -> Agent:
+        """Record that the agent is alive (and what it serves)."""
+        agent = Agent(id=agent_id, last_heartbeat=now, **data.model_dump())
+        item = self._ctx.item(
+            agent_pk(agent_id),
+            AGENT_SK,
+            entity="agent",
+            id=str(agent_id),
+            work_queue=agent.work_queue,
+            data=agent.model_dump_json(),
+        )
+        with dynamo_errors():
+            item.save()
+        return agent

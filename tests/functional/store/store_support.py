@@ -1,0 +1,82 @@
+"""Plain helpers for the store's functional tests: runs with defaults and a settable clock."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID, uuid4
+
+from stratoflow.schemas import FlowRun, InfrastructureType, State, StateType, TaskRun
+
+T0 = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
+
+
+@dataclass
+class FakeClock:
+    """A clock the test moves by hand."""
+
+    now: datetime = field(default=T0)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> datetime:
+        self.now += timedelta(**delta)
+        return self.now
+
+
+def make_run(**fields: Any) -> FlowRun:
+    """A flow run with sensible defaults; `fields` override them."""
+    at = fields.pop("at", T0)
+    values: dict[str, Any] = {
+        "id": uuid4(),
+        "name": "calm-otter",
+        "flow_id": uuid4(),
+        "flow_name": "etl",
+        "state": State(type=StateType.PENDING, timestamp=at),
+        "created": at,
+        "updated": at,
+    }
+    values.update(fields)
+    return FlowRun(**values)
+
+
+def scheduled_run(
+    when: datetime,
+    work_queue: str = "default",
+    infrastructure: InfrastructureType = InfrastructureType.LOCAL,
+    **fields: Any,
+) -> FlowRun:
+    """A SCHEDULED run of a deployment, due at `when`."""
+    state = State(type=StateType.SCHEDULED, timestamp=T0, scheduled_time=when)
+    return make_run(
+        state=state,
+        work_queue=work_queue,
+        infrastructure=infrastructure,
+        deployment_id=fields.pop("deployment_id", uuid4()),
+        expected_start_time=when,
+        **fields,
+    )
+
+
+def moved(run: FlowRun, state_type: StateType, at: datetime, **fields: Any) -> FlowRun:
+    """`run` after one accepted transition to `state_type` at `at`."""
+    update = {"state": State(type=state_type, timestamp=at), "version": run.version + 1}
+    update.update(fields)
+    return run.model_copy(update=update)
+
+
+def make_task_run(flow_run_id: UUID, at: datetime = T0, **fields: Any) -> TaskRun:
+    """A PENDING task run of `flow_run_id` created at `at`."""
+    values: dict[str, Any] = {
+        "id": uuid4(),
+        "flow_run_id": flow_run_id,
+        "task_key": "extract",
+        "name": "extract-0",
+        "state": State(type=StateType.PENDING, timestamp=at),
+        "created": at,
+        "updated": at,
+    }
+    values.update(fields)
+    return TaskRun(**values)
