@@ -299,7 +299,11 @@ def _flow_rule(run: FlowRun, state: State) -> OrchestrationResult:
         cancelled = State(type=StateType.CANCELLED, message="the flow run was cancelled")
         return _answer(DecisionStatus.REJECT, cancelled, run.version)
     retries = run.retry_policy
-    if state.type == StateType.FAILED and run.run_count <= retries.retries:
+    if (
+        current.type == StateType.RUNNING
+        and state.type == StateType.FAILED
+        and run.run_count <= retries.retries
+    ):
         delay = retries.delay_for(run.run_count)
         retry = State(
             type=StateType.SCHEDULED, name="AwaitingRetry", message=state.message,
