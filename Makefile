@@ -44,3 +44,14 @@ unit: sync
 
 clean:
 	rm -rf .venv .tools node_modules cdk.out build .mypy_cache .ruff_cache
+
+# The Lambda bundle, built without Docker: wheels for manylinux aarch64 / CPython 3.12 into
+# build/lambda; prints its size and each handler's cold import time (host build).
+bundle: sync
+	PYTHONPATH=infra/src $(UV) run python -m stratoflow_infra.bundle
+
+# Offline synth (cdk-nag runs inside). The default context is the placeholder account whose
+# AZs cdk.context.json holds; override with SYNTH_CONTEXT="-c stratoflow:account=... ...".
+SYNTH_CONTEXT ?= -c stratoflow:account=123456789012 -c stratoflow:region=us-east-1
+synth: bundle
+	AWS_EC2_METADATA_DISABLED=true npx cdk synth --no-lookups -q $(SYNTH_CONTEXT)

@@ -9,6 +9,12 @@ finding fails it.
 from __future__ import annotations
 
 import os
+import sys
+from pathlib import Path
+
+# The app runs as a script from the repository root; make the package importable even where
+# the workspace's editable install of stratoflow-infra is missing.
+sys.path.insert(0, str(Path(__file__).resolve().parent / "src"))
 
 from aws_cdk import App, Environment
 

@@ -1,0 +1,226 @@
+"""Build the one Lambda bundle without Docker, and measure its size and cold import times.
+
+`make bundle` runs this. The bundle holds `sdk/` and `functions/` and their runtime
+dependencies as pinned in `uv.lock` (`uv export --package stratoflow-functions`), installed
+as wheels built for the Lambda platform (manylinux aarch64, CPython 3.12) into `build/lambda`.
+boto3, botocore and s3transfer are left out: the Lambda Python runtime provides them, and they
+are about 25 MB unzipped. Nothing of CDK, Kubernetes or GCP can get in: only the functions
+package's own dependency tree is exported.
+
+This machine is x86_64 with Python 3.11 only, so aarch64 wheels cannot be imported here.
+Import times are measured on a host-platform build of the same lock (`build/lambda-host`,
+which adds boto3/botocore as the runtime would), each module in a fresh `python -I -S -B`
+interpreter with only the bundle on `sys.path` and no bytecode cache, as on Lambda's
+read-only `/var/task`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[3]
+SOURCES = (ROOT / "sdk/src/stratoflow", ROOT / "functions/src/stratoflow_functions")
+RUNTIME_PROVIDED = frozenset({"boto3", "botocore", "s3transfer"})
+"""Packages the Lambda Python runtime ships; left out of the Lambda build."""
+FORBIDDEN = ("aws_cdk", "cdk_nag", "jsii", "kubernetes", "google")
+LAMBDA_PLATFORM = ("aarch64-manylinux_2_28", "3.12")
+HANDLERS_DIR = ROOT / "functions/src/stratoflow_functions/handlers"
+
+
+@dataclass(frozen=True)
+class BundleReport:
+    """What `make bundle` prints (and docs/benchmarks.md records)."""
+
+    size_bytes: int
+    import_ms: dict[str, float]
+
+
+def _uv() -> str:
+    return shutil.which("uv") or str(ROOT / ".tools/bin/uv")
+
+
+def requirements(include_runtime_provided: bool) -> list[str]:
+    """The functions package's pinned runtime dependencies (workspace members excluded)."""
+    out = subprocess.run(  # noqa: S603 - fixed arguments, our own uv
+        [
+            _uv(), "export", "--frozen", "--no-dev", "--no-hashes", "--no-header",
+            "--no-annotate", "--no-emit-workspace", "--package", "stratoflow-functions",
+        ],
+        cwd=ROOT, check=True, capture_output=True, text=True,
+    ).stdout  # fmt: skip
+    lines = [line.strip() for line in out.splitlines() if line.strip() and "==" in line]
+    if include_runtime_provided:
+        return lines
+    return [line for line in lines if line.split("==")[0].lower() not in RUNTIME_PROVIDED]
+
+
+def build(target: Path, platform: str, python_version: str, *, with_runtime: bool) -> None:
+    """Install the wheels for `platform` into `target` and copy our two packages beside them."""
+    shutil.rmtree(target, ignore_errors=True)
+    target.mkdir(parents=True)
+    with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as handle:
+        handle.write("\n".join(requirements(with_runtime)) + "\n")
+    try:
+        subprocess.run(  # noqa: S603 - fixed arguments, our own uv
+            [
+                _uv(), "pip", "install", "--quiet", "--no-deps", "--only-binary", ":all:",
+                "--target", str(target), "--python-platform", platform,
+                "--python-version", python_version, "-r", handle.name,
+            ],
+            cwd=ROOT, check=True, env={**os.environ, "UV_LINK_MODE": "copy"},
+        )  # fmt: skip
+    finally:
+        os.unlink(handle.name)
+    for source in SOURCES:
+        shutil.copytree(source, target / source.name, ignore=shutil.ignore_patterns("__pycache__"))
+    prune(target)
+    _check_clean(target)
+
+
+PRUNE = (
+    "bin",
+    "croniter/tests",
+    "pydantic/v1",
+    "aws_lambda_powertools/utilities/kafka",
+    "aws_lambda_powertools/utilities/data_masking",
+    "aws_lambda_powertools/event_handler/openapi/swagger_ui/swagger-ui-bundle.min.js",
+    "aws_lambda_powertools/event_handler/openapi/swagger_ui/swagger-ui.min.css",
+)
+"""Never used by the control plane: console scripts, a test suite, pydantic's v1 copy,
+powertools utilities whose extras we do not install (kafka, data masking), and the embedded
+Swagger UI assets (1.7 MB; `enable_swagger(swagger_base_url=...)` still works from a CDN,
+and `/openapi.json` needs neither)."""
+
+
+def prune(target: Path) -> None:
+    """Drop what the functions never import, and type stubs."""
+    for relative in PRUNE:
+        path = target / relative
+        if path.is_dir():
+            shutil.rmtree(path)
+        elif path.exists():
+            path.unlink()
+    for stub in target.rglob("*.pyi"):
+        stub.unlink()
+
+
+def find_python312() -> str | None:
+    """A CPython 3.12 on this machine (PATH or pyenv), to precompile bytecode for Lambda."""
+    candidates = [os.environ.get("STRATOFLOW_PYTHON312", ""), shutil.which("python3.12") or ""]
+    candidates += sorted(str(p) for p in Path.home().glob(".pyenv/versions/3.12*/bin/python3.12"))
+    for candidate in filter(None, candidates):
+        probe = subprocess.run(  # noqa: S603 - probing an interpreter's version
+            [candidate, "-c", "import sys; print(sys.version_info[:2] == (3, 12))"],
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        if probe.stdout.strip() == "True":
+            return candidate
+    return None
+
+
+def precompile(target: Path, python: str) -> None:
+    """Ship bytecode: Lambda's /var/task is read-only, so without it every cold start compiles
+    every module it imports. Third-party packages become sourceless (`.pyc` in place of
+    `.py`, which also keeps the bundle small); our two packages keep their sources beside
+    `__pycache__` for readable tracebacks. Unchecked-hash pycs stay valid whatever the
+    files' timestamps in the zip."""
+    own = {source.name for source in SOURCES}
+    third_party = [
+        p for p in target.iterdir() if p.name not in own and not p.name.endswith(".dist-info")
+    ]
+    common = [python, "-m", "compileall", "-q", "-j", "0", "--invalidation-mode", "unchecked-hash"]
+    subprocess.run([*common, "-b", *map(str, third_party)], check=True, stdout=subprocess.DEVNULL)  # noqa: S603
+    ours = [str(target / name) for name in own]
+    subprocess.run([*common, *ours], check=True, stdout=subprocess.DEVNULL)  # noqa: S603
+    for path in third_party:
+        sources = path.rglob("*.py") if path.is_dir() else [path] if path.suffix == ".py" else []
+        for source in list(sources):
+            source.unlink()
+
+
+def _check_clean(target: Path) -> None:
+    found = [name for name in FORBIDDEN if (target / name).exists()]
+    if found:
+        raise RuntimeError(f"the bundle must not contain {found}")
+
+
+def size_bytes(target: Path) -> int:
+    """Unzipped size of the bundle."""
+    return sum(path.stat().st_size for path in target.rglob("*") if path.is_file())
+
+
+def handler_modules() -> list[str]:
+    """Every handler module that exists today (some are being written by others)."""
+    return sorted(
+        f"stratoflow_functions.handlers.{path.stem}"
+        for path in HANDLERS_DIR.glob("*.py")
+        if path.stem != "__init__"
+    )
+
+
+def import_probe(bundle: Path, module: str, python: str = sys.executable) -> list[str]:
+    """The command that imports `module` in a clean interpreter with only `bundle` on the path."""
+    code = (
+        "import sys, time; sys.path.insert(0, sys.argv[1]); t = time.perf_counter(); "
+        f"import {module}; print((time.perf_counter() - t) * 1000)"
+    )
+    return [python, "-I", "-S", "-B", "-c", code, str(bundle)]
+
+
+def import_ms(bundle: Path, module: str, python: str = sys.executable, runs: int = 3) -> float:
+    """Median cold import time of `module`, in milliseconds."""
+    times = []
+    for _ in range(runs):
+        env = {"PATH": os.environ.get("PATH", ""), "AWS_DEFAULT_REGION": "us-east-1"}
+        out = subprocess.run(  # noqa: S603 - our interpreter, a fixed probe
+            import_probe(bundle, module, python),
+            check=True,
+            capture_output=True,
+            text=True,
+            env=env,
+        ).stdout
+        times.append(float(out.strip().splitlines()[-1]))
+    return statistics.median(times)
+
+
+def main(argv: list[str] | None = None) -> BundleReport:
+    """Build both bundles and print the size and the import time of each handler module."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "build")
+    args = parser.parse_args(argv)
+    lambda_dir, host_dir = args.out / "lambda", args.out / "lambda-host"
+    build(lambda_dir, *LAMBDA_PLATFORM, with_runtime=False)
+    python312 = find_python312()
+    python = python312 or sys.executable
+    host = ".".join(
+        subprocess.run(  # noqa: S603 - probing our interpreter
+            [python, "-c", "import sys; print(*sys.version_info[:2])"],
+            capture_output=True, text=True, check=True,
+        ).stdout.split()
+    )  # fmt: skip
+    build(host_dir, "x86_64-manylinux_2_28", host, with_runtime=True)
+    if python312:
+        precompile(lambda_dir, python312)
+        precompile(host_dir, python312)
+    report = BundleReport(
+        size_bytes=size_bytes(lambda_dir),
+        import_ms={m: import_ms(host_dir, m, python) for m in handler_modules()},
+    )
+    pyc = "with precompiled .pyc" if python312 else "no .pyc (no CPython 3.12 found)"
+    print(f"bundle {lambda_dir}: {report.size_bytes / 1e6:.1f} MB unzipped, {pyc} (target < 15 MB)")
+    print(f"cold import times on the host build ({host_dir}, CPython {host} x86_64, {pyc}):")
+    for module, ms in report.import_ms.items():
+        print(f"  {module}: {ms:.0f} ms (target < 300 ms)")
+    return report
+
+
+if __name__ == "__main__":
+    main()
