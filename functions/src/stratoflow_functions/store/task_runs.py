@@ -84,7 +84,9 @@ class TaskRunRepository:
         """Create or replace each run, unless the stored one is as new or newer.
 
         One conditional PutItem per run (BatchWriteItem cannot carry conditions); a run that
-        loses its condition is left as stored, silently: the newer record wins.
+        loses its condition is left as stored, silently: the newer record wins. Items are
+        written whole, without transition bookkeeping or held slots: the batch path only carries
+        states no rule needs to answer.
         """
         item = self._ctx.item
         for run in runs:
