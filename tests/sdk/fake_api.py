@@ -88,7 +88,10 @@ class FakeApi:
             self.calls[f"{request.method} {_route_name(request.url.path)}"] += 1
             if self.fail_next:
                 return _error(self.fail_next.pop(0), "injected", "injected failure")
-        if request.url.path != "/health" and request.headers.get("Authorization") != f"Bearer {API_KEY}":
+        if (
+            request.url.path != "/health"
+            and request.headers.get("Authorization") != f"Bearer {API_KEY}"
+        ):
             return _error(401, "unauthorized", "missing or unknown API key")
         for method, pattern, handler in self._routes:
             match = pattern.fullmatch(request.url.path)
@@ -138,7 +141,9 @@ class FakeApi:
 
     def _list_logs(self, m: re.Match[str], r: httpx.Request) -> httpx.Response:
         lines = [line for line in self.store.logs if str(line.flow_run_id) == m["id"]]
-        return _json(Page(items=[{**line.model_dump(mode="json"), "seq": i} for i, line in enumerate(lines)]))
+        return _json(
+            Page(items=[{**line.model_dump(mode="json"), "seq": i} for i, line in enumerate(lines)])
+        )
 
     def _create_task_run(self, m: re.Match[str], r: httpx.Request) -> httpx.Response:
         return _json(self.store.create_task_run(TaskRunCreate.model_validate_json(r.content)), 201)
@@ -181,7 +186,7 @@ def serve(api: FakeApi) -> Iterator[str]:
             self.end_headers()
             self.wfile.write(body)
 
-        do_GET = do_POST = do_PUT = do_DELETE = _handle
+        do_GET = do_POST = do_PUT = do_DELETE = _handle  # noqa: N815 - http.server names
 
         def log_message(self, format: str, *args: Any) -> None:
             del format, args

@@ -177,7 +177,9 @@ def test_quick_tasks_are_recorded_in_batches_not_one_call_each(
     assert _task_states(api, "noop-7") == ["Pending", "Running", "Completed"]
 
 
-def test_subflow_is_linked_to_a_task_run_of_its_parent(api: FakeApi, runtime: RuntimeConfig) -> None:
+def test_subflow_is_linked_to_a_task_run_of_its_parent(
+    api: FakeApi, runtime: RuntimeConfig
+) -> None:
     @flow
     def child(x: int) -> int:
         return x + 1
@@ -286,7 +288,9 @@ def test_flow_retries_in_process_after_the_server_schedules_a_retry(
     assert names == ["Pending", "Running", "AwaitingRetry", "Retrying", "Completed"]
 
 
-def test_tag_concurrency_limit_wait_answers_are_obeyed(api: FakeApi, runtime: RuntimeConfig) -> None:
+def test_tag_concurrency_limit_wait_answers_are_obeyed(
+    api: FakeApi, runtime: RuntimeConfig
+) -> None:
     api.store.concurrency_limits["db"] = 1
     lock = threading.Lock()
     running = {"now": 0, "max": 0}
