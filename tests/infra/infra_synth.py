@@ -1,0 +1,56 @@
+"""Synthesis helpers for the infrastructure tests: the standalone stack, cdk-nag on.
+
+Synth never needs the real Lambda bundle: the code asset is a small stub directory. The
+in-process synth registers cdk-nag exactly as `infra/app.py` does, so a synth that returns at
+all had no unacknowledged finding.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+STUB_CODE = Path(__file__).parent / "fixtures" / "lambda_stub"
+ACCOUNT, REGION = "123456789012", "us-east-1"
+"""The placeholder environment whose AZs `cdk.context.json` holds."""
+
+# The workspace's editable install of stratoflow-infra may be missing; the app does the same.
+sys.path.insert(0, str(ROOT / "infra" / "src"))
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+
+
+@dataclass(frozen=True)
+class Synthesized:
+    """One synthesized stack: its template and the validation (cdk-nag) report."""
+
+    template: Any
+    """An `aws_cdk.assertions.Template`."""
+    template_json: dict[str, Any]
+    validation_report: dict[str, Any]
+
+
+def synthesize(outdir: Path, **context: Any) -> Synthesized:
+    """Synthesize the standalone stack with `stratoflow:*` context, cdk-nag on."""
+    from aws_cdk import App, Environment
+    from aws_cdk.assertions import Template
+
+    from stratoflow_infra.nag import add_nag_checks
+    from stratoflow_infra.stack import StratoflowStack
+
+    # The CLI reads cdk.json's feature flags; an in-process App must be given them.
+    values: dict[str, Any] = json.loads((ROOT / "cdk.json").read_text())["context"]
+    values["stratoflow:codePath"] = str(STUB_CODE)
+    values.update({f"stratoflow:{key}": value for key, value in context.items()})
+    app = App(context=values, outdir=str(outdir))
+    stack = StratoflowStack(app, "Stratoflow", env=Environment(account=ACCOUNT, region=REGION))
+    add_nag_checks(app)
+    app.synth()
+    template = Template.from_stack(stack)
+    report_path = outdir / "validation-report.json"
+    report = json.loads(report_path.read_text()) if report_path.exists() else {}
+    return Synthesized(template, template.to_json(), report)
