@@ -18,7 +18,15 @@ ALLOWED = {
 """Which of our own packages each package may import."""
 
 OURS = {"stratoflow", "stratoflow_functions", "stratoflow_agents", "stratoflow_infra"}
-SDK_THIRD_PARTY = {"pydantic", "httpx", "click", "botocore", "tzdata", "typing_extensions"}
+SDK_THIRD_PARTY = {
+    "pydantic",
+    "pydantic_core",
+    "httpx",
+    "click",
+    "botocore",
+    "tzdata",
+    "typing_extensions",
+}
 PURE_FORBIDDEN = {"boto3", "botocore", "pynamodb", "aws_lambda_powertools", "moto"}
 
 

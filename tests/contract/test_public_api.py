@@ -18,4 +18,24 @@ def test_stratoflow_public_api_is_pinned() -> None:
     assert sorted(stratoflow.__all__) == sorted(PINNED_STRATOFLOW_ALL)
 
 
-PINNED_STRATOFLOW_ALL: list[str] = []
+PINNED_STRATOFLOW_ALL = [
+    "CancelledRunError",
+    "Flow",
+    "FlowRunContext",
+    "ParameterValidationError",
+    "State",
+    "StateType",
+    "StratoflowClient",
+    "StratoflowError",
+    "StratoflowFuture",
+    "Task",
+    "TaskRunContext",
+    "TaskTimeoutError",
+    "UpstreamTaskError",
+    "__version__",
+    "flow",
+    "get_client",
+    "get_run_logger",
+    "task",
+    "unmapped",
+]

@@ -18,9 +18,9 @@ def settings() -> Settings:
 
 
 @pytest.fixture
-def store(aws: None, settings: Settings) -> Store:
+def store(aws: None, settings: Settings, clock: FakeClock) -> Store:
     create_table(settings)
-    return build_store(settings)
+    return build_store(settings, clock=clock)
 
 
 @pytest.fixture

@@ -67,7 +67,11 @@ def test_failed_run_with_retries_left_is_rescheduled(
     assert failed.body["status"] == "REJECT"
     assert failed.body["state"]["name"] == "AwaitingRetry"
     assert failed.body["state"]["scheduled_time"].startswith("2026-03-01T12:00:30")
-    _propose(api, run["id"], "RUNNING")
+    early = _propose(api, run["id"], "RUNNING")
+    assert early.body["status"] == "WAIT"
+    assert early.body["delay_seconds"] == 30
+    clock.advance(30)
+    assert _propose(api, run["id"], "RUNNING").body["status"] == "ACCEPT"
     final = _propose(api, run["id"], "FAILED")
     assert final.body["status"] == "ACCEPT"
     assert final.body["state"]["type"] == "FAILED"

@@ -94,8 +94,8 @@ def api_keys_router(deps: ApiDeps) -> APIGatewayHttpRouter:
     store = deps.store
 
     @router.post("/api-keys", tags=["api-keys"], status_code=201)
-    def post_key(body: ApiKeyCreate) -> ApiKeyCreated:
-        return json_response(create_api_key(store, body, deps.clock()), 201)  # type: ignore[return-value]
+    def post_key(body: ApiKeyCreate) -> Response[ApiKeyCreated]:
+        return json_response(create_api_key(store, body, deps.clock()), 201)
 
     @router.get("/api-keys", tags=["api-keys"])
     def list_keys(limit: Limit = DEFAULT_LIMIT, next_token: NextToken = None) -> Page[ApiKey]:

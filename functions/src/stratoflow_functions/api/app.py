@@ -60,7 +60,7 @@ def openapi_document(app: APIGatewayHttpResolver) -> str:
 
 
 def _add_meta_routes(app: APIGatewayHttpResolver) -> None:
-    @app.get("/health", tags=["meta"], security=[])
+    @app.get("/health", tags=["meta"], security=[{}])
     def health() -> Health:
         return Health(version=__version__)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Query
@@ -32,16 +32,15 @@ NextToken = Annotated[
 DEFAULT_LIMIT = DEFAULT_PAGE_SIZE
 
 
-def json_response(model: BaseModel, status: int = 200) -> Response[str]:
+M = TypeVar("M", bound=BaseModel)
+
+
+def json_response(model: M, status: int = 200) -> Response[M]:
     """A JSON answer with an explicit status (201 for a create, 200 for a replay)."""
-    return Response(
-        status_code=status,
-        content_type=content_types.APPLICATION_JSON,
-        body=model.model_dump_json(),
-    )
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=model)
 
 
-def created(model: BaseModel, is_new: bool) -> Response[str]:
+def created(model: M, is_new: bool) -> Response[M]:
     """201 when the resource was created by this call, 200 when it already existed."""
     return json_response(model, 201 if is_new else 200)
 

@@ -38,9 +38,9 @@ def flows_router(deps: ApiDeps) -> APIGatewayHttpRouter:
     store = deps.store
 
     @router.post("/flows", tags=["flows"], status_code=201)
-    def post_flow(body: FlowCreate) -> Flow:
+    def post_flow(body: FlowCreate) -> Response[Flow]:
         flow, is_new = register_flow(store, body, deps.clock())
-        return created(flow, is_new)  # type: ignore[return-value]
+        return created(flow, is_new)
 
     @router.get("/flows", tags=["flows"])
     def list_flows(limit: Limit = DEFAULT_LIMIT, next_token: NextToken = None) -> Page[Flow]:
@@ -59,9 +59,9 @@ def deployments_router(deps: ApiDeps) -> APIGatewayHttpRouter:
     store = deps.store
 
     @router.post("/deployments", tags=["deployments"], status_code=201)
-    def post_deployment(body: DeploymentCreate) -> Deployment:
+    def post_deployment(body: DeploymentCreate) -> Response[Deployment]:
         deployment, is_new = upsert_deployment(store, body, deps.clock())
-        return created(deployment, is_new)  # type: ignore[return-value]
+        return created(deployment, is_new)
 
     @router.get("/deployments", tags=["deployments"])
     def list_deployments(
@@ -91,8 +91,8 @@ def deployments_router(deps: ApiDeps) -> APIGatewayHttpRouter:
         return set_deployment_paused(store, deployment_id, False, deps.clock())
 
     @router.post("/deployments/<deployment_id>/runs", tags=["deployments"], status_code=201)
-    def run_deployment(deployment_id: UUID, body: DeploymentRunCreate) -> FlowRun:
+    def run_deployment(deployment_id: UUID, body: DeploymentRunCreate) -> Response[FlowRun]:
         run, is_new = create_deployment_run(store, deployment_id, body, deps.clock())
-        return created(run, is_new)  # type: ignore[return-value]
+        return created(run, is_new)
 
     return router

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from stratoflow.schemas import (
@@ -49,9 +50,9 @@ def flow_runs_router(deps: ApiDeps) -> APIGatewayHttpRouter:
     store = deps.store
 
     @router.post("/flow-runs", tags=["flow-runs"], status_code=201)
-    def post_flow_run(body: FlowRunCreate) -> FlowRun:
+    def post_flow_run(body: FlowRunCreate) -> Response[FlowRun]:
         run, is_new = create_flow_run(store, body, deps.clock())
-        return created(run, is_new)  # type: ignore[return-value]
+        return created(run, is_new)
 
     @router.get("/flow-runs", tags=["flow-runs"])
     def list_flow_runs(
@@ -111,9 +112,9 @@ def task_runs_router(deps: ApiDeps) -> APIGatewayHttpRouter:
     store = deps.store
 
     @router.post("/task-runs", tags=["task-runs"], status_code=201)
-    def post_task_run(body: TaskRunCreate) -> TaskRun:
+    def post_task_run(body: TaskRunCreate) -> Response[TaskRun]:
         run, is_new = create_task_run(store, body, deps.clock())
-        return created(run, is_new)  # type: ignore[return-value]
+        return created(run, is_new)
 
     @router.post("/task-runs/batch", tags=["task-runs"])
     def post_batch(body: TaskRunBatch) -> TaskRunBatchResponse:
@@ -128,7 +129,7 @@ def task_runs_router(deps: ApiDeps) -> APIGatewayHttpRouter:
         return propose_task_run_state(store, task_run_id, body, deps.clock())
 
     @router.post("/logs", tags=["logs"], status_code=201)
-    def post_logs(body: list[LogCreate]) -> LogsWritten:
-        return json_response(write_logs(store, body, deps.clock()), 201)  # type: ignore[return-value]
+    def post_logs(body: list[LogCreate]) -> Response[LogsWritten]:
+        return json_response(write_logs(store, body, deps.clock()), 201)
 
     return router
