@@ -9,6 +9,7 @@ from typing import Any
 
 import boto3
 import pytest
+
 from stratoflow_functions.config import Settings
 from stratoflow_functions.handlers import state_events as handler_module
 from stratoflow_functions.services.state_events import (
