@@ -28,3 +28,6 @@ def aws() -> Iterator[None]:
 
     with mock_aws():
         yield
+
+
+pytest_plugins = ["tests.fixtures.live_api"]

@@ -10,6 +10,9 @@ from urllib.parse import urlencode
 
 from stratoflow_functions.api import ApiApp
 from stratoflow_functions.local import http_api_event
+from stratoflow_functions.local.moto_atomic import make_moto_dynamodb_atomic
+
+__all__ = ["Answer", "ApiCaller", "FakeClock", "make_moto_dynamodb_atomic"]
 
 
 @dataclass
@@ -98,30 +101,3 @@ class ApiCaller:
 
 def _encode(body: Any) -> bytes:
     return json.dumps(body, default=str).encode()
-
-
-def make_moto_dynamodb_atomic() -> None:
-    """Serialise moto's DynamoDB writes, as DynamoDB serialises writes to an item.
-
-    moto checks a ConditionExpression and then writes with no lock, so two threads can both
-    pass the same condition; real DynamoDB never allows that. Race tests need the real
-    guarantee, so they wrap the emulator's write methods (not ours) in one lock.
-    """
-    import functools
-    import threading
-
-    from moto.dynamodb.models import DynamoDBBackend
-
-    if getattr(DynamoDBBackend, "_stratoflow_atomic", False):
-        return
-    lock = threading.RLock()
-    for name in ("put_item", "update_item", "delete_item", "transact_write_items"):
-        original = getattr(DynamoDBBackend, name)
-
-        @functools.wraps(original)
-        def locked(self: Any, *args: Any, __original: Any = original, **kwargs: Any) -> Any:
-            with lock:
-                return __original(self, *args, **kwargs)
-
-        setattr(DynamoDBBackend, name, locked)
-    DynamoDBBackend._stratoflow_atomic = True  # type: ignore[attr-defined]

@@ -34,6 +34,8 @@ class Settings:
     """IAM principal ARNs (or ARN prefixes) that act as admins; every IAM caller is a
     regular caller otherwise."""
     service_name: str = "stratoflow"
+    ecs_launcher_arn: str | None = None
+    """The ECS/Fargate launcher state machine, when the stack has one."""
 
 
 _ENV = {
@@ -53,6 +55,7 @@ _ENV = {
     "run_retention_days": "STRATOFLOW_RUN_RETENTION_DAYS",
     "max_body_bytes": "STRATOFLOW_MAX_BODY_BYTES",
     "admin_principals": "STRATOFLOW_ADMIN_PRINCIPALS",
+    "ecs_launcher_arn": "STRATOFLOW_ECS_LAUNCHER_ARN",
 }
 """The environment variable behind each setting; the CDK construct sets the same names."""
 

@@ -19,7 +19,7 @@ from stratoflow_functions.api.admin import api_keys_router, limits_router, work_
 from stratoflow_functions.api.auth import authenticate
 from stratoflow_functions.api.common import ApiDeps
 from stratoflow_functions.api.errors import error_event_response, install_error_handlers
-from stratoflow_functions.api.flows import deployments_router, flows_router
+from stratoflow_functions.api.flows import code_router, deployments_router, flows_router
 from stratoflow_functions.api.runs import flow_runs_router, task_runs_router
 from stratoflow_functions.errors import PayloadTooLargeError, StratoflowError
 from stratoflow_functions.services.api_keys import authenticate_key
@@ -34,6 +34,7 @@ def build_resolver(deps: ApiDeps) -> APIGatewayHttpResolver:
     for router in (
         flows_router(deps),
         deployments_router(deps),
+        code_router(deps),
         flow_runs_router(deps),
         task_runs_router(deps),
         work_router(deps),

@@ -14,15 +14,24 @@ from pydantic import BaseModel
 from stratoflow.schemas import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, utcnow
 from stratoflow_functions.config import Settings
 from stratoflow_functions.store import Store
+from stratoflow_functions.store.code_bundles import CodeBundles, s3_client
 
 
-@dataclass(frozen=True)
+@dataclass
 class ApiDeps:
     """What the routes need, built once per cold start and injected."""
 
     store: Store
     settings: Settings
     clock: Callable[[], datetime] = utcnow
+    code_bundles: CodeBundles | None = None
+    """The code bucket; built on first use when not injected (most requests never need it)."""
+
+    def code(self) -> CodeBundles:
+        """The code bucket gateway."""
+        if self.code_bundles is None:
+            self.code_bundles = CodeBundles(self.settings.code_bucket, s3_client(self.settings))
+        return self.code_bundles
 
 
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="page size")]

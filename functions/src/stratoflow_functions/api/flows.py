@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Annotated
 from uuid import UUID
 
 from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from stratoflow.schemas import (
+    CodeDownload,
+    CodeUpload,
+    CodeUploadRequest,
     Deployment,
     DeploymentCreate,
     DeploymentRunCreate,
@@ -30,6 +35,8 @@ from stratoflow_functions.services.catalog import (
     upsert_deployment,
 )
 from stratoflow_functions.services.flow_runs import create_deployment_run
+
+SHA256 = r"^[0-9a-f]{64}$"
 
 
 def flows_router(deps: ApiDeps) -> APIGatewayHttpRouter:
@@ -94,5 +101,20 @@ def deployments_router(deps: ApiDeps) -> APIGatewayHttpRouter:
     def run_deployment(deployment_id: UUID, body: DeploymentRunCreate) -> Response[FlowRun]:
         run, is_new = create_deployment_run(store, deployment_id, body, deps.clock())
         return created(run, is_new)
+
+    return router
+
+
+def code_router(deps: ApiDeps) -> APIGatewayHttpRouter:
+    """Routes of `/code-bundles`: presigned URLs to the code bucket, by content hash."""
+    router = APIGatewayHttpRouter()
+
+    @router.post("/code-bundles", tags=["deployments"])
+    def post_code_bundle(body: CodeUploadRequest) -> CodeUpload:
+        return deps.code().upload(body.sha256, body.size)
+
+    @router.get("/code-bundles/<sha256>", tags=["deployments"])
+    def get_code_bundle(sha256: Annotated[str, Path(pattern=SHA256)]) -> CodeDownload:
+        return deps.code().download(sha256)
 
     return router

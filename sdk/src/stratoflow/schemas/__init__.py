@@ -20,8 +20,11 @@ from stratoflow.schemas.common import (
 )
 from stratoflow.schemas.flows import (
     CodeBundle,
+    CodeDownload,
     CodeImage,
     CodeSource,
+    CodeUpload,
+    CodeUploadRequest,
     CronSchedule,
     Deployment,
     DeploymentCreate,
@@ -88,8 +91,11 @@ __all__ = [
     "ClaimResponse",
     "ClaimedRun",
     "CodeBundle",
+    "CodeDownload",
     "CodeImage",
     "CodeSource",
+    "CodeUpload",
+    "CodeUploadRequest",
     "ConcurrencyLimit",
     "ConcurrencyLimitUpdate",
     "CronSchedule",

@@ -157,3 +157,25 @@ class Deployment(BaseModel):
     tags: list[str] = Field(default_factory=list)
     created: datetime
     updated: datetime
+
+
+class CodeUploadRequest(BaseModel):
+    """Ask where to upload a packed code bundle (`POST /code-bundles`)."""
+
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    size: int = Field(ge=1, le=512 * 1024 * 1024)
+
+
+class CodeUpload(BaseModel):
+    """Where a bundle lives and, unless it is there already, a short-lived URL to PUT it to."""
+
+    uri: str
+    exists: bool
+    upload_url: str | None = None
+
+
+class CodeDownload(BaseModel):
+    """A short-lived URL to GET a stored bundle (`GET /code-bundles/{sha256}`)."""
+
+    uri: str
+    download_url: str
