@@ -34,6 +34,9 @@ from stratoflow.schemas import (
     ApiKeyCreated,
     ClaimRequest,
     ClaimResponse,
+    CodeDownload,
+    CodeUpload,
+    CodeUploadRequest,
     ConcurrencyLimit,
     ConcurrencyLimitUpdate,
     Deployment,
@@ -310,3 +313,11 @@ class AsyncStratoflowClient:
     async def revoke_api_key(self, key_id: Id) -> None:
         """Revoke an API key (admins only)."""
         await self.send(routes.revoke_api_key(key_id))
+
+    async def create_code_upload(self, body: CodeUploadRequest) -> CodeUpload:
+        """Where to upload a code bundle; `exists` is true when the same content is stored."""
+        return await self.send(routes.create_code_upload(body))
+
+    async def read_code_bundle(self, sha256: str) -> CodeDownload:
+        """A short-lived URL to download a stored code bundle."""
+        return await self.send(routes.read_code_bundle(sha256))

@@ -21,6 +21,9 @@ from stratoflow.schemas import (
     ApiKeyCreated,
     ClaimRequest,
     ClaimResponse,
+    CodeDownload,
+    CodeUpload,
+    CodeUploadRequest,
     ConcurrencyLimit,
     ConcurrencyLimitUpdate,
     Deployment,
@@ -270,3 +273,13 @@ def list_api_keys(limit: int | None, next_token: str | None) -> Call[Page[ApiKey
 def revoke_api_key(key_id: Id) -> Call[None]:
     """`DELETE /api-keys/{id}` (admin)."""
     return Call("DELETE", f"/api-keys/{key_id}", no_content)
+
+
+def create_code_upload(body: CodeUploadRequest) -> Call[CodeUpload]:
+    """`POST /code-bundles`: where to PUT a bundle (nothing to do when it is stored already)."""
+    return Call("POST", "/code-bundles", model(CodeUpload), _json(body))
+
+
+def read_code_bundle(sha256: str) -> Call[CodeDownload]:
+    """`GET /code-bundles/{sha256}`: a short-lived URL to download a stored bundle."""
+    return Call("GET", f"/code-bundles/{sha256}", model(CodeDownload))

@@ -35,6 +35,9 @@ from stratoflow.schemas import (
     ApiKeyCreated,
     ClaimRequest,
     ClaimResponse,
+    CodeDownload,
+    CodeUpload,
+    CodeUploadRequest,
     ConcurrencyLimit,
     ConcurrencyLimitUpdate,
     Deployment,
@@ -299,3 +302,11 @@ class StratoflowClient:
     def revoke_api_key(self, key_id: Id) -> None:
         """Revoke an API key (admins only)."""
         self.send(routes.revoke_api_key(key_id))
+
+    def create_code_upload(self, body: CodeUploadRequest) -> CodeUpload:
+        """Where to upload a code bundle; `exists` is true when the same content is stored."""
+        return self.send(routes.create_code_upload(body))
+
+    def read_code_bundle(self, sha256: str) -> CodeDownload:
+        """A short-lived URL to download a stored code bundle."""
+        return self.send(routes.read_code_bundle(sha256))
