@@ -1,14 +1,16 @@
 """`stratoflow execute FLOW_RUN_ID`: what a launched container or process runs.
 
-Fetches the run and its deployment, gets the code, imports the entrypoint, runs the flow engine
-against that existing run and exits 0 if it COMPLETED, 1 otherwise, 2 if the run, deployment,
-code or entrypoint is unusable.
+Fetches the run and its deployment, gets the code (an `s3://` bundle is downloaded and unpacked
+into a scratch folder, which becomes the working directory), imports the entrypoint, runs the
+flow engine against that existing run and exits 0 if it COMPLETED, 1 otherwise, 2 if the run,
+deployment, code or entrypoint is unusable.
 """
 
 from __future__ import annotations
 
 import os
 import tempfile
+from contextlib import chdir
 from pathlib import Path
 
 import click
@@ -41,7 +43,7 @@ def execute(ctx: click.Context, flow_run_id: str) -> None:
         deployment = client.read_deployment(run.deployment_id)
         with tempfile.TemporaryDirectory(prefix="stratoflow-code-") as scratch:
             try:
-                root = materialize_code(deployment.code, Path.cwd(), Path(scratch))
+                root = materialize_code(deployment.code, Path.cwd(), Path(scratch), client)
                 flow = load_flow(deployment.entrypoint, root)
             except CodeLoadError as exc:
                 raise BadInputError(str(exc)) from exc
@@ -50,6 +52,7 @@ def execute(ctx: click.Context, flow_run_id: str) -> None:
                 results=result_store_for(client.settings.resolved_results_uri),
                 infrastructure_id=f"pid:{os.getpid()}",
             )
-            outcome = execute_flow_run(flow, run, runtime)
+            with chdir(root):  # the flow sees its project's files where it expects them
+                outcome = execute_flow_run(flow, run, runtime)
     click.echo(f"flow run {flow_run_id} ended {outcome.state.name}")
     ctx.exit(EXIT_OK if outcome.ok else EXIT_FAILED)

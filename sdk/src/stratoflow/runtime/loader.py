@@ -1,8 +1,10 @@
 """Find a deployment's code and import its flow: `path/to/file.py:function`.
 
 The code is already in the working directory (a container image), or a bundle: a local folder,
-or a zip given as a `file://` URI or a path, checked against its sha256 and unpacked into a
-scratch folder. (`s3://` bundles are fetched by the deploy tooling; not yet here.)
+a zip given as a `file://` URI or a path, or an `s3://` zip uploaded by `stratoflow deploy`
+(fetched through a short-lived URL from `GET /code-bundles/{sha256}`, so a run needs no AWS
+credentials of its own). A zip is checked against its sha256 and unpacked into a scratch folder,
+refusing entries that would land outside it.
 """
 
 from __future__ import annotations
@@ -10,50 +12,88 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import sys
-import zipfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import unquote, urlsplit
 
+import httpx
+
+from stratoflow.client.errors import StratoflowClientError
+from stratoflow.deploy.bundle import BundleError, unpack_bundle
 from stratoflow.exceptions import StratoflowError
 from stratoflow.flows import Flow
-from stratoflow.schemas import CodeBundle, CodeSource
+from stratoflow.schemas import CodeBundle, CodeDownload, CodeSource
+
+DOWNLOAD_TIMEOUT_SECONDS = 120.0
 
 
 class CodeLoadError(StratoflowError):
     """The deployment's code or entrypoint could not be found or imported."""
 
 
-def materialize_code(code: CodeSource | None, workdir: Path, scratch: Path) -> Path:
+class BundleSource(Protocol):
+    """What can say where a stored bundle is: the API client (`GET /code-bundles/{sha256}`)."""
+
+    def read_code_bundle(self, sha256: str) -> CodeDownload:
+        """A short-lived download URL for the bundle with this content hash."""
+        ...
+
+
+def materialize_code(
+    code: CodeSource | None,
+    workdir: Path,
+    scratch: Path,
+    source: BundleSource | None = None,
+    http: httpx.Client | None = None,
+) -> Path:
     """The folder holding the deployment's code.
 
     Args:
         code: the deployment's code source (None or an image: the code is in `workdir`).
         workdir: the current working directory.
         scratch: an empty folder to unpack a zip bundle into.
+        source: where to ask for an `s3://` bundle's download URL (the API client).
+        http: the HTTP client to download with (a short-lived default when None).
 
     Raises:
-        CodeLoadError: the bundle is missing, corrupt, or stored somewhere not supported.
+        CodeLoadError: the bundle is missing, corrupt, unsafe, or stored somewhere not supported.
     """
     if not isinstance(code, CodeBundle):
         return workdir
     parts = urlsplit(code.uri)
-    if parts.scheme not in ("", "file"):
-        raise CodeLoadError(f"code bundle {code.uri}: only local and file:// bundles are supported")
-    path = Path(unquote(parts.path) if parts.scheme == "file" else code.uri)
-    if path.is_dir():
-        return path
-    if not path.is_file():
-        raise CodeLoadError(f"code bundle {code.uri} not found")
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    if digest != code.sha256:
-        raise CodeLoadError(f"code bundle {code.uri}: sha256 {digest} != expected {code.sha256}")
+    if parts.scheme == "s3":
+        data = _download(code, source, http)
+    elif parts.scheme in ("", "file"):
+        path = Path(unquote(parts.path) if parts.scheme == "file" else code.uri)
+        if path.is_dir():
+            return path
+        if not path.is_file():
+            raise CodeLoadError(f"code bundle {code.uri} not found")
+        data = path.read_bytes()
+    else:
+        raise CodeLoadError(f"code bundle {code.uri}: only s3://, file:// and local bundles work")
     try:
-        with zipfile.ZipFile(path) as bundle:
-            bundle.extractall(scratch)  # our own bundle, checked by hash above
-    except zipfile.BadZipFile as exc:
-        raise CodeLoadError(f"code bundle {code.uri} is not a zip file") from exc
+        unpack_bundle(data, code.sha256, scratch)
+    except BundleError as exc:
+        raise CodeLoadError(f"code bundle {code.uri}: {exc}") from exc
     return scratch
+
+
+def _download(code: CodeBundle, source: BundleSource | None, http: httpx.Client | None) -> bytes:
+    if source is None:
+        raise CodeLoadError(f"code bundle {code.uri}: an API client is needed to fetch it")
+    try:
+        url = source.read_code_bundle(code.sha256).download_url
+        # A presigned URL carries its own signature: no API credentials go to the bucket.
+        if http is None:
+            with httpx.Client(timeout=DOWNLOAD_TIMEOUT_SECONDS) as client:
+                response = client.get(url)
+        else:
+            response = http.get(url)
+        response.raise_for_status()
+    except (StratoflowClientError, httpx.HTTPError) as exc:
+        raise CodeLoadError(f"code bundle {code.uri}: download failed: {exc}") from exc
+    return response.content
 
 
 def load_flow(entrypoint: str, root: Path) -> Flow[..., Any]:
