@@ -21,6 +21,10 @@ from stratoflow._version import __version__
 COMMANDS: dict[str, str] = {
     "runs": "stratoflow.cli.runs:runs",
     "execute": "stratoflow.cli.execute:execute",
+    "deploy": "stratoflow.cli.deploy:deploy_command",
+    "deployments": "stratoflow.cli.deployments:deployments",
+    "run": "stratoflow.cli.run:run",
+    "api-keys": "stratoflow.cli.api_keys:api_keys",
 }
 """Built-in commands: name → `module:attribute` of a click command."""
 

@@ -1,5 +1,6 @@
 """Deploy tooling shared by the CLI and the runtime: packing a project into a content-addressed
-code bundle (honouring `.stratoflowignore`) and unpacking one safely where a run executes."""
+code bundle (honouring `.stratoflowignore`), deploying a flow with it, and unpacking a bundle
+safely where a run executes."""
 
 from __future__ import annotations
 
@@ -10,15 +11,27 @@ from stratoflow.deploy.bundle import (
     project_files,
     unpack_bundle,
 )
+from stratoflow.deploy.deployer import (
+    PENDING_FLOW_ID,
+    DeployResult,
+    DeploySpec,
+    deploy,
+    upload_bundle,
+)
 from stratoflow.deploy.ignore import ALWAYS_SKIPPED, IGNORE_FILE, IgnoreRules
 
 __all__ = [
     "ALWAYS_SKIPPED",
     "IGNORE_FILE",
+    "PENDING_FLOW_ID",
     "BundleError",
+    "DeployResult",
+    "DeploySpec",
     "IgnoreRules",
     "PackedBundle",
+    "deploy",
     "pack_project",
     "project_files",
     "unpack_bundle",
+    "upload_bundle",
 ]
