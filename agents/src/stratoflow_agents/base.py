@@ -1,4 +1,4 @@
-"""`Agent`: the pull-agent loop every infrastructure type shares (Local, Docker, Kubernetes, ...).
+"""`BaseAgent`: the pull-agent loop every infrastructure type shares (Local, Docker, ...).
 
 A subclass says only how to start a claimed run (`launch(claimed) -> RunHandle`); this loop does
 the rest, on one thread, one `tick()` at a time:
@@ -53,7 +53,7 @@ from stratoflow_agents.reporting import (
 logger = logging.getLogger("stratoflow.agent")
 
 
-class Agent(ABC):
+class BaseAgent(ABC):
     """A pull agent: claims runs of one work queue and runs them on its infrastructure.
 
     Args:
@@ -127,8 +127,10 @@ class Agent(ABC):
         """
         logger.info("agent %s polling work queue %r", self.agent_id, self.config.work_queue)
         try:
-            while not self.finished:
+            while True:
                 self.tick()
+                if self.finished:
+                    break
                 self._sleep(self._nap(self._clock()))
         except BaseException:
             self._abandon_all()

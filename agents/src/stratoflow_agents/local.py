@@ -23,7 +23,7 @@ from uuid import UUID
 
 from stratoflow.client.settings import ClientSettings
 from stratoflow.schemas import ClaimedRun, InfrastructureType
-from stratoflow_agents.base import Agent
+from stratoflow_agents.base import BaseAgent
 from stratoflow_agents.config import AgentConfig
 from stratoflow_agents.errors import LaunchError
 from stratoflow_agents.handles import RunHandle
@@ -107,7 +107,7 @@ class LocalRunHandle(RunHandle):
             os.killpg(self.process.pid, signum)
 
 
-class LocalAgent(Agent):
+class LocalAgent(BaseAgent):
     """Runs flow runs as local processes: `stratoflow execute <flow-run-id>`.
 
     Args:
@@ -118,7 +118,7 @@ class LocalAgent(Agent):
         command: the `stratoflow` CLI invocation (default: `stratoflow_command()`).
         stream_output: whether flow processes write to the agent's stdout/stderr (else
             their output is discarded; their logs still reach the API).
-        **kwargs: clock, sleep, rand, agent_id (see `Agent`).
+        **kwargs: clock, sleep, rand, agent_id (see `BaseAgent`).
     """
 
     infrastructure: ClassVar[InfrastructureType] = InfrastructureType.LOCAL

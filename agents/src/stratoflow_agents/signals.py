@@ -1,4 +1,4 @@
-"""SIGINT and SIGTERM → `Agent.request_stop()`, for as long as the agent runs.
+"""SIGINT and SIGTERM → `BaseAgent.request_stop()`, for as long as the agent runs.
 
 The handler only counts the request (no I/O, no locks), so it is safe whatever the loop is
 doing; the loop notices at its next tick (within `watch_interval`). A second signal skips the
@@ -14,13 +14,13 @@ from contextlib import contextmanager
 from types import FrameType
 from typing import Any
 
-from stratoflow_agents.base import Agent
+from stratoflow_agents.base import BaseAgent
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 @contextmanager
-def stop_on_signals(agent: Agent) -> Iterator[None]:
+def stop_on_signals(agent: BaseAgent) -> Iterator[None]:
     """Within the block, SIGINT/SIGTERM ask `agent` to stop (main thread only; else a no-op)."""
     if threading.current_thread() is not threading.main_thread():
         yield
