@@ -8,13 +8,14 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export AWS_ACCOUNT_ID_ENDPOINT_MODE := disabled
 PYTEST_ARGS ?=
 
-.PHONY: help bootstrap sync lint typecheck test unit demo bundle synth clean
+.PHONY: help bootstrap sync lint typecheck test unit demo bundle synth bench clean
 
 help:
 	@echo "make demo   - run the demo on the local stack (bootstraps everything)"
 	@echo "make test   - lint, type-check and run the whole test suite"
 	@echo "make bundle - build the Lambda bundle and print its size and import times"
 	@echo "make synth  - synthesize the CDK app offline"
+	@echo "make bench  - orchestration overhead vs Prefect 3 (installs Prefect 3 in .bench/)"
 
 .tools/bin/uv:
 	python3 -m venv .tools
@@ -55,3 +56,6 @@ bundle: sync
 SYNTH_CONTEXT ?= -c stratoflow:account=123456789012 -c stratoflow:region=us-east-1
 synth: bundle
 	AWS_EC2_METADATA_DISABLED=true npx cdk synth --no-lookups -q $(SYNTH_CONTEXT)
+
+bench: sync
+	$(UV) run python bench/overhead.py

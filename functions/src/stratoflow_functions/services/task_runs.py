@@ -57,10 +57,11 @@ def create_task_run(store: Store, data: TaskRunCreate, now: datetime) -> tuple[T
 def record_batch(store: Store, batch: TaskRunBatch, now: datetime) -> TaskRunBatchResponse:
     """Apply a batch of task-run records with one write per task run."""
     flow_runs = _flow_runs_of(store, batch)
+    stored = store.task_runs.get_many([_batch_id(item) for item in batch.items])
     results: list[TaskRunBatchResult] = []
     finals: list[TaskRun] = []
     for item in batch.items:
-        start = _current(store, item, now)
+        start = stored.get(_batch_id(item)) or new_task_run(item.task_run, now)
         final, status = _fold_states(start, item.states, flow_runs[item.task_run.flow_run_id], now)
         results.append(
             TaskRunBatchResult(
@@ -69,7 +70,8 @@ def record_batch(store: Store, batch: TaskRunBatch, now: datetime) -> TaskRunBat
         )
         if final.version != start.version or start.version == 0:
             finals.append(final)
-    store.task_runs.put_many(finals)
+    new_ids = frozenset(run.id for run in finals if run.id not in stored)
+    store.task_runs.put_many(finals, new_ids=new_ids)
     for run in finals:
         remember_cached_result(store, run)
     return TaskRunBatchResponse(results=results)
@@ -88,14 +90,10 @@ def _flow_runs_of(store: Store, batch: TaskRunBatch) -> dict[UUID, FlowRun]:
     return runs
 
 
-def _current(store: Store, item: TaskRunBatchItem, now: datetime) -> TaskRun:
-    data = item.task_run
-    if data.id is None:
+def _batch_id(item: TaskRunBatchItem) -> UUID:
+    if item.task_run.id is None:
         raise UnprocessableError("batched task runs need a client-chosen id", code="missing_id")
-    try:
-        return store.task_runs.get(data.id).run
-    except NotFoundError:
-        return new_task_run(data, now)
+    return item.task_run.id
 
 
 def _fold_states(

@@ -29,6 +29,10 @@ def is_condition_failure(exc: PynamoDBException) -> bool:
     return exc.cause_response_code == CONDITION_FAILED
 
 
+TXN_CONDITION_FAILED = "ConditionalCheckFailed"
+"""The cancellation reason of a transaction item whose condition failed."""
+
+
 def cancellation_codes(exc: TransactWriteError) -> list[str | None]:
     """The per-item cancellation codes of a cancelled transaction (None = that item was fine)."""
     if exc.cause_response_code != "TransactionCanceledException":

@@ -28,6 +28,9 @@ from stratoflow.schemas import (
 from stratoflow_functions.errors import BadRequestError, ConflictError, NotFoundError
 from stratoflow_functions.store.base import StoreContext
 from stratoflow_functions.store.failures import (
+    TXN_CONDITION_FAILED as TXN_CONDITION_FAILED,
+)
+from stratoflow_functions.store.failures import (
     cancellation_codes,
     dynamo_errors,
     is_condition_failure,
@@ -59,7 +62,6 @@ from stratoflow_functions.store.run_items import (
 )
 
 IDEMPOTENCY_SK = "IDEMPOTENCY"
-TXN_CONDITION_FAILED = "ConditionalCheckFailed"
 
 
 def check_version_step(version: int, expected_version: int) -> None:

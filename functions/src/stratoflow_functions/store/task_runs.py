@@ -10,6 +10,7 @@ from __future__ import annotations
 from uuid import UUID
 
 from pynamodb.exceptions import PutError
+from pynamodb.expressions.condition import Condition
 
 from stratoflow.schemas import OrchestrationResult, Page, TaskRun
 from stratoflow_functions.errors import ConflictError
@@ -17,7 +18,7 @@ from stratoflow_functions.store.base import StoreContext
 from stratoflow_functions.store.failures import dynamo_errors, is_condition_failure
 from stratoflow_functions.store.flow_runs import check_version_step
 from stratoflow_functions.store.keys import task_run_pk, task_runs_partition
-from stratoflow_functions.store.pages import Query, query_items
+from stratoflow_functions.store.pages import Query, is_live, query_items
 from stratoflow_functions.store.records import TaskRunRecord
 from stratoflow_functions.store.run_items import (
     TASK_RUN_SK,
@@ -80,23 +81,48 @@ class TaskRunRepository:
                 ) from exc
             raise
 
-    def put_many(self, runs: list[TaskRun]) -> None:
-        """Create or replace each run, unless the stored one is as new or newer.
+    def get_many(self, task_run_ids: list[UUID]) -> dict[UUID, TaskRun]:
+        """The live task runs among `task_run_ids` (consistent BatchGetItem, 100 keys a call)."""
+        keys = [(task_run_pk(run_id), TASK_RUN_SK) for run_id in set(task_run_ids)]
+        now = self._ctx.clock()
+        with dynamo_errors():
+            found = list(self._ctx.item.batch_get(keys, consistent_read=True))
+        runs = (task_run_from_item(item) for item in found if is_live(item, now))
+        return {run.id: run for run in runs}
 
-        One conditional PutItem per run (BatchWriteItem cannot carry conditions); a run that
-        loses its condition is left as stored, silently: the newer record wins. Items are
-        written whole, without transition bookkeeping or held slots: the batch path only carries
-        states no rule needs to answer.
+    def put_many(self, runs: list[TaskRun], *, new_ids: frozenset[UUID] = frozenset()) -> None:
+        """Write each run, unless the stored one is as new or newer.
+
+        Runs in `new_ids` were absent when the caller read them, and only the engine that chose
+        their ids writes them before they exist, so they go in unconditional BatchWriteItem
+        calls (25 items a request, one write unit an item). Every other run gets its own
+        conditional PutItem (BatchWriteItem cannot carry conditions; TransactWriteItems could,
+        at twice the write cost, and the embedded emulator copies the whole table for each
+        transaction item). A run that loses its condition is left as stored, silently: the
+        newer record wins. Items are written whole, without transition bookkeeping or held
+        slots: the batch path only carries states no rule needs to answer.
         """
-        item = self._ctx.item
+        fresh = [run for run in runs if run.id in new_ids]
+        if fresh:
+            with dynamo_errors(), self._ctx.item.batch_write() as batch:
+                for run in fresh:
+                    batch.save(task_run_item(self._ctx.models, run))
         for run in runs:
-            newer = item.pk.does_not_exist() | (item.version < run.version)
-            try:
-                with dynamo_errors():
-                    task_run_item(self._ctx.models, run).save(condition=newer)
-            except PutError as exc:
-                if not is_condition_failure(exc):
-                    raise
+            if run.id not in new_ids:
+                self._put_if_newer(run)
+
+    def _newer(self, run: TaskRun) -> Condition:
+        item = self._ctx.item
+        condition: Condition = item.pk.does_not_exist() | (item.version < run.version)
+        return condition
+
+    def _put_if_newer(self, run: TaskRun) -> None:
+        try:
+            with dynamo_errors():
+                task_run_item(self._ctx.models, run).save(condition=self._newer(run))
+        except PutError as exc:
+            if not is_condition_failure(exc):
+                raise
 
     def list_for_flow_run(
         self, flow_run_id: UUID, limit: int, next_token: str | None
