@@ -1,0 +1,148 @@
+"""Helpers for the Towel tests: flows, deployments and runs in any state, made through the real
+services and store."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID, uuid4
+
+from stratoflow.schemas import (
+    CronSchedule,
+    Deployment,
+    DeploymentCreate,
+    DeploymentScheduleCreate,
+    FlowCreate,
+    FlowRun,
+    FlowRunFilter,
+    IntervalSchedule,
+    RetryPolicy,
+    State,
+    StateType,
+    TaskRun,
+)
+from stratoflow_functions.services.catalog import register_flow, upsert_deployment
+from stratoflow_functions.store import Store
+
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+def every(seconds: float, **kw: Any) -> DeploymentScheduleCreate:
+    anchor = datetime(2026, 1, 1, tzinfo=UTC)
+    return DeploymentScheduleCreate(
+        schedule=IntervalSchedule(interval_seconds=seconds, anchor_date=anchor), **kw
+    )
+
+
+def cron(expression: str, timezone: str = "UTC") -> DeploymentScheduleCreate:
+    return DeploymentScheduleCreate(schedule=CronSchedule(cron=expression, timezone=timezone))
+
+
+def deploy(
+    store: Store,
+    now: datetime,
+    name: str = "nightly",
+    schedules: list[DeploymentScheduleCreate] | None = None,
+    flow: str = "etl",
+    **fields: Any,
+) -> Deployment:
+    flow_obj, _ = register_flow(store, FlowCreate(name=flow), now)
+    data = DeploymentCreate(
+        flow_id=flow_obj.id,
+        name=name,
+        entrypoint="flows/etl.py:etl",
+        schedules=schedules if schedules is not None else [every(3600)],
+        **fields,
+    )
+    deployment, _ = upsert_deployment(store, data, now)
+    return deployment
+
+
+def runs_of(store: Store, deployment_id: UUID) -> list[FlowRun]:
+    found: list[FlowRun] = []
+    token: str | None = None
+    while True:
+        page = store.flow_runs.list(FlowRunFilter(deployment_id=deployment_id), 100, token)
+        found.extend(page.items)
+        token = page.next_token
+        if token is None:
+            return found
+
+
+def start_times(runs: list[FlowRun]) -> list[datetime]:
+    return sorted(r.expected_start_time for r in runs if r.expected_start_time is not None)
+
+
+def live_run(
+    store: Store,
+    now: datetime,
+    state_type: StateType = StateType.RUNNING,
+    *,
+    retries: int = 0,
+    run_count: int = 1,
+    work_queue: str | None = "default",
+    resurrections: int = 0,
+    heartbeat: datetime | None = None,
+) -> FlowRun:
+    run = FlowRun(
+        id=uuid4(),
+        name="zombie-candidate",
+        flow_id=uuid4(),
+        flow_name="etl",
+        state=State(type=state_type, timestamp=now),
+        run_count=run_count,
+        retry_policy=RetryPolicy(retries=retries, retry_delay_seconds=[30]),
+        resurrections=resurrections,
+        work_queue=work_queue,
+        heartbeat=heartbeat or now,
+        created=now,
+        updated=now,
+    )
+    store.flow_runs.create(run)
+    return run
+
+
+def task_run(store: Store, flow_run_id: UUID, now: datetime, state_type: StateType) -> TaskRun:
+    run = TaskRun(
+        id=uuid4(),
+        flow_run_id=flow_run_id,
+        task_key="extract",
+        name="extract-0",
+        state=State(type=state_type, timestamp=now),
+        run_count=1 if state_type is StateType.RUNNING else 0,
+        created=now,
+        updated=now,
+    )
+    store.task_runs.create(run)
+    return run
+
+
+def cheap_moto_transaction_snapshots(monkeypatch: Any) -> None:
+    """Make moto's per-transaction rollback snapshot a shallow copy of the table.
+
+    moto deep-copies the whole table before every TransactWriteItems (to roll back a
+    cancelled one), so thousands of creates in one test grow quadratically. A shallow copy of
+    the item map rolls back Puts and Deletes just as well (the only transaction ops we use);
+    only in-place Updates inside a transaction would not be undone. Scoped by `monkeypatch`.
+    """
+    import copy as real_copy
+
+    import moto.dynamodb.models as models
+    from moto.dynamodb.models.table import Table
+
+    def snapshot(table: Table) -> Table:
+        shallow = real_copy.copy(table)
+        shallow.items = real_copy.copy(table.items)
+        for hash_key, value in table.items.items():
+            if isinstance(value, dict):
+                shallow.items[hash_key] = dict(value)
+        return shallow
+
+    class _Copy:
+        @staticmethod
+        def deepcopy(obj: Any, memo: Any = None) -> Any:
+            if isinstance(obj, Table):
+                return snapshot(obj)
+            return real_copy.deepcopy(obj, memo)
+
+    monkeypatch.setattr(models, "copy", _Copy)
