@@ -127,15 +127,25 @@ def _decide_and_apply(
         delay_seconds=decision.delay_seconds,
         reason=decision.reason,
     )
-    store.task_runs.save(
-        updated,
-        expected_version=run.version,
-        transition_id=proposal.transition_id,
-        result=result,
-        held_slots=held,
-    )
+    try:
+        store.task_runs.save(
+            updated,
+            expected_version=run.version,
+            transition_id=proposal.transition_id,
+            result=result,
+            held_slots=held,
+        )
+    except ConflictError:
+        # The run moved on without us: give back the slots this attempt took, or they leak.
+        _release(store, run.id, set(held) - set(record.held_slots))
+        raise
     remember_cached_result(store, updated)
     return result
+
+
+def _release(store: Store, task_run_id: UUID, tags: set[str]) -> None:
+    for tag in tags:
+        store.concurrency.release(tag, task_run_id)
 
 
 def _settle_slots(
@@ -143,16 +153,14 @@ def _settle_slots(
 ) -> tuple[str, ...] | None:
     """Take or give back tag slots as decided; None when a slot was taken by someone else."""
     if decision.release_slots:
-        for tag in held:
-            store.concurrency.release(tag, task_run_id)
+        _release(store, task_run_id, set(held))
         return ()
     taken: list[str] = []
     for tag in decision.acquire_slots:
         if tag in held or store.concurrency.acquire(tag, task_run_id):
             taken.append(tag)
             continue
-        for won in taken:
-            store.concurrency.release(won, task_run_id)
+        _release(store, task_run_id, set(taken))
         return None
     return tuple(sorted(set(held) | set(taken)))
 
