@@ -59,3 +59,6 @@ synth: bundle
 
 bench: sync
 	$(UV) run python bench/overhead.py
+
+demo: sync
+	$(UV) run python examples/demo.py
