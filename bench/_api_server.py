@@ -59,11 +59,13 @@ def main() -> None:
     from stratoflow_functions.config import Settings
     from stratoflow_functions.local import ApiHttpServer
     from stratoflow_functions.local.moto_atomic import make_moto_dynamodb_atomic
+    from stratoflow_functions.local.moto_streams import make_moto_streams_lean
     from stratoflow_functions.services.api_keys import create_api_key
     from stratoflow_functions.store import build_store, create_table
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     make_moto_dynamodb_atomic()
+    make_moto_streams_lean()  # as the local stack does
     emulator = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     emulator.start()
     host, port = emulator.get_host_and_port()
