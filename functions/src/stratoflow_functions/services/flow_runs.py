@@ -7,6 +7,7 @@ from datetime import datetime
 from uuid import UUID, uuid4
 
 from stratoflow.schemas import (
+    DecisionStatus,
     DeploymentRunCreate,
     FlowRun,
     FlowRunCreate,
@@ -87,7 +88,9 @@ def cancel_flow_run(store: Store, run_id: UUID, now: datetime) -> OrchestrationR
             f"flow run {run_id} already finished as {run.state.name}", code="run_finished"
         )
     if run.state.type is StateType.CANCELLING:
-        return OrchestrationResult(status="ACCEPT", state=run.state, version=run.version)
+        return OrchestrationResult(
+            status=DecisionStatus.ACCEPT, state=run.state, version=run.version
+        )
     target = StateType.CANCELLED if run.state.type in _CANCEL_DIRECTLY else StateType.CANCELLING
     proposal = StateProposal(
         state=State(type=target, timestamp=now, message="Cancelled by request"),

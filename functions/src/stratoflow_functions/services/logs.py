@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from stratoflow.schemas import MAX_LOG_BATCH, LogCreate, LogsWritten
-from stratoflow_functions.errors import PayloadTooLargeError, UnprocessableError
+from stratoflow_functions.errors import PayloadTooLargeError
 from stratoflow_functions.store import Store
 
 
@@ -21,9 +21,3 @@ def write_logs(store: Store, lines: list[LogCreate], now: datetime) -> LogsWritt
     for flow_run_id in {line.flow_run_id for line in lines}:
         store.flow_runs.get(flow_run_id)
     return LogsWritten(count=store.logs.write(lines, now))
-
-
-def require_lines(lines: list[LogCreate]) -> None:
-    """Refuse an empty body where lines were expected."""
-    if not lines:
-        raise UnprocessableError("no log lines in the batch", code="empty_batch")
