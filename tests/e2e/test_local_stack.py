@@ -326,3 +326,32 @@ def test_state_changes_on_the_stream_reach_the_event_bus(emulator_dir: Path) -> 
     event = json.loads(messages[0]["Body"])
     assert (event["source"], event["detail"]["state_type"]) == ("stratoflow", "RUNNING")
     emulator.stop()
+
+
+def test_a_cancelled_transaction_changes_nothing_and_a_good_one_applies_in_full(
+    emulator_dir: Path,
+) -> None:
+    emulator = restarted(emulator_dir)  # with moto's light transaction backup installed
+    dynamodb = emulator.clients.dynamodb
+    dynamodb.create_table(**table_definition("tx"))
+    key = {"pk": {"S": "a"}, "sk": {"S": "1"}}
+    dynamodb.put_item(TableName="tx", Item={**key, "v": {"N": "1"}})
+    bump = {"TableName": "tx", "Key": key, "UpdateExpression": "ADD v :one"}
+    bump["ExpressionAttributeValues"] = {":one": {"N": "1"}}
+    missing = {"TableName": "tx", "Key": {"pk": {"S": "b"}, "sk": {"S": "1"}}}
+    new = {"TableName": "tx", "Item": {"pk": {"S": "c"}, "sk": {"S": "1"}}}
+    with pytest.raises(dynamodb.exceptions.TransactionCanceledException):
+        dynamodb.transact_write_items(
+            TransactItems=[
+                {"Update": bump},
+                {"Put": new},
+                {"ConditionCheck": {**missing, "ConditionExpression": "attribute_exists(pk)"}},
+            ]
+        )
+    unchanged = dynamodb.scan(TableName="tx", ConsistentRead=True)["Items"]
+    dynamodb.transact_write_items(TransactItems=[{"Update": bump}, {"Put": new}])
+    applied = dynamodb.scan(TableName="tx", ConsistentRead=True)["Items"]
+    emulator.stop()
+    assert unchanged == [{**key, "v": {"N": "1"}}]
+    assert sorted(item["pk"]["S"] for item in applied) == ["a", "c"]
+    assert next(item["v"] for item in applied if item["pk"]["S"] == "a") == {"N": "2"}

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from stratoflow_functions.local.moto_atomic import make_moto_dynamodb_atomic
+from stratoflow_functions.local.moto_transactions import make_moto_transactions_cheap
 from stratoflow_functions.local.recording import RecordingApp, replay
 from stratoflow_functions.local.snapshot import (
     SNAPSHOT_SERVICES,
@@ -138,6 +139,7 @@ class Emulator:
                 """Emulator requests are not logged (they carry keys and are many)."""
 
         make_moto_dynamodb_atomic()
+        make_moto_transactions_cheap()
         self._app = RecordingApp(DomainDispatcherApplication(create_backend_app))
         self._server = make_server(
             self.host, 0, self._app, threaded=True, request_handler=QuietHandler
