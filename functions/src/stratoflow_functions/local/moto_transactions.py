@@ -26,10 +26,11 @@ def make_moto_transactions_cheap() -> None:
     """Install the light transaction backup (idempotent: patches once per process)."""
     import moto.dynamodb.models as models
 
-    backend = models.DynamoDBBackend
+    module: Any = models  # moto's internals are untyped here: patched by attribute
+    backend: Any = models.DynamoDBBackend
     if getattr(backend, "_stratoflow_cheap_transactions", False):
         return
-    models.copy = _CopyShim()  # type: ignore[assignment]
+    module.copy = _CopyShim()
     original = backend.transact_write_items
 
     @functools.wraps(original)
