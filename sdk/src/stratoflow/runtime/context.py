@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -40,8 +41,12 @@ class FlowRunContext:
         batcher: sends task-run records off the hot path.
         logs: ships log lines in batches.
         executor: the thread pool running submitted tasks (bounded by `task_concurrency`).
-        cancel_event: set once the run must stop starting tasks.
+        cancel_event: set once this attempt must stop starting tasks (the run is being
+            cancelled, or the attempt timed out). Each attempt of the run gets its own.
         parameters: the validated parameters.
+        hold: set while the engine checks whether the run is being cancelled (a batched record
+            was refused); tasks then propose each state and obey the answer.
+        on_cancel: what `cancel()` also calls: the engine stops the run's current attempt.
     """
 
     flow: Flow[..., Any]
@@ -54,6 +59,8 @@ class FlowRunContext:
     executor: ThreadPoolExecutor
     parameters: dict[str, Any] = field(default_factory=dict)
     cancel_event: threading.Event = field(default_factory=threading.Event)
+    hold: threading.Event = field(default_factory=threading.Event)
+    on_cancel: Callable[[], None] | None = None
     futures: list[StratoflowFuture[Any]] = field(default_factory=list)
     _counters: dict[str, itertools.count[int]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -63,6 +70,12 @@ class FlowRunContext:
         with self._lock:
             counter = self._counters.setdefault(task_key, itertools.count())
             return str(next(counter))
+
+    def cancel(self) -> None:
+        """The run is being cancelled (or has finished): start no more of its tasks."""
+        self.cancel_event.set()
+        if self.on_cancel is not None:
+            self.on_cancel()
 
     def track(self, future: StratoflowFuture[Any]) -> None:
         """Remember a submitted future so the flow waits for it before finishing."""

@@ -3,14 +3,19 @@
 A direct call (`my_flow(x=1)`) binds and validates the parameters, creates the flow run (linked
 to its parent task run when it is a subflow), then `FlowRunEngine.run` proposes Running, runs the
 body with its context set, waits for submitted tasks, and proposes the final state, obeying each
-answer (REJECT → take the given state, WAIT → wait and propose again, ABORT → stop). A rejected
-Failed that comes back as AwaitingRetry is retried in this process. `stratoflow execute` enters
-at `execute_flow_run` with a run that exists already. An uncaught BaseException (Ctrl-C,
-SIGTERM) is recorded as CRASHED before it propagates.
+answer (REJECT → take the given state, WAIT → wait and propose again, ABORT → stop; an ABORT
+because the run is being cancelled becomes a CANCELLED proposal). A rejected Failed or TimedOut
+that comes back as AwaitingRetry is retried in this process, each attempt with its own stop
+flag, so the tasks of an abandoned (timed-out) attempt stay stopped. The engine learns of a
+cancel from the heartbeat, from refused batch items and from refused task runs. `stratoflow
+execute` enters at `execute_flow_run` with a run that exists already. An uncaught BaseException
+(Ctrl-C, SIGTERM) is recorded as CRASHED before it propagates (CANCELLED if the run was being
+cancelled: that is how an agent stops a cancelled run).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import os
 import threading
@@ -47,11 +52,11 @@ from stratoflow.schemas import (
     FlowCreate,
     FlowRun,
     FlowRunCreate,
+    OrchestrationResult,
     RetryPolicy,
     State,
     StateProposal,
     StateType,
-    TaskRunBatchResult,
     TaskRunCreate,
     utcnow,
 )
@@ -116,8 +121,12 @@ class FlowRunEngine:
         self.orchestrator = runtime.orchestrator
         self.flow_run: FlowRun | None = None
         self._parent_task: TaskRunCreate | None = None
-        self._cancel_target = threading.Event()
-        """Set once the run must stop starting tasks (heartbeat, batch answers, timeouts)."""
+        self._cancelled = threading.Event()
+        """Set once the server says the run is being cancelled (or has finished)."""
+        self._attempt_stop = threading.Event()
+        """The current attempt's stop flag: set on a cancel, or when the attempt timed out."""
+        self._hold = threading.Event()
+        """Set while a refused batch item is being looked into (tasks go the synchronous way)."""
 
     # --- entry points ---------------------------------------------------------------------
 
@@ -168,17 +177,32 @@ class FlowRunEngine:
         attempt = 0
         while True:
             attempt += 1
-            name = "Running" if attempt == 1 else "Retrying"
-            started = self._propose(State(type=StateType.RUNNING, name=name))
-            if started.type != StateType.RUNNING:
-                return self._finish(context, Outcome(started, None, _not_started(started)))
-            body = self._run_body(context, parameters)
-            context.batcher.flush()
-            final = self._propose(self._final_state(context, body))
-            if final.name == "AwaitingRetry" and in_process_retries:
-                self._wait_for_retry(context, final)
-                continue
-            return self._finish(context, Outcome(final, body.value, body.exception))
+            outcome = self._attempt(context, parameters, attempt)
+            if outcome.state.name != "AwaitingRetry" or not in_process_retries:
+                return self._finish(outcome)
+            if not self._wait_for_retry(outcome.state):
+                return self._finish(Outcome(self._settle_cancel()))
+            context = self._next_attempt_context(context)
+
+    def _attempt(
+        self, context: FlowRunContext, parameters: dict[str, Any], attempt: int
+    ) -> Outcome:
+        name = "Running" if attempt == 1 else "Retrying"
+        started = self._propose(State(type=StateType.RUNNING, name=name))
+        if started.type != StateType.RUNNING:
+            return Outcome(started, None, _not_started(started))
+        body = self._run_body(context, parameters)
+        context.batcher.flush()
+        final = self._propose(self._final_state(context, body))
+        return Outcome(final, body.value, body.exception)
+
+    def _next_attempt_context(self, context: FlowRunContext) -> FlowRunContext:
+        """The context of a new attempt, with a fresh stop flag (the old attempt's stays set)."""
+        stop = threading.Event()
+        self._attempt_stop = stop
+        if self._cancelled.is_set():  # checked after the swap, so no cancel is lost
+            stop.set()
+        return dataclasses.replace(context, cancel_event=stop, futures=[])
 
     def _run_body(self, context: FlowRunContext, parameters: dict[str, Any]) -> Outcome:
         """Run the flow function with its context set; never raises an Exception."""
@@ -221,13 +245,21 @@ class FlowRunEngine:
         ref = context.results.write(body.value) if persist else None
         return State(type=StateType.COMPLETED, result=ref)
 
-    def _wait_for_retry(self, context: FlowRunContext, state: State) -> None:
+    def _wait_for_retry(self, state: State) -> bool:
+        """Wait until the retry is due; False if the run was cancelled meanwhile."""
         scheduled = state.scheduled_time or utcnow()
         delay = max(0.0, (scheduled - utcnow()).total_seconds())
-        if context.cancel_event.wait(delay):
-            raise CancelledRunError("the flow run was cancelled while awaiting a retry")
+        return not self._cancelled.wait(delay)
 
-    def _finish(self, context: FlowRunContext, outcome: Outcome) -> Outcome:
+    def _settle_cancel(self) -> State:
+        """The final state of a run known to be cancelled: CANCELLED, proposed if need be."""
+        assert self.flow_run is not None
+        current = self.orchestrator.read_flow_run(self.flow_run.id).state
+        if current.type == StateType.CANCELLING:
+            return self._propose(State(type=StateType.CANCELLED, message=_CANCELLED))
+        return current
+
+    def _finish(self, outcome: Outcome) -> Outcome:
         exception = outcome.exception
         if exception is None and outcome.state.type == StateType.CANCELLED:
             exception = CancelledRunError(outcome.state.message or "the flow run was cancelled")
@@ -239,17 +271,45 @@ class FlowRunEngine:
         return outcome
 
     def _crash(self, context: FlowRunContext, exc: BaseException) -> None:
-        context.cancel_event.set()
+        self._attempt_stop.set()
         context.batcher.flush()
         try:
-            crashed = State(type=StateType.CRASHED, message=f"Crashed: {failure_message(exc)}")
-            self._propose(crashed)
-            self._mirror_on_parent(crashed)
+            final = self._propose(self._crash_state(exc))
+            self._mirror_on_parent(final)
         except Exception as report_error:  # the original exception matters more
             print(f"stratoflow: could not record the crash: {report_error}")
         if isinstance(exc, TerminationSignal) and self.guard is not None:
             context.logs.flush()
             self.guard.resend(exc.signum)
+
+    def _crash_state(self, exc: BaseException) -> State:
+        """CRASHED, or CANCELLED when the run was being cancelled (an agent stopping it)."""
+        if self._cancelled.is_set() or self._current_type() == StateType.CANCELLING:
+            message = f"the flow run was cancelled and stopped: {failure_message(exc)}"
+            return State(type=StateType.CANCELLED, message=message)
+        return State(type=StateType.CRASHED, message=f"Crashed: {failure_message(exc)}")
+
+    def _current_type(self) -> StateType | None:
+        assert self.flow_run is not None
+        try:
+            return self.orchestrator.read_flow_run(self.flow_run.id).state.type
+        except Exception:  # unknown: the caller falls back to what it knows
+            return None
+
+    def _on_cancelling(self) -> None:
+        """The run is being cancelled: stop the current attempt (from any thread)."""
+        self._cancelled.set()
+        self._attempt_stop.set()
+
+    def _check_refused(self) -> None:
+        """A batched record of this run was refused: hold task starts and read the run."""
+        self._hold.set()
+        current = self._current_type()
+        if current is None:  # the API did not answer: tasks stay on the synchronous path
+            return
+        if current == StateType.CANCELLING or current.is_terminal:
+            self._on_cancelling()
+        self._hold.clear()
 
     # --- setting up -------------------------------------------------------------------------
 
@@ -292,13 +352,15 @@ class FlowRunEngine:
             flow=self.flow, flow_run_id=run.id, flow_run_name=run.name,
             orchestrator=self.orchestrator, results=runtime.results, batcher=batcher,
             logs=shipper, executor=executor, parameters=parameters,
-            cancel_event=self._cancel_target,
+            cancel_event=self._attempt_stop, hold=self._hold, on_cancel=self._on_cancelling,
         )  # fmt: skip
         logs.register_shipper(run.id, shipper)
         services.callback(logs.unregister_shipper, run.id)
+        batcher.watch(run.id, self._check_refused)
+        services.callback(batcher.unwatch, run.id)
         infra_id = runtime.infrastructure_id or f"pid:{os.getpid()}"
         heartbeat = Heartbeat(
-            self.orchestrator, run.id, context.cancel_event.set, runtime.heartbeat_seconds, infra_id
+            self.orchestrator, run.id, self._on_cancelling, runtime.heartbeat_seconds, infra_id
         ).start()
         services.callback(heartbeat.stop)
         return context
@@ -308,21 +370,14 @@ class FlowRunEngine:
             return self.parent.batcher, self.parent.logs
         shipper = logs.LogShipper(self.orchestrator, self.runtime.log_seconds)
         services.callback(shipper.close)
-        batcher = TaskRunBatcher(
-            self.orchestrator, self._on_batch_result, self.runtime.batch_seconds
-        )
+        batcher = TaskRunBatcher(self.orchestrator, self.runtime.batch_seconds)
         services.callback(batcher.close)
         return batcher, shipper
-
-    def _on_batch_result(self, result: TaskRunBatchResult) -> None:
-        if result.state.type in (StateType.CANCELLED, StateType.CANCELLING):
-            self._cancel_target.set()
 
     def _fail_before_start(self, run: FlowRun, error: Exception) -> Outcome:
         self.flow_run = run
         failed = self._propose(State(type=StateType.FAILED, message=str(error)))
-        self._mirror_on_parent(failed)
-        return Outcome(failed, None, error)
+        return self._finish(Outcome(failed, None, error))
 
     # --- talking to the API ---------------------------------------------------------------
 
@@ -333,16 +388,29 @@ class FlowRunEngine:
             proposal = StateProposal(state=state, transition_id=uuid4())
             answer = self.orchestrator.set_flow_run_state(self.flow_run.id, proposal)
             if answer.status == DecisionStatus.WAIT:
-                if self._cancel_target.wait(answer.delay_seconds or 1.0):
+                if self._cancelled.wait(answer.delay_seconds or 1.0):
                     raise CancelledRunError("cancelled while waiting to change state")
                 continue
             if answer.status == DecisionStatus.ABORT:
-                raise AbortedRunError(answer.reason or "the API aborted the flow run")
-            taken = answer.state or state
-            self.flow_run = self.flow_run.model_copy(
-                update={"state": taken, "version": answer.version}
-            )
-            return taken
+                return self._aborted(state, answer)
+            return self._took(answer.state or state, answer.version)
+
+    def _took(self, state: State, version: int) -> State:
+        assert self.flow_run is not None
+        self.flow_run = self.flow_run.model_copy(update={"state": state, "version": version})
+        return state
+
+    def _aborted(self, proposed: State, answer: OrchestrationResult) -> State:
+        """Obey an ABORT: a cancelling run ends CANCELLED; anything else stops the engine."""
+        current = answer.state
+        if current is not None and current.type == StateType.CANCELLING:
+            self._on_cancelling()
+            if proposed.type != StateType.CANCELLED:
+                return self._propose(State(type=StateType.CANCELLED, message=_CANCELLED))
+        if current is not None and current.type == StateType.CANCELLED:
+            self._on_cancelling()
+            return self._took(current, answer.version)
+        raise AbortedRunError(answer.reason or "the API aborted the flow run")
 
     def _propose_parent(self, state: State) -> None:
         if self.parent is None or self._parent_task is None:
@@ -354,6 +422,9 @@ class FlowRunEngine:
     def _mirror_on_parent(self, state: State) -> None:
         if state.type.is_terminal:
             self._propose_parent(State(type=state.type, name=state.name, message=state.message))
+
+
+_CANCELLED = "the flow run was cancelled"
 
 
 def _not_started(state: State) -> Exception:

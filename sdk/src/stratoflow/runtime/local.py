@@ -2,7 +2,10 @@
 
 It applies the handful of rules the engine relies on (no way out of a terminal state, flow-run
 retries become AwaitingRetry, cache hits become Cached, tag concurrency limits answer WAIT,
-tasks of a cancelling flow are not started) so offline runs behave like recorded ones. The cache
+tasks of a cancelling flow are not started) and answers them the way the server does: ABORT
+with the run unchanged for a terminal run, for a cancelling run proposed into anything but
+CANCELLED/CRASHED, and for a task of a cancelling or finished flow run; WAIT for a task of a
+flow run that is not running yet. So offline runs behave like recorded ones. The cache
 index can live in a folder, so offline caching also works across processes. Test doubles of the
 HTTP API reuse it as their backing store.
 """
@@ -40,7 +43,7 @@ from stratoflow.schemas import (
 )
 
 WAIT_SECONDS = 0.05
-"""How long a task waiting for a tag slot is told to wait before proposing again."""
+"""How long a task waiting for a tag slot (or for its flow run to start) is told to wait."""
 
 
 class UnknownRunError(KeyError):
@@ -139,15 +142,17 @@ class LocalOrchestrator:
             return run
 
     def cancel_flow_run(self, flow_run_id: UUID) -> OrchestrationResult:
-        """SCHEDULED/PENDING → Cancelled; RUNNING → Cancelling; anything else unchanged."""
+        """SCHEDULED/PENDING → Cancelled; RUNNING → Cancelling; CANCELLING stays; else ABORT."""
         with self._lock:
             run = self._flow_run(flow_run_id)
             if run.state.type in (StateType.SCHEDULED, StateType.PENDING, StateType.PAUSED):
                 target = State(type=StateType.CANCELLED, message="cancelled before it started")
             elif run.state.type == StateType.RUNNING:
                 target = State(type=StateType.CANCELLING, message="cancellation requested")
+            elif run.state.type == StateType.CANCELLING:
+                return _answer(DecisionStatus.ACCEPT, run.state, run.version)
             else:
-                return _answer(DecisionStatus.REJECT, run.state, run.version)
+                return _answer(DecisionStatus.ABORT, run.state, run.version, "run is finished")
             return self._apply_flow(run, _answer(DecisionStatus.ACCEPT, target, 0), target)
 
     # --- task runs ----------------------------------------------------------------------------
@@ -181,14 +186,12 @@ class LocalOrchestrator:
             return decision.model_copy(update={"state": state, "version": run.version})
 
     def _task_rule(self, run: TaskRun, state: State) -> OrchestrationResult:
-        if run.state.is_terminal:
-            return _answer(DecisionStatus.REJECT, run.state, run.version, "run is finished")
-        if state.type != StateType.RUNNING:
-            return _answer(DecisionStatus.ACCEPT, state, run.version)
-        flow_state = self._flow_run(run.flow_run_id).state.type
-        if flow_state in (StateType.CANCELLING, StateType.CANCELLED):
-            cancelled = State(type=StateType.CANCELLED, message="the flow run is cancelling")
-            return _answer(DecisionStatus.REJECT, cancelled, run.version)
+        refused = _leaving_terminal(run.state, state, run.version)
+        if refused is not None or state.type != StateType.RUNNING:
+            return refused or _answer(DecisionStatus.ACCEPT, state, run.version)
+        gate = _flow_gate(self._flow_run(run.flow_run_id).state, run)
+        if gate is not None:
+            return gate
         cached = self._cache_hit(state.cache_key or run.cache_key)
         if cached is not None:
             return _answer(DecisionStatus.REJECT, cached, run.version, "cache hit")
@@ -287,17 +290,40 @@ def _answer(
     return OrchestrationResult(status=status, state=state, version=version, reason=reason)
 
 
+def _leaving_terminal(current: State, state: State, version: int) -> OrchestrationResult | None:
+    """ABORT (run unchanged) for a finished run, or a cancelling one not proposed to end."""
+    if current.is_terminal:
+        reason = f"run is {current.type.value} ({current.name}), a terminal state"
+        return _answer(DecisionStatus.ABORT, current, version, reason)
+    if current.type == StateType.CANCELLING and state.type not in _ENDS_CANCELLING:
+        reason = f"run is cancelling; {state.type.value} is not allowed"
+        return _answer(DecisionStatus.ABORT, current, version, reason)
+    return None
+
+
+_ENDS_CANCELLING = (StateType.CANCELLED, StateType.CRASHED)
+
+
+def _flow_gate(flow_state: State, run: TaskRun) -> OrchestrationResult | None:
+    """A task starts only in a RUNNING flow run: ABORT once it stops, WAIT until it starts."""
+    if flow_state.type == StateType.RUNNING:
+        return None
+    if flow_state.type == StateType.CANCELLING or flow_state.is_terminal:
+        kind = "cancelling" if flow_state.type == StateType.CANCELLING else "finished"
+        reason = f"flow run is {kind}, task not started"
+        return _answer(DecisionStatus.ABORT, run.state, run.version, reason)
+    return OrchestrationResult(
+        status=DecisionStatus.WAIT, state=run.state, version=run.version,
+        delay_seconds=WAIT_SECONDS, reason="flow run is not RUNNING yet",
+    )  # fmt: skip
+
+
 def _flow_rule(run: FlowRun, state: State) -> OrchestrationResult:
     """The flow-run rules the engine relies on offline."""
     current = run.state
-    if current.is_terminal:
-        return _answer(DecisionStatus.REJECT, current, run.version, "run is finished")
-    if current.type == StateType.CANCELLING and state.type not in (
-        StateType.CANCELLED,
-        StateType.CRASHED,
-    ):
-        cancelled = State(type=StateType.CANCELLED, message="the flow run was cancelled")
-        return _answer(DecisionStatus.REJECT, cancelled, run.version)
+    refused = _leaving_terminal(current, state, run.version)
+    if refused is not None:
+        return refused
     retries = run.retry_policy
     if (
         current.type == StateType.RUNNING

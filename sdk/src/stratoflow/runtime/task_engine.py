@@ -4,7 +4,10 @@ It resolves upstream futures, computes the cache key, then loops over attempts: 
 Running (Retrying on later attempts), run the body (with a time limit if set), then propose
 Completed (with the persisted result) or AwaitingRetry/Failed/TimedOut. Tasks no server rule
 can hold back record their states through the batcher without waiting; tasks with tags or a
-cache key, or of a flow that is being cancelled, propose each state and obey the answer.
+cache key, or of a flow that is being cancelled (or checked for it), propose each state and
+obey the answer. An ABORT because the flow run is cancelling or finished means the task is not
+run: it ends CANCELLED and the flow run stops starting tasks. Hooks run for every final state
+the task reaches, Cached and Cancelled included.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import inspect
 import random
 from collections.abc import Callable
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 from uuid import uuid4
 
 from stratoflow.exceptions import (
@@ -34,6 +37,7 @@ from stratoflow.runtime.results import read_result
 from stratoflow.runtime.timeouts import call_with_timeout
 from stratoflow.schemas import (
     DecisionStatus,
+    OrchestrationResult,
     State,
     StateProposal,
     StateType,
@@ -113,7 +117,9 @@ class TaskRunEngine:
             flow_run=self.flow_run, parameters=dict(self._bound.arguments),
         )  # fmt: skip
         cache_key = self._cache_key(context)
-        self._sync = bool(self.task.tags or cache_key or self.flow_run.cancel_event.is_set())
+        flow_run = self.flow_run
+        stopping = flow_run.cancel_event.is_set() or flow_run.hold.is_set()
+        self._sync = bool(self.task.tags or cache_key or stopping)
         if cache_key:
             self._create = self._create.model_copy(update={"cache_key": cache_key})
         if self._sync:
@@ -121,7 +127,16 @@ class TaskRunEngine:
         try:
             return self._attempts(context, cache_key)
         except CancelledRunError as exc:
-            return Outcome(State(type=StateType.CANCELLED, message=str(exc)), None, exc)
+            return self._cancelled(context, exc)
+
+    def _cancelled(self, context: TaskRunContext, exc: CancelledRunError) -> Outcome:
+        """Record the task CANCELLED (best effort: the flow run is ending) and run the hooks."""
+        state = State(type=StateType.CANCELLED, message=str(exc))
+        try:
+            state = self._propose(state)
+        except StratoflowError:  # the run is finished already, or the API refused: keep ours
+            self.state = state
+        return self._finish(Outcome(state, None, exc), context)
 
     def _give_up(self, state: State, exc: BaseException) -> Outcome:
         taken = self._propose(state)
@@ -149,7 +164,7 @@ class TaskRunEngine:
             attempt += 1
             started = self._start(attempt, cache_key)
             if started is not None:
-                return started
+                return self._finish(started, context)
             context.run_count, context.start_time = attempt, utcnow()
             try:
                 value = self._execute(context)
@@ -165,8 +180,9 @@ class TaskRunEngine:
 
     def _start(self, attempt: int, cache_key: str | None) -> Outcome | None:
         """Propose Running; None when the body may run, else the outcome (cached, cancelled)."""
-        if self.flow_run.cancel_event.is_set() and not self._sync:
-            raise CancelledRunError(f"flow run {self.flow_run.flow_run_name!r} is cancelling")
+        if self.flow_run.cancel_event.is_set():
+            name = self.flow_run.flow_run_name
+            raise CancelledRunError(f"flow run {name!r} is cancelled or its attempt timed out")
         name = "Running" if attempt == 1 else "Retrying"
         taken = self._propose(State(type=StateType.RUNNING, name=name, cache_key=cache_key))
         if taken.type == StateType.RUNNING:
@@ -174,7 +190,7 @@ class TaskRunEngine:
         if taken.type == StateType.COMPLETED and taken.result is not None:
             return Outcome(taken, read_result(taken.result, self.flow_run.results))
         if taken.type in (StateType.CANCELLED, StateType.CANCELLING):
-            self.flow_run.cancel_event.set()
+            self.flow_run.cancel()
             raise CancelledRunError(taken.message or "the flow run is cancelling")
         return Outcome(taken, None, StratoflowError(f"task run could not start: {taken.name}"))
 
@@ -266,9 +282,21 @@ class TaskRunEngine:
                     raise CancelledRunError("the flow run was cancelled while a task waited")
                 continue
             if answer.status == DecisionStatus.ABORT:
-                raise AbortedRunError(answer.reason or "the API aborted the task run")
+                self._aborted(answer)
             self.state = answer.state or state
             return self.state
+
+    def _aborted(self, answer: OrchestrationResult) -> NoReturn:
+        """An ABORT: if the flow run is cancelling or finished, stop it cooperatively."""
+        reason = answer.reason or "the API aborted the task run"
+        if self._flow_run_stopping():
+            self.flow_run.cancel()
+            raise CancelledRunError(f"task run {self.name!r} stopped: {reason}")
+        raise AbortedRunError(reason)
+
+    def _flow_run_stopping(self) -> bool:
+        current = self.flow_run.orchestrator.read_flow_run(self.flow_run.flow_run_id).state
+        return current.type == StateType.CANCELLING or current.is_terminal
 
 
 def _resolve(value: Any) -> Any:
