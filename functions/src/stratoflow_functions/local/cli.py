@@ -30,6 +30,7 @@ EMULATOR_ENV = {
     "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
 }
 DROPPED_ENV = ("AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_PROFILE")
+WAKE_SECONDS = 0.5
 
 
 def options_from_env(env: Mapping[str, str], host: str, port: int) -> LocalOptions:
@@ -105,7 +106,10 @@ def _run(stack: LocalStack) -> None:
         click.echo(f"Error: {exc.message}", err=True)
         sys.exit(1)
     _announce(info, stack.options.profile)
-    stopping.wait()
+    # Poll, not a bare wait(): a signal the kernel hands to another thread sets the event but
+    # never wakes a main thread blocked without a timeout.
+    while not stopping.wait(WAKE_SECONDS):
+        pass
     click.echo("Stopping the local stack...", err=True)
     stack.stop()
     click.echo("Stopped.", err=True)
