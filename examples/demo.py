@@ -143,15 +143,15 @@ def all_done(runs: list[FlowRun]) -> bool:
     return True
 
 
-def summary(runs: list[FlowRun]) -> bool:
+def summary(client: StratoflowClient, runs: list[FlowRun]) -> bool:
     """Print the summary table; True when every expectation was met."""
     print()
-    print(f"{'deployment':<22} {'run':<20} {'state':<12} {'attempts':>8}  expected")
+    print(f"{'deployment':<22} {'run':<22} {'state':<10} {'attempts':>8} {'tasks':>6}  expected")
     ok = True
     for expectation in EXPECTED:
         mine = [r for r in runs if _expectation_of(r) is expectation and r.state.is_terminal]
         if not mine:
-            print(f"{expectation.deployment:<22} {'-':<20} {'(none)':<12} {'':>8}  FAIL")
+            print(f"{expectation.deployment:<22} {'-':<22} {'(none)':<10} {'':>8} {'':>6}  FAIL")
             ok = False
         for run in mine[:1]:
             met = run.state.type is expectation.final and run.run_count >= expectation.min_run_count
@@ -197,7 +197,7 @@ def main() -> int:
         while not all_done(runs) and time.monotonic() < deadline:
             time.sleep(0.5)
             runs = show_progress(client, deployment_ids, log_seen)
-        ok = summary(runs)
+        ok = summary(client, runs)
     finally:
         code = stop_stack(stack)
         if code != 0:

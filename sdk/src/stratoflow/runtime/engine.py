@@ -188,7 +188,9 @@ class FlowRunEngine:
         self, context: FlowRunContext, parameters: dict[str, Any], attempt: int
     ) -> Outcome:
         name = "Running" if attempt == 1 else "Retrying"
-        started = self._propose(State(type=StateType.RUNNING, name=name))
+        # The policy travels with RUNNING so runs created elsewhere (deployments) get the
+        # flow's retries too: the server schedules those retries for an agent to claim.
+        started = self._propose(State(type=StateType.RUNNING, name=name), self._retry_policy())
         if started.type != StateType.RUNNING:
             return Outcome(started, None, _not_started(started))
         body = self._run_body(context, parameters)
@@ -315,7 +317,7 @@ class FlowRunEngine:
 
     def _create_run(self, parameters: dict[str, Any]) -> FlowRun:
         parent_task_run_id = self._create_parent_task_run() if self.parent else None
-        policy = RetryPolicy(retries=self.flow.retries, retry_delay_seconds=self.flow.delays())
+        policy = self._retry_policy()
         body = FlowRunCreate(
             flow_id=self._flow_id(), flow_version=self.flow.version,
             parameters=jsonable_parameters(parameters), parent_task_run_id=parent_task_run_id,
@@ -323,6 +325,9 @@ class FlowRunEngine:
         )  # fmt: skip
         self.flow_run = self.orchestrator.create_flow_run(body)
         return self.flow_run
+
+    def _retry_policy(self) -> RetryPolicy:
+        return RetryPolicy(retries=self.flow.retries, retry_delay_seconds=self.flow.delays())
 
     def _flow_id(self) -> Any:
         ids = self.runtime.flow_ids
@@ -381,11 +386,11 @@ class FlowRunEngine:
 
     # --- talking to the API ---------------------------------------------------------------
 
-    def _propose(self, state: State) -> State:
+    def _propose(self, state: State, retry_policy: RetryPolicy | None = None) -> State:
         """Propose a flow-run state and obey the answer; returns the state the run is in."""
         assert self.flow_run is not None
         while True:
-            proposal = StateProposal(state=state, transition_id=uuid4())
+            proposal = StateProposal(state=state, transition_id=uuid4(), retry_policy=retry_policy)
             answer = self.orchestrator.set_flow_run_state(self.flow_run.id, proposal)
             if answer.status == DecisionStatus.WAIT:
                 if self._cancelled.wait(answer.delay_seconds or 1.0):
