@@ -95,3 +95,28 @@ def test_cache_hit_through_the_real_api(
     assert cached_real(4) == 16
     assert cached_real(4) == 16
     assert executions == [4]
+
+
+def test_deployment_run_gets_the_flows_retry_policy(
+    real_client: StratoflowClient, real_runtime: RuntimeConfig
+) -> None:
+    """A run created by a deployment learns the flow's retries when it starts RUNNING, so a
+    failed attempt is rescheduled by the server for an agent to claim again."""
+    from stratoflow.runtime.engine import execute_flow_run
+    from stratoflow.schemas import DeploymentCreate, DeploymentRunCreate, FlowCreate
+
+    @flow(name="retried-by-server", retries=2, retry_delay_seconds=7)
+    def fails() -> None:
+        raise RuntimeError("boom")
+
+    flow_id = real_client.create_flow(FlowCreate(name="retried-by-server")).id
+    deployment = real_client.create_deployment(
+        DeploymentCreate(flow_id=flow_id, name="d", entrypoint="x.py:fails")
+    )
+    run = real_client.create_deployment_run(deployment.id, DeploymentRunCreate())
+    outcome = execute_flow_run(fails, run, real_runtime)
+    stored = real_client.read_flow_run(run.id)
+    assert outcome.state.name == "AwaitingRetry"
+    assert stored.state.name == "AwaitingRetry"
+    assert stored.retry_policy.retries == 2
+    assert stored.retry_policy.retry_delay_seconds == [7.0]
