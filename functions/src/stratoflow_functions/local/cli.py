@@ -46,7 +46,7 @@ def options_from_env(env: Mapping[str, str], host: str, port: int) -> LocalOptio
         host=host,
         port=port,
         cadences=cadences,
-        compact_after=int(env.get("STRATOFLOW_LOCAL_COMPACT_AFTER") or 10_000),
+        compact_after=int(env.get("STRATOFLOW_LOCAL_COMPACT_AFTER") or 2_000),
         fsync=_flag(env, "STRATOFLOW_LOCAL_FSYNC", default=False),
         agent=_flag(env, "STRATOFLOW_LOCAL_AGENT", default=True),
         agent_env=dict(env),

@@ -49,7 +49,7 @@ class LocalOptions:
     host: str = "127.0.0.1"
     port: int = 4200
     cadences: Cadences = field(default_factory=Cadences)
-    compact_after: int = 10_000
+    compact_after: int = 2_000
     """Log entries after which the emulator's log is compacted into a snapshot."""
     fsync: bool = False
     """fsync every logged write (survives power loss, not only process death; slower)."""
