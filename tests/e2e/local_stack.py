@@ -42,12 +42,8 @@ def stack_env(home: Path, **extra: str) -> dict[str, str]:
     """The environment of a stack (and of CLI calls against it): only STRATOFLOW_HOME says
     where the API is, through the profile the stack writes."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("STRATOFLOW_")}
-    env.update(
-        STRATOFLOW_HOME=str(home),
-        STRATOFLOW_LOCAL_TICK_SCALE="0.05",
-        PYTHONUNBUFFERED="1",
-        **extra,
-    )
+    env.update(STRATOFLOW_HOME=str(home), STRATOFLOW_LOCAL_TICK_SCALE="0.05", PYTHONUNBUFFERED="1")
+    env.update(extra)
     return env
 
 

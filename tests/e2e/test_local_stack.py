@@ -45,8 +45,8 @@ def servers() -> Iterator[list[ServerProcess]]:
         stop_quietly(server)
 
 
-def run_server(home: Path, servers: list[ServerProcess], tag: str) -> ServerProcess:
-    server = start_server(home, tag)
+def run_server(home: Path, servers: list[ServerProcess], tag: str, **env: str) -> ServerProcess:
+    server = start_server(home, tag, env=stack_env(home, **env))
     servers.append(server)
     return server.wait_ready()
 
@@ -105,7 +105,9 @@ def test_a_second_start_on_a_busy_port_says_so_and_exits_non_zero(
 def test_sdk_runs_survive_kill_9_and_a_restart_reuses_the_key(
     home: Path, servers: list[ServerProcess], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    server = run_server(home, servers, "sdk-1")
+    # compact every few writes, every 150 ms: snapshots are taken while the flow writes
+    compacting = {"STRATOFLOW_LOCAL_COMPACT_AFTER": "5"}
+    server = run_server(home, servers, "sdk-1", STRATOFLOW_LOCAL_TICK_SCALE="0.0025", **compacting)
     monkeypatch.setenv("STRATOFLOW_HOME", str(home))  # the SDK finds the API in the profile
     monkeypatch.delenv("STRATOFLOW_API_URL", raising=False)
     monkeypatch.delenv("STRATOFLOW_API_KEY", raising=False)
@@ -127,6 +129,7 @@ def test_sdk_runs_survive_kill_9_and_a_restart_reuses_the_key(
     assert only["state"][0] == "COMPLETED"  # type: ignore[index]
     assert len(only["tasks"]) == 4  # type: ignore[arg-type]
     assert any("summing 4 doubles" in m for _, m in only["logs"])  # type: ignore[union-attr]
+    assert wait_for(lambda: _generation(home) > 2, 10, "a compaction while running")
 
     server.kill()
     agent = server.agent_pid or 0
@@ -137,6 +140,10 @@ def test_sdk_runs_survive_kill_9_and_a_restart_reuses_the_key(
     with again.client() as client:
         assert snapshot_of_runs(client) == before
     assert again.interrupt() == 0
+
+
+def _generation(home: Path) -> int:
+    return max(int(p.stem.split("-")[1]) for p in (home / "local").glob("wal-*.jsonl"))
 
 
 FLOW_FILE = """

@@ -40,6 +40,7 @@ def options_from_env(env: Mapping[str, str], host: str, port: int) -> LocalOptio
         scheduler=_seconds(env, "SCHEDULER", cadences.scheduler),
         zombie_killer=_seconds(env, "ZOMBIE_KILLER", cadences.zombie_killer),
         lazarus=_seconds(env, "LAZARUS", cadences.lazarus),
+        compaction_check=cadences.compaction_check,
     )
     return LocalOptions(
         home=stratoflow_home(env),

@@ -32,7 +32,6 @@ from stratoflow_functions.local.timers import Cadences, Job, Timers, towel_jobs
 from stratoflow_functions.store import build_store
 
 logger = logging.getLogger(__name__)
-COMPACT_CHECK_SECONDS = 60.0
 
 
 class LocalStackError(StratoflowError):
@@ -120,7 +119,10 @@ class LocalStack:
         key, created = ensure_profile(store, self.options.profile, api.url, utcnow())
         self._start_stream(settings)
         jobs = towel_jobs(store, settings, self.options.cadences)
-        self.timers = Timers([*jobs, _compaction_job(self.emulator, self.options.compact_after)])
+        compaction = _compaction_job(
+            self.emulator, self.options.compact_after, self.options.cadences.compaction_check
+        )
+        self.timers = Timers([*jobs, compaction])
         self.timers.start()
         api.handle_event = ApiApp(ApiDeps(store, settings)).handle
         api.start_in_thread()
@@ -207,8 +209,8 @@ def _lock_data_dir(data_dir: Path) -> IO[str]:
     return handle
 
 
-def _compaction_job(emulator: Emulator, threshold: int) -> Job:
+def _compaction_job(emulator: Emulator, threshold: int, every: float) -> Job:
     def tick() -> int:
         return emulator.compact() if emulator.log_size >= threshold else 0
 
-    return Job("compaction", COMPACT_CHECK_SECONDS, tick)
+    return Job("compaction", every, tick)

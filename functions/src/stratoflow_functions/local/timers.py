@@ -23,6 +23,7 @@ logger = logging.getLogger(__name__)
 SCHEDULER_SECONDS = 60.0
 ZOMBIE_KILLER_SECONDS = 120.0
 LAZARUS_SECONDS = 600.0
+COMPACTION_CHECK_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -32,10 +33,17 @@ class Cadences:
     scheduler: float = SCHEDULER_SECONDS
     zombie_killer: float = ZOMBIE_KILLER_SECONDS
     lazarus: float = LAZARUS_SECONDS
+    compaction_check: float = COMPACTION_CHECK_SECONDS
+    """How often the emulator's log length is checked against the compaction threshold."""
 
     def scaled(self, factor: float) -> Cadences:
         """Every cadence multiplied by `factor` (tests use a small one)."""
-        return Cadences(self.scheduler * factor, self.zombie_killer * factor, self.lazarus * factor)
+        return Cadences(
+            self.scheduler * factor,
+            self.zombie_killer * factor,
+            self.lazarus * factor,
+            self.compaction_check * factor,
+        )
 
 
 @dataclass(frozen=True)
