@@ -35,7 +35,7 @@ from stratoflow.schemas import (
     TaskRunCreate,
 )
 
-MAX_ITEMS = 100
+MAX_ITEMS = 500
 MAX_STATES = 16
 RETRY_DELAYS = (0.5, 2.0, 5.0)
 """Seconds before each new try of a batch that failed in transit."""

@@ -132,7 +132,7 @@ class TaskRunBatch(BaseModel):
     may be cancelled) goes through `POST /task-runs/{id}/state`.
     """
 
-    items: list[TaskRunBatchItem] = Field(min_length=1, max_length=100)
+    items: list[TaskRunBatchItem] = Field(min_length=1, max_length=500)
 
 
 class TaskRunBatchResult(BaseModel):
