@@ -118,30 +118,12 @@ def task_run(store: Store, flow_run_id: UUID, now: datetime, state_type: StateTy
 
 
 def cheap_moto_transaction_snapshots(monkeypatch: Any) -> None:
-    """Make moto's per-transaction rollback snapshot a shallow copy of the table's item map.
+    """Use the local stack's emulator fix: moto's transactions copy only the items they touch.
 
-    moto deep-copies the whole table before every TransactWriteItems (to roll back a
-    cancelled one), so thousands of creates in one test grow quadratically. A copy of the
-    partition map (no rehashing) rolls back whatever a cancelled transaction added as a new
-    partition, which is all a cancelled keyed create can leave behind; a Delete or in-place
-    Update of an existing item inside a cancelled transaction would not be undone, so only
-    tests without those use this. Scoped by `monkeypatch`.
+    moto deep-copies the whole table before every TransactWriteItems, so thousands of creates
+    in one test grow quadratically. The fix is process-wide once installed (the local stack's
+    emulator installs it too); `monkeypatch` is kept in the signature for the callers.
     """
-    import copy as real_copy
+    from stratoflow_functions.local.moto_transactions import make_moto_transactions_cheap
 
-    import moto.dynamodb.models as models
-    from moto.dynamodb.models.table import Table
-
-    def snapshot(table: Table) -> Table:
-        shallow = real_copy.copy(table)
-        shallow.items = table.items.copy()
-        return shallow
-
-    class _Copy:
-        @staticmethod
-        def deepcopy(obj: Any, memo: Any = None) -> Any:
-            if isinstance(obj, Table):
-                return snapshot(obj)
-            return real_copy.deepcopy(obj, memo)
-
-    monkeypatch.setattr(models, "copy", _Copy)
+    make_moto_transactions_cheap()

@@ -78,23 +78,21 @@ class _CopyShim:
 
 
 def light_copy(table: Any, keys: list[dict[str, Any]]) -> Any:
-    """A copy of `table` that a rollback can swap in: untouched items shared, touched ones
-    and the stream's record list copied."""
+    """A copy of `table` that a rollback can swap in: untouched partitions shared, the touched
+    partitions' item maps and touched items copied, and the stream's record list copied."""
     from moto.dynamodb.models.dynamo_type import DynamoType
 
     clone = copy.copy(table)
-    clone.items = defaultdict(dict)
-    for hash_value, value in table.items.items():
-        clone.items[hash_value] = dict(value) if isinstance(value, dict) else value
+    clone.items = defaultdict(dict, table.items)  # one C-level copy of the partition index
     for key in keys:
         hash_value = DynamoType(key[table.hash_key_attr])
-        if hash_value not in clone.items:
+        if hash_value not in table.items:
             continue
         if table.range_key_attr is None:
-            clone.items[hash_value] = copy.deepcopy(clone.items[hash_value])
+            clone.items[hash_value] = copy.deepcopy(table.items[hash_value])
             continue
+        inner = clone.items[hash_value] = dict(table.items[hash_value])
         range_value = DynamoType(key.get(table.range_key_attr, {}))
-        inner = clone.items[hash_value]
         if range_value in inner:
             inner[range_value] = copy.deepcopy(inner[range_value])
     shard = getattr(table, "stream_shard", None)
