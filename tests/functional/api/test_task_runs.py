@@ -196,3 +196,32 @@ def test_slot_taken_by_a_losing_write_is_given_back(
     assert answer.body["status"] == "ABORT"
     assert api.get(f"/task-runs/{task['id']}").body["state"]["type"] == "CANCELLED"
     assert api.get("/concurrency-limits/db").body["active_slots"] == []
+
+
+def test_batch_items_of_the_same_task_run_apply_in_order(api: ApiCaller, flow_run: str) -> None:
+    task_id = str(uuid.uuid4())
+    create = {"id": task_id, "flow_run_id": flow_run, "task_key": "t", "name": "t"}
+    items = [
+        {"task_run": create, "states": [{"type": "RUNNING"}]},
+        {"task_run": create, "states": [{"type": "COMPLETED"}]},
+    ]
+    results = api.post("/task-runs/batch", {"items": items}).body["results"]
+    assert [r["status"] for r in results] == ["ACCEPT", "ACCEPT"]
+    assert [r["version"] for r in results] == [1, 2]
+    stored = api.get(f"/task-runs/{task_id}").body
+    assert stored["state"]["type"] == "COMPLETED"
+    assert stored["run_count"] == 1
+    assert stored["version"] == 2
+
+
+def test_replayed_batch_does_not_rewrite_finished_runs(api: ApiCaller, flow_run: str) -> None:
+    task_id = str(uuid.uuid4())
+    item = {
+        "task_run": {"id": task_id, "flow_run_id": flow_run, "task_key": "t", "name": "t"},
+        "states": [{"type": "RUNNING"}, {"type": "COMPLETED"}],
+    }
+    api.post("/task-runs/batch", {"items": [item]})
+    again = api.post("/task-runs/batch", {"items": [item]}).body["results"][0]
+    assert again["status"] == "ABORT"
+    stored = api.get(f"/task-runs/{task_id}").body
+    assert (stored["version"], stored["run_count"]) == (2, 1)

@@ -55,23 +55,29 @@ def create_task_run(store: Store, data: TaskRunCreate, now: datetime) -> tuple[T
 
 
 def record_batch(store: Store, batch: TaskRunBatch, now: datetime) -> TaskRunBatchResponse:
-    """Apply a batch of task-run records with one write per task run."""
+    """Apply a batch of task-run records with one write per task run.
+
+    Items are applied in order; a task run named by several items continues from where the
+    earlier item left it, and is written once, in its final state.
+    """
     flow_runs = _flow_runs_of(store, batch)
     stored = store.task_runs.get_many([_batch_id(item) for item in batch.items])
+    current: dict[UUID, TaskRun] = dict(stored)
+    changed: dict[UUID, TaskRun] = {}
     results: list[TaskRunBatchResult] = []
-    finals: list[TaskRun] = []
     for item in batch.items:
-        start = stored.get(_batch_id(item)) or new_task_run(item.task_run, now)
+        start = current.get(_batch_id(item)) or new_task_run(item.task_run, now)
         final, status = _fold_states(start, item.states, flow_runs[item.task_run.flow_run_id], now)
         results.append(
             TaskRunBatchResult(
                 task_run_id=final.id, status=status, state=final.state, version=final.version
             )
         )
-        if final.version != start.version or start.version == 0:
-            finals.append(final)
-    new_ids = frozenset(run.id for run in finals if run.id not in stored)
-    store.task_runs.put_many(finals, new_ids=new_ids)
+        current[final.id] = final
+        if final.version != start.version or final.id not in stored:
+            changed[final.id] = final
+    finals = list(changed.values())
+    store.task_runs.put_many(finals, new_ids=frozenset(changed.keys() - stored.keys()))
     for run in finals:
         remember_cached_result(store, run)
     return TaskRunBatchResponse(results=results)
