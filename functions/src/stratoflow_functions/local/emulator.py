@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from stratoflow_functions.local.moto_atomic import make_moto_dynamodb_atomic
+from stratoflow_functions.local.moto_items import make_moto_item_sizes_linear
 from stratoflow_functions.local.moto_streams import make_moto_streams_lean
 from stratoflow_functions.local.moto_transactions import make_moto_transactions_cheap
 from stratoflow_functions.local.recording import RecordingApp, replay
@@ -142,6 +143,7 @@ class Emulator:
         make_moto_dynamodb_atomic()
         make_moto_transactions_cheap()
         make_moto_streams_lean()
+        make_moto_item_sizes_linear()
         self._app = RecordingApp(DomainDispatcherApplication(create_backend_app))
         self._server = make_server(
             self.host, 0, self._app, threaded=True, request_handler=QuietHandler

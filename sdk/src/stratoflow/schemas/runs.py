@@ -134,6 +134,10 @@ class TaskRunBatch(BaseModel):
 
     items: list[TaskRunBatchItem] = Field(min_length=1, max_length=500)
 
+    def __repr__(self) -> str:
+        # Kept short: frameworks log request arguments, and 500 items would print (and cost) a lot.
+        return f"TaskRunBatch(<{len(self.items)} items>)"
+
 
 class TaskRunBatchResult(BaseModel):
     """The outcome for one task run of a batch."""
