@@ -58,16 +58,12 @@ def main() -> None:
     from stratoflow_functions.api import ApiApp, ApiDeps
     from stratoflow_functions.config import Settings
     from stratoflow_functions.local import ApiHttpServer
-    from stratoflow_functions.local.moto_atomic import make_moto_dynamodb_atomic
-    from stratoflow_functions.local.moto_items import make_moto_item_sizes_linear
-    from stratoflow_functions.local.moto_streams import make_moto_streams_lean
+    from stratoflow_functions.local.emulator_fixes import install_emulator_fixes
     from stratoflow_functions.services.api_keys import create_api_key
     from stratoflow_functions.store import build_store, create_table
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    make_moto_dynamodb_atomic()
-    make_moto_streams_lean()  # as the local stack's emulator does
-    make_moto_item_sizes_linear()
+    install_emulator_fixes()  # as the local stack's emulator does
     emulator = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     emulator.start()
     host, port = emulator.get_host_and_port()

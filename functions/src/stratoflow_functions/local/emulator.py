@@ -20,10 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from stratoflow_functions.local.moto_atomic import make_moto_dynamodb_atomic
-from stratoflow_functions.local.moto_items import make_moto_item_sizes_linear
-from stratoflow_functions.local.moto_streams import make_moto_streams_lean
-from stratoflow_functions.local.moto_transactions import make_moto_transactions_cheap
+from stratoflow_functions.local.emulator_fixes import install_emulator_fixes
 from stratoflow_functions.local.recording import RecordingApp, replay
 from stratoflow_functions.local.snapshot import (
     SNAPSHOT_SERVICES,
@@ -140,10 +137,7 @@ class Emulator:
             def log_request(self, *args: Any) -> None:
                 """Emulator requests are not logged (they carry keys and are many)."""
 
-        make_moto_dynamodb_atomic()
-        make_moto_transactions_cheap()
-        make_moto_streams_lean()
-        make_moto_item_sizes_linear()
+        install_emulator_fixes()
         self._app = RecordingApp(DomainDispatcherApplication(create_backend_app))
         self._server = make_server(
             self.host, 0, self._app, threaded=True, request_handler=QuietHandler
