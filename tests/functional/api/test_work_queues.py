@@ -62,3 +62,51 @@ def test_agent_heartbeat_is_recorded(api: ApiCaller, clock: FakeClock) -> None:
     assert answer.status == 200
     assert answer.body["id"] == agent_id
     assert answer.body["last_heartbeat"].startswith("2026-03-01T12:00:00")
+
+
+def _finish(api: ApiCaller, run_id: str) -> None:
+    api.post(f"/flow-runs/{run_id}/state", {"state": {"type": "RUNNING"}})
+    api.post(f"/flow-runs/{run_id}/state", {"state": {"type": "COMPLETED"}})
+
+
+def test_claim_honours_the_work_queue_concurrency_limit(api: ApiCaller, deployment_id: str) -> None:
+    api.put("/work-queues/default", {"concurrency_limit": 2})
+    for _ in range(3):
+        api.post(f"/deployments/{deployment_id}/runs")
+    first = _claim(api).body["runs"]
+    assert len(first) == 2
+    assert _claim(api).body["runs"] == []
+    _finish(api, first[0]["flow_run"]["id"])
+    assert len(_claim(api).body["runs"]) == 1
+    assert first[0]["flow_run"]["concurrency_slots"] == ["work-queue:default"]
+
+
+def test_claim_honours_the_deployment_concurrency_limit(api: ApiCaller, flow_id: str) -> None:
+    body = {"flow_id": flow_id, "name": "one", "entrypoint": "a.py:f", "concurrency_limit": 1}
+    limited = api.post("/deployments", body).body["id"]
+    free = api.post("/deployments", {**body, "name": "free", "concurrency_limit": None}).body
+    for deployment in (limited, limited, free["id"]):
+        api.post(f"/deployments/{deployment}/runs")
+    claimed = _claim(api).body["runs"]
+    assert sorted(item["deployment"]["name"] for item in claimed) == ["free", "one"]
+    running = next(item for item in claimed if item["deployment"]["name"] == "one")
+    api.post(f"/flow-runs/{running['flow_run']['id']}/cancel")
+    again = _claim(api).body["runs"]
+    assert [item["deployment"]["name"] for item in again] == ["one"]
+
+
+def test_removing_a_limit_frees_the_queue(api: ApiCaller, deployment_id: str) -> None:
+    api.put("/work-queues/default", {"concurrency_limit": 1})
+    for _ in range(2):
+        api.post(f"/deployments/{deployment_id}/runs")
+    assert len(_claim(api).body["runs"]) == 1
+    assert _claim(api).body["runs"] == []
+    api.put("/work-queues/default", {"concurrency_limit": None})
+    assert len(_claim(api).body["runs"]) == 1
+
+
+def test_reserved_limit_tags_are_refused(api: ApiCaller) -> None:
+    answer = api.put("/concurrency-limits/work-queue:default", {"limit": 9})
+    assert answer.status == 422
+    assert answer.code == "reserved_tag"
+    assert api.delete("/concurrency-limits/deployment:x").code == "reserved_tag"

@@ -14,6 +14,7 @@ CLOCK_CALLS = {"now", "utcnow", "today", "time", "monotonic", "perf_counter"}
 NOT_OURS = {"schedules.py", "scheduler_plan.py"}
 
 EXPECTED_API = {
+    "AwaitingRetryNeedsRetriesLeft",
     "FLOW_NOT_RUNNING_WAIT_SECONDS",
     "FLOW_RUN_POLICY",
     "TAG_SLOT_WAIT_SECONDS",

@@ -385,3 +385,27 @@ def test_scheduled_proposal_with_a_time_keeps_it() -> None:
     decision = decide(ctx(None, proposed))
     assert decision.state is not None
     assert decision.state.scheduled_time == later
+
+
+# AwaitingRetryNeedsRetriesLeft
+
+
+def test_server_cannot_retry_a_running_flow_run_without_retries_left() -> None:
+    from datetime import UTC, datetime
+
+    from stratoflow.schemas import DecisionStatus, RetryPolicy, State, StateType
+    from stratoflow_functions.orchestration import ProposalContext, RunKind, RunView, decide
+
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    retry = State(type=StateType.SCHEDULED, name="AwaitingRetry", scheduled_time=now)
+    running = State(type=StateType.RUNNING)
+
+    def propose(retries: int) -> DecisionStatus:
+        run = RunView(
+            kind=RunKind.FLOW, state=running, run_count=1, retry_policy=RetryPolicy(retries=retries)
+        )
+        ctx = ProposalContext(run=run, proposed=retry, now=now, from_server=True)
+        return decide(ctx).status
+
+    assert propose(retries=0) is DecisionStatus.ABORT
+    assert propose(retries=1) is DecisionStatus.ACCEPT

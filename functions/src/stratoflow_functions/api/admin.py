@@ -30,7 +30,8 @@ from stratoflow_functions.api.common import (
     no_content,
 )
 from stratoflow_functions.services.api_keys import create_api_key
-from stratoflow_functions.services.work_queues import claim_runs
+from stratoflow_functions.services.run_slots import check_user_tag
+from stratoflow_functions.services.work_queues import claim_runs, update_work_queue
 
 
 def work_router(deps: ApiDeps) -> APIGatewayHttpRouter:
@@ -48,7 +49,7 @@ def work_router(deps: ApiDeps) -> APIGatewayHttpRouter:
 
     @router.put("/work-queues/<name>", tags=["work-queues"])
     def put_queue(name: str, body: WorkQueueUpdate) -> WorkQueue:
-        return store.work_queues.put(name, body, deps.clock())
+        return update_work_queue(store, name, body, deps.clock())
 
     @router.post("/work-queues/<name>/claim", tags=["work-queues"])
     def claim(name: str, body: ClaimRequest) -> ClaimResponse:
@@ -78,10 +79,12 @@ def limits_router(deps: ApiDeps) -> APIGatewayHttpRouter:
 
     @router.put("/concurrency-limits/<tag>", tags=["concurrency-limits"])
     def put_limit(tag: str, body: ConcurrencyLimitUpdate) -> ConcurrencyLimit:
+        check_user_tag(tag)
         return store.concurrency.put(tag, body.limit, deps.clock())
 
     @router.delete("/concurrency-limits/<tag>", tags=["concurrency-limits"], status_code=204)
     def delete_limit(tag: str) -> Response[str]:
+        check_user_tag(tag)
         store.concurrency.delete(tag)
         return no_content()
 

@@ -31,6 +31,7 @@ from stratoflow_functions.api.common import (
 )
 from stratoflow_functions.services.catalog import (
     register_flow,
+    remove_deployment,
     set_deployment_paused,
     upsert_deployment,
 )
@@ -86,7 +87,7 @@ def deployments_router(deps: ApiDeps) -> APIGatewayHttpRouter:
 
     @router.delete("/deployments/<deployment_id>", tags=["deployments"], status_code=204)
     def delete_deployment(deployment_id: UUID) -> Response[str]:
-        store.deployments.delete(deployment_id)
+        remove_deployment(store, deployment_id, deps.clock())
         return no_content()
 
     @router.post("/deployments/<deployment_id>/pause", tags=["deployments"])

@@ -26,7 +26,11 @@ from stratoflow_functions.orchestration.context import (
     RunView,
     TagSlots,
 )
-from stratoflow_functions.orchestration.flow_rules import RetryFailedFlowRuns, WaitForScheduledTime
+from stratoflow_functions.orchestration.flow_rules import (
+    AwaitingRetryNeedsRetriesLeft,
+    RetryFailedFlowRuns,
+    WaitForScheduledTime,
+)
 from stratoflow_functions.orchestration.policies import (
     FLOW_RUN_POLICY,
     TASK_RUN_POLICY,
@@ -49,6 +53,7 @@ __all__ = [
     "FLOW_RUN_POLICY",
     "TAG_SLOT_WAIT_SECONDS",
     "TASK_RUN_POLICY",
+    "AwaitingRetryNeedsRetriesLeft",
     "Bookkeeping",
     "CancellingOnlyEnds",
     "ClaimOnlyOnce",

@@ -12,7 +12,13 @@ from typing import ClassVar
 from stratoflow.schemas import StateType
 from stratoflow_functions.orchestration.common_rules import AWAITING_RETRY, retries_remain
 from stratoflow_functions.orchestration.context import Decision, ProposalContext, RunKind
-from stratoflow_functions.orchestration.rules import TransitionRule, new_state, reject, wait
+from stratoflow_functions.orchestration.rules import (
+    TransitionRule,
+    abort,
+    new_state,
+    reject,
+    wait,
+)
 
 FLOW_ONLY: frozenset[RunKind] = frozenset({RunKind.FLOW})
 
@@ -48,6 +54,27 @@ class RetryFailedFlowRuns(TransitionRule):
             scheduled_time=ctx.now + timedelta(seconds=delay),
         )
         return reject(retry, f"retries remain ({attempt} of {policy.retries} used)")
+
+
+class AwaitingRetryNeedsRetriesLeft(TransitionRule):
+    """A flow run is put in AwaitingRetry only while its retry policy has attempts left.
+
+    Whoever proposes the retry (the zombie killer for a run whose heartbeat stopped, say), a
+    run never gets more RUNNING entries than `retries + 1`.
+    """
+
+    KINDS: ClassVar[frozenset[RunKind]] = FLOW_ONLY
+    FROM_STATES: ClassVar[frozenset[StateType | None]] = frozenset(
+        {StateType.PENDING, StateType.RUNNING, StateType.FAILED, StateType.CRASHED}
+    )
+    TO_STATES: ClassVar[frozenset[StateType]] = frozenset({StateType.SCHEDULED})
+
+    def evaluate(self, ctx: ProposalContext) -> Decision | None:
+        """ABORT an AwaitingRetry with no retries left; no opinion otherwise."""
+        if ctx.proposed.name != AWAITING_RETRY or retries_remain(ctx):
+            return None
+        policy = ctx.run.retry_policy
+        return abort(f"no retries left ({ctx.run.run_count} runs, {policy.retries} retries)")
 
 
 class WaitForScheduledTime(TransitionRule):

@@ -26,7 +26,11 @@ from stratoflow_functions.orchestration.common_rules import (
     PreventLeavingTerminalStates,
 )
 from stratoflow_functions.orchestration.context import Decision, ProposalContext, RunKind
-from stratoflow_functions.orchestration.flow_rules import RetryFailedFlowRuns, WaitForScheduledTime
+from stratoflow_functions.orchestration.flow_rules import (
+    AwaitingRetryNeedsRetriesLeft,
+    RetryFailedFlowRuns,
+    WaitForScheduledTime,
+)
 from stratoflow_functions.orchestration.rules import TransitionRule, leaves_running
 from stratoflow_functions.orchestration.task_rules import (
     EnforceTagConcurrency,
@@ -44,6 +48,7 @@ FLOW_RUN_POLICY: Policy = (
     LateOnlyFromScheduled(),
     WaitForScheduledTime(),
     RetryFailedFlowRuns(),
+    AwaitingRetryNeedsRetriesLeft(),
     FillScheduledTime(),
 )
 """The rules for flow runs, in the order they run."""

@@ -9,6 +9,7 @@ from stratoflow.schemas import Deployment, DeploymentCreate, Flow, FlowCreate
 from stratoflow_functions.errors import UnprocessableError
 from stratoflow_functions.orchestration.schedules import validate_schedule
 from stratoflow_functions.services.limits import check_parameters, json_size
+from stratoflow_functions.services.run_slots import deployment_slot, set_slot_limit
 from stratoflow_functions.store import Store
 
 MAX_INFRA_OVERRIDES_BYTES = 16 * 1024
@@ -36,7 +37,15 @@ def upsert_deployment(
             code="infra_overrides_too_large",
         )
     flow = store.flows.get(data.flow_id)
-    return store.deployments.upsert(data, flow, now)
+    deployment, created = store.deployments.upsert(data, flow, now)
+    set_slot_limit(store, deployment_slot(deployment.id), deployment.concurrency_limit, now)
+    return deployment, created
+
+
+def remove_deployment(store: Store, deployment_id: UUID, now: datetime) -> None:
+    """Delete a deployment and its concurrency limit."""
+    store.deployments.delete(deployment_id)
+    set_slot_limit(store, deployment_slot(deployment_id), None, now)
 
 
 def set_deployment_paused(

@@ -18,6 +18,11 @@ from stratoflow_functions.orchestration import (
     bookkeeping,
     decide,
 )
+from stratoflow_functions.services.run_slots import (
+    give_back,
+    leaving_active,
+    without_slots_when_inactive,
+)
 from stratoflow_functions.store import FlowRunRecord, Store
 
 MAX_ATTEMPTS = 5
@@ -100,6 +105,7 @@ def _decide_and_apply(
         transition_id=proposal.transition_id,
         result=result,
     )
+    give_back(store, run.id, leaving_active(run, updated))
     return result
 
 
@@ -132,7 +138,9 @@ def advance_flow_run(run: FlowRun, decision: Decision, now: datetime) -> FlowRun
     update = run_changes(run.state, run.run_count, run.start_time, decision.state, now)
     if decision.state.scheduled_time is not None:
         update["expected_start_time"] = decision.state.scheduled_time
-    return run.model_copy(update={**update, "version": run.version + 1})
+    return without_slots_when_inactive(
+        run.model_copy(update={**update, "version": run.version + 1})
+    )
 
 
 def run_changes(

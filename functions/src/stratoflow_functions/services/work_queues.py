@@ -16,10 +16,19 @@ from stratoflow.schemas import (
     FlowRun,
     State,
     StateType,
+    WorkQueue,
+    WorkQueueUpdate,
 )
 from stratoflow_functions.errors import ConflictError, NotFoundError
 from stratoflow_functions.orchestration import ProposalContext, decide
 from stratoflow_functions.services.flow_run_states import advance_flow_run, flow_run_view
+from stratoflow_functions.services.run_slots import (
+    give_back,
+    queue_slot,
+    set_slot_limit,
+    slots_for,
+    take_slots,
+)
 from stratoflow_functions.store import Store
 
 OVERSAMPLE = 3
@@ -38,24 +47,36 @@ def claim_runs(store: Store, queue: str, request: ClaimRequest, now: datetime) -
     for candidate in candidates:
         if len(won) >= request.limit:
             break
-        claimed = try_claim(store, candidate, request, now)
+        deployment = _deployment_of(store, candidate)
+        claimed = try_claim(store, candidate, request, now, slots_for(work_queue, deployment))
         if claimed is not None:
-            won.append(ClaimedRun(flow_run=claimed, deployment=_deployment_of(store, claimed)))
+            won.append(ClaimedRun(flow_run=claimed, deployment=deployment))
     return ClaimResponse(runs=won)
 
 
-def try_claim(store: Store, run: FlowRun, request: ClaimRequest, now: datetime) -> FlowRun | None:
-    """Move one run to PENDING for this agent; None if the rules or a rival said no."""
+def try_claim(
+    store: Store,
+    run: FlowRun,
+    request: ClaimRequest,
+    now: datetime,
+    slots: list[str] | None = None,
+) -> FlowRun | None:
+    """Move one run to PENDING for this agent, holding `slots` (the queue's and deployment's
+    limits); None if the rules, a full limit or a rival said no."""
     pending = State(type=StateType.PENDING, timestamp=now, message="Claimed by an agent")
     decision = decide(ProposalContext(run=flow_run_view(run), proposed=pending, now=now))
     if decision.state is None or decision.state.type is not StateType.PENDING:
         return None
+    held = slots or []
+    if not take_slots(store, run.id, held):
+        return None
     claimed = advance_flow_run(run, decision, now).model_copy(
-        update={"agent_id": request.agent_id, "heartbeat": now}
+        update={"agent_id": request.agent_id, "heartbeat": now, "concurrency_slots": held}
     )
     try:
         store.flow_runs.save(claimed, expected_version=run.version)
     except ConflictError:
+        give_back(store, run.id, held)
         return None
     return claimed
 
@@ -67,3 +88,10 @@ def _deployment_of(store: Store, run: FlowRun) -> Deployment | None:
         return store.deployments.get(run.deployment_id)
     except NotFoundError:
         return None
+
+
+def update_work_queue(store: Store, name: str, data: WorkQueueUpdate, now: datetime) -> WorkQueue:
+    """Change a queue's settings; its concurrency limit applies from the next claim."""
+    queue = store.work_queues.put(name, data, now)
+    set_slot_limit(store, queue_slot(name), data.concurrency_limit, now)
+    return queue

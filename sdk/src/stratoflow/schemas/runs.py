@@ -67,6 +67,10 @@ class FlowRun(BaseModel):
     infrastructure_id: str | None = Field(
         default=None, description="what runs it: a pid, a container id, a task ARN, a job name"
     )
+    concurrency_slots: list[str] = Field(
+        default_factory=list,
+        description="the work-queue and deployment concurrency slots this run holds while active",
+    )
     created: datetime
     updated: datetime
 

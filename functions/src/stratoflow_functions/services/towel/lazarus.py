@@ -19,6 +19,7 @@ from stratoflow_functions.config import Settings
 from stratoflow_functions.errors import ConflictError, ThrottledError
 from stratoflow_functions.orchestration import ProposalContext, decide
 from stratoflow_functions.services.flow_run_states import advance_flow_run, flow_run_view
+from stratoflow_functions.services.run_slots import give_back, leaving_active
 from stratoflow_functions.services.towel.common import (
     NO_HEARTBEAT,
     Pager,
@@ -153,4 +154,5 @@ def _reschedule(store: Store, run: FlowRun, now: datetime) -> bool:
         store.flow_runs.save(updated, expected_version=run.version)
     except (ConflictError, ThrottledError):
         return False
+    give_back(store, run.id, leaving_active(run, updated))
     return True
