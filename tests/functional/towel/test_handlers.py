@@ -9,6 +9,7 @@ import pytest
 
 from stratoflow_functions.config import load_settings
 from stratoflow_functions.handlers import lazarus, scheduler, zombie_killer
+from stratoflow_functions.handlers._towel import towel_deps
 from stratoflow_functions.store import create_table
 from tests.functional.towel.towel_support import deploy
 
@@ -17,11 +18,9 @@ from tests.functional.towel.towel_support import deploy
 def env(aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("STRATOFLOW_TABLE_NAME", "stratoflow-towel-handlers")
     create_table(load_settings())
-    for module in (scheduler, zombie_killer, lazarus):
-        module._deps.cache_clear()
+    towel_deps.cache_clear()
     yield
-    for module in (scheduler, zombie_killer, lazarus):
-        module._deps.cache_clear()
+    towel_deps.cache_clear()
 
 
 def _emf(out: str) -> list[dict]:  # type: ignore[type-arg]
@@ -35,7 +34,7 @@ def _emf(out: str) -> list[dict]:  # type: ignore[type-arg]
 def test_scheduler_handler_creates_runs_and_emits_metrics(
     env: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    settings, store = scheduler._deps()
+    settings, store = towel_deps()
     from stratoflow.schemas import utcnow
 
     deploy(store, utcnow())

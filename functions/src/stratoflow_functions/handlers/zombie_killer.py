@@ -1,56 +1,24 @@
-"""Lambda entry point of the zombie killer (EventBridge, SPEC 4): a thin adapter.
+"""Lambda entry point of the zombie killer (EventBridge, SPEC 4): thin, over `services.towel`.
 
-The store is built from `load_settings()` once per cold start; each invocation calls
-`kill_zombies` with the current time, publishes the report's counts as CloudWatch metrics
-(namespace `Stratoflow`, EMF on stdout) and logs the report.
+The local stack calls `handle` on its timer; Lambda calls `handler`.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from datetime import datetime
-from functools import cache
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.metrics import MetricUnit
-
-from stratoflow.schemas import utcnow
-from stratoflow_functions.config import Settings, load_settings
+from stratoflow_functions.config import Settings
+from stratoflow_functions.handlers._towel import invoke, run_tick
 from stratoflow_functions.services.towel import ZombieReport, kill_zombies
-from stratoflow_functions.store import Store, build_store
-
-METRICS_NAMESPACE = "Stratoflow"
-logger = Logger(service="stratoflow")
-
-
-@cache
-def _deps() -> tuple[Settings, Store]:
-    settings = load_settings()
-    return settings, build_store(settings)
+from stratoflow_functions.store import Store
 
 
 def handle(store: Store, settings: Settings, now: datetime) -> ZombieReport:
-    """Run one tick and publish its metrics.
-
-    Args:
-        store: The control plane's store.
-        settings: The control plane's settings.
-        now: The current time.
-
-    Returns:
-        What the tick did.
-    """
-    report = kill_zombies(store, settings, now)
-    metrics = Metrics(namespace=METRICS_NAMESPACE, service=settings.service_name)
-    for name, value in report.metrics().items():
-        metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
-    metrics.flush_metrics()
-    logger.info("zombie_killer tick", extra=asdict(report))
-    return report
+    """Run one tick of `kill_zombies` and publish its metrics."""
+    return run_tick(kill_zombies, "zombie_killer", store, settings, now)
 
 
 def handler(event: dict[str, Any], context: object) -> dict[str, Any]:
     """Lambda entry point: `stratoflow_functions.handlers.zombie_killer.handler`."""
-    settings, store = _deps()
-    return asdict(handle(store, settings, utcnow()))
+    return invoke(handle)

@@ -5,6 +5,7 @@ gets a 409 instead, since it asked to act only on the version it saw.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from uuid import UUID
 
@@ -38,19 +39,31 @@ def propose_flow_run_state(
     from_server: bool = False,
 ) -> OrchestrationResult:
     """Answer a proposal for a flow run and apply what the policy decided."""
-    for _ in range(MAX_ATTEMPTS):
+
+    def attempt() -> OrchestrationResult:
         record = store.flow_runs.get(run_id)
         replayed = replay_answer(record.last_transition_id, record.last_result, proposal)
         if replayed is not None:
             return replayed
         check_expected_version(record.run.version, proposal)
+        return _decide_and_apply(store, record, proposal, now, from_server)
+
+    return retry_lost_races(attempt, proposal, f"flow run {run_id}")
+
+
+def retry_lost_races(
+    attempt: Callable[[], OrchestrationResult], proposal: StateProposal, what: str
+) -> OrchestrationResult:
+    """Run `attempt` (read, decide, conditional write) again while it loses write races,
+    unless the caller pinned `expected_version`: then the lost race is its 409."""
+    for _ in range(MAX_ATTEMPTS):
         try:
-            return _decide_and_apply(store, record, proposal, now, from_server)
+            return attempt()
         except ConflictError:
             if proposal.expected_version is not None:
                 raise
     raise ConflictError(
-        f"flow run {run_id} kept changing while the proposal was applied; propose again",
+        f"{what} kept changing while the proposal was applied; propose again",
         code="version_conflict",
     )
 

@@ -26,9 +26,9 @@ from stratoflow_functions.orchestration import (
     decide,
 )
 from stratoflow_functions.services.flow_run_states import (
-    MAX_ATTEMPTS,
     check_expected_version,
     replay_answer,
+    retry_lost_races,
     run_changes,
     unchanged_answer,
 )
@@ -42,21 +42,16 @@ def propose_task_run_state(
     store: Store, task_run_id: UUID, proposal: StateProposal, now: datetime
 ) -> OrchestrationResult:
     """Answer a proposal for a task run and apply what the policy decided."""
-    for _ in range(MAX_ATTEMPTS):
+
+    def attempt() -> OrchestrationResult:
         record = store.task_runs.get(task_run_id)
         replayed = replay_answer(record.last_transition_id, record.last_result, proposal)
         if replayed is not None:
             return replayed
         check_expected_version(record.run.version, proposal)
-        try:
-            return _decide_and_apply(store, record, proposal, now)
-        except ConflictError:
-            if proposal.expected_version is not None:
-                raise
-    raise ConflictError(
-        f"task run {task_run_id} kept changing while the proposal was applied; propose again",
-        code="version_conflict",
-    )
+        return _decide_and_apply(store, record, proposal, now)
+
+    return retry_lost_races(attempt, proposal, f"task run {task_run_id}")
 
 
 def task_run_context(
