@@ -157,9 +157,10 @@ def summary(client: StratoflowClient, runs: list[FlowRun]) -> bool:
             met = run.state.type is expectation.final and run.run_count >= expectation.min_run_count
             ok = ok and met
             verdict = "ok" if met else f"FAIL (wanted {expectation.final})"
+            tasks = len(client.list_task_runs(run.id, limit=200).items)
             print(
-                f"{expectation.deployment:<22} {run.name:<20} {run.state.name:<12} "
-                f"{run.run_count:>8}  {verdict}"
+                f"{expectation.deployment:<22} {run.name:<22} {run.state.name:<10} "
+                f"{run.run_count:>8} {tasks:>6}  {verdict}"
             )
     print()
     return ok
