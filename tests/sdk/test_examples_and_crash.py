@@ -50,6 +50,15 @@ def test_flaky_example_fails_then_is_retried(
     assert names == ["Pending", "Running", "AwaitingRetry", "Retrying", "Completed"]
 
 
+def test_every_minute_example_checks_in_and_logs(api: FakeApi, runtime: RuntimeConfig) -> None:
+    every_minute = _import_example("every_minute")
+    line = every_minute.every_minute("lake")  # type: ignore[attr-defined]
+    assert line.startswith("lake is healthy at ")
+    (run,) = api.store.flow_runs.values()
+    assert run.state.type == "COMPLETED"
+    assert [t.name for t in api.store.task_runs.values()] == ["check_in-0"]
+
+
 @pytest.mark.slow
 def test_sigterm_mid_flow_is_recorded_as_crashed(api: FakeApi, tmp_path: Path) -> None:
     with serve(api) as url:
