@@ -225,3 +225,20 @@ def test_replayed_batch_does_not_rewrite_finished_runs(api: ApiCaller, flow_run:
     assert again["status"] == "ABORT"
     stored = api.get(f"/task-runs/{task_id}").body
     assert (stored["version"], stored["run_count"]) == (2, 1)
+
+
+def test_batch_does_not_start_tasks_of_limited_tags(api: ApiCaller, flow_run: str) -> None:
+    """Slots are taken only on the synchronous path; a batch cannot go around a tag limit."""
+    api.put("/concurrency-limits/db", {"limit": 1})
+    task_id = str(uuid.uuid4())
+    item = {
+        "task_run": {
+            "id": task_id, "flow_run_id": flow_run, "task_key": "t", "name": "t", "tags": ["db"]
+        },
+        "states": [{"type": "RUNNING"}, {"type": "COMPLETED"}],
+    }  # fmt: skip
+    result = api.post("/task-runs/batch", {"items": [item]}).body["results"][0]
+    assert result["status"] == "WAIT"
+    stored = api.get(f"/task-runs/{task_id}").body
+    assert stored["state"]["type"] == "PENDING"
+    assert api.get("/concurrency-limits/db").body["active_slots"] == []

@@ -61,13 +61,18 @@ def record_batch(store: Store, batch: TaskRunBatch, now: datetime) -> TaskRunBat
     earlier item left it, and is written once, in its final state.
     """
     flow_runs = _flow_runs_of(store, batch)
+    limited = _limited_tags(store, batch)
     stored = store.task_runs.get_many([_batch_id(item) for item in batch.items])
     current: dict[UUID, TaskRun] = dict(stored)
     changed: dict[UUID, TaskRun] = {}
     results: list[TaskRunBatchResult] = []
     for item in batch.items:
         start = current.get(_batch_id(item)) or new_task_run(item.task_run, now)
-        final, status = _fold_states(start, item.states, flow_runs[item.task_run.flow_run_id], now)
+        flow_run = flow_runs[item.task_run.flow_run_id]
+        if limited.intersection(start.tags):
+            final, status = _hold_limited(start, item.states, flow_run, now)
+        else:
+            final, status = _fold_states(start, item.states, flow_run, now)
         results.append(
             TaskRunBatchResult(
                 task_run_id=final.id, status=status, state=final.state, version=final.version
@@ -94,6 +99,26 @@ def _flow_runs_of(store: Store, batch: TaskRunBatch) -> dict[UUID, FlowRun]:
                 f"flow run {flow_run_id} does not exist", code="unknown_flow_run"
             ) from exc
     return runs
+
+
+def _limited_tags(store: Store, batch: TaskRunBatch) -> set[str]:
+    """The batch's tags that have a concurrency limit (one read for all of them)."""
+    tags = sorted({tag for item in batch.items for tag in item.task_run.tags})
+    return {limit.tag for limit in store.concurrency.for_tags(tags)} if tags else set()
+
+
+def _hold_limited(
+    run: TaskRun, states: list[State], flow_run: FlowRun, now: datetime
+) -> tuple[TaskRun, DecisionStatus]:
+    """Apply states up to RUNNING: slots are only taken on the synchronous path, so a run of
+    a limited tag stops before RUNNING with WAIT (propose it with `POST /task-runs/{id}/state`)."""
+    before_running: list[State] = []
+    for state in states:
+        if state.type is StateType.RUNNING:
+            folded, status = _fold_states(run, before_running, flow_run, now)
+            return folded, DecisionStatus.WAIT if status is DecisionStatus.ACCEPT else status
+        before_running.append(state)
+    return _fold_states(run, before_running, flow_run, now)
 
 
 def _batch_id(item: TaskRunBatchItem) -> UUID:
