@@ -137,7 +137,7 @@ def _fold_states(
         )
         decision = decide(context)
         status = decision.status
-        if decision.acquire_slots or decision.state is None or status != DecisionStatus.ACCEPT:
-            return run, DecisionStatus.ABORT if decision.acquire_slots else status
+        if decision.state is None or status != DecisionStatus.ACCEPT:
+            return run, status
         run = advance_task_run(run, decision.state, now)
     return run, status
