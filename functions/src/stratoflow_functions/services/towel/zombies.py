@@ -25,6 +25,7 @@ from stratoflow_functions.services.towel.common import (
     propose_flow,
     still_stale,
 )
+from stratoflow_functions.services.towel.slots import sweep_finished_slots
 from stratoflow_functions.store import Store
 
 
@@ -44,12 +45,14 @@ class ZombieReport:
         retries_scheduled: Of those, runs sent to AwaitingRetry.
         task_runs_updated: RUNNING task runs of those runs moved on.
         cancellations_finished: Stale CANCELLING runs made CANCELLED.
+        slots_released: Concurrency slots given back for runs that had finished.
     """
 
     zombies_killed: int = 0
     retries_scheduled: int = 0
     task_runs_updated: int = 0
     cancellations_finished: int = 0
+    slots_released: int = 0
 
     def metrics(self) -> dict[str, int]:
         """CloudWatch metric name → value (namespace `Stratoflow`)."""
@@ -127,7 +130,8 @@ def kill_zombies(
         task_state = zombie_task_state(state.type is StateType.SCHEDULED, now, message)
         tasks += finish_running_tasks(store, fresh.id, task_state, now)
     cancelled, cancelled_tasks = _finish_cancellations(store, now, cutoff, message, limits.runs)
-    return ZombieReport(killed, retried, tasks + cancelled_tasks, cancelled)
+    released = sweep_finished_slots(store)
+    return ZombieReport(killed, retried, tasks + cancelled_tasks, cancelled, released)
 
 
 def _finish_cancellations(
