@@ -13,7 +13,7 @@ from datetime import datetime
 from pynamodb.exceptions import PutError
 
 from stratoflow_functions.config import Settings
-from stratoflow_functions.errors import NotFoundError
+from stratoflow_functions.errors import ConflictError, NotFoundError
 from stratoflow_functions.store.failures import dynamo_errors, is_condition_failure
 from stratoflow_functions.store.models import Models, StoreItem
 from stratoflow_functions.store.pages import is_live
@@ -68,3 +68,20 @@ class StoreContext:
                 return False
             raise
         return True
+
+    def put_at_version(self, item: StoreItem, expected_version: int, what: str) -> None:
+        """Replace the whole item iff its stored `version` is `expected_version`.
+
+        Raises:
+            ConflictError: `version_conflict` when another writer got there first (or the item
+                is gone); `what` names it in the message.
+        """
+        try:
+            with dynamo_errors():
+                item.save(condition=self.item.version == expected_version)
+        except PutError as exc:
+            if is_condition_failure(exc):
+                raise ConflictError(
+                    f"{what} is not at version {expected_version}", code="version_conflict"
+                ) from exc
+            raise

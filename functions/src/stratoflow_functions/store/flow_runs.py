@@ -12,7 +12,7 @@ from datetime import datetime
 from uuid import UUID
 
 from pynamodb.attributes import UnicodeAttribute
-from pynamodb.exceptions import PutError, TransactWriteError, UpdateError
+from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
@@ -152,16 +152,7 @@ class FlowRunRepository:
         """
         check_version_step(run.version, expected_version)
         new_item = flow_run_item(self._ctx.models, run, transition_id, result)
-        try:
-            with dynamo_errors():
-                new_item.save(condition=self._ctx.item.version == expected_version)
-        except PutError as exc:
-            if is_condition_failure(exc):
-                raise ConflictError(
-                    f"flow run {run.id} is not at version {expected_version}",
-                    code="version_conflict",
-                ) from exc
-            raise
+        self._ctx.put_at_version(new_item, expected_version, f"flow run {run.id}")
 
     def heartbeat(self, run_id: UUID, now: datetime, infrastructure_id: str | None) -> FlowRun:
         """Record a heartbeat (never touching `version`) and return the run.

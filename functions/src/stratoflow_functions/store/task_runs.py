@@ -13,7 +13,6 @@ from pynamodb.exceptions import PutError
 from pynamodb.expressions.condition import Condition
 
 from stratoflow.schemas import OrchestrationResult, Page, TaskRun
-from stratoflow_functions.errors import ConflictError
 from stratoflow_functions.store.base import StoreContext
 from stratoflow_functions.store.failures import dynamo_errors, is_condition_failure
 from stratoflow_functions.store.flow_runs import check_version_step
@@ -70,16 +69,7 @@ class TaskRunRepository:
         """
         check_version_step(run.version, expected_version)
         new_item = task_run_item(self._ctx.models, run, transition_id, result, held_slots)
-        try:
-            with dynamo_errors():
-                new_item.save(condition=self._ctx.item.version == expected_version)
-        except PutError as exc:
-            if is_condition_failure(exc):
-                raise ConflictError(
-                    f"task run {run.id} is not at version {expected_version}",
-                    code="version_conflict",
-                ) from exc
-            raise
+        self._ctx.put_at_version(new_item, expected_version, f"task run {run.id}")
 
     def get_many(self, task_run_ids: list[UUID]) -> dict[UUID, TaskRun]:
         """The live task runs among `task_run_ids` (consistent BatchGetItem, 100 keys a call)."""
