@@ -4,10 +4,12 @@ heartbeat."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 from uuid import UUID, uuid4
 
 from stratoflow.schemas import (
     DecisionStatus,
+    Deployment,
     DeploymentRunCreate,
     FlowRun,
     FlowRunCreate,
@@ -58,25 +60,47 @@ def create_deployment_run(
     deployment = store.deployments.get(deployment_id)
     parameters = {**deployment.parameters, **data.parameters}
     check_parameters(parameters)
+    run = scheduled_run_of(
+        deployment,
+        start=data.scheduled_start_time or now,
+        parameters=parameters,
+        now=now,
+        name=data.name,
+        idempotency_key=data.idempotency_key,
+        tags=data.tags,
+    )
+    return store.flow_runs.create(run)
+
+
+def scheduled_run_of(
+    deployment: Deployment,
+    *,
+    start: datetime,
+    parameters: dict[str, Any],
+    now: datetime,
+    name: str | None = None,
+    idempotency_key: str | None = None,
+    tags: list[str] | None = None,
+    message: str | None = None,
+) -> FlowRun:
+    """A SCHEDULED run of `deployment` (manual or from a schedule), not yet stored."""
     run_id = uuid4()
-    start = data.scheduled_start_time or now
-    run = FlowRun(
+    return FlowRun(
         id=run_id,
-        name=data.name or run_name(run_id),
+        name=name or run_name(run_id),
         flow_id=deployment.flow_id,
         flow_name=deployment.flow_name,
         deployment_id=deployment.id,
         parameters=parameters,
-        state=State(type=StateType.SCHEDULED, timestamp=now, scheduled_time=start),
+        state=State(type=StateType.SCHEDULED, timestamp=now, scheduled_time=start, message=message),
         work_queue=deployment.work_queue,
         infrastructure=deployment.infrastructure,
-        idempotency_key=data.idempotency_key,
-        tags=sorted(set(deployment.tags) | set(data.tags)),
+        idempotency_key=idempotency_key,
+        tags=sorted(set(deployment.tags) | set(tags or ())),
         expected_start_time=start,
         created=now,
         updated=now,
     )
-    return store.flow_runs.create(run)
 
 
 def cancel_flow_run(store: Store, run_id: UUID, now: datetime) -> OrchestrationResult:

@@ -13,12 +13,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
-from uuid import uuid4
 
-from stratoflow.schemas import Deployment, FlowRun, State, StateType
+from stratoflow.schemas import Deployment, FlowRun
 from stratoflow_functions.config import Settings
 from stratoflow_functions.errors import ConflictError, ThrottledError
 from stratoflow_functions.orchestration.scheduler_plan import PlannedRun, plan_runs
+from stratoflow_functions.services.flow_runs import scheduled_run_of
 from stratoflow_functions.services.towel.common import PAGE_SIZE
 from stratoflow_functions.services.towel.late import mark_late_runs
 from stratoflow_functions.services.towel.sweep import plan_sweep, sweep_deployment
@@ -193,26 +193,14 @@ def _fill(
 
 def scheduled_run(deployment: Deployment, planned: PlannedRun, now: datetime) -> FlowRun:
     """The SCHEDULED flow run a planned run becomes."""
-    return FlowRun(
-        id=uuid4(),
-        name=planned.name,
-        flow_id=deployment.flow_id,
-        flow_name=deployment.flow_name,
-        deployment_id=deployment.id,
+    return scheduled_run_of(
+        deployment,
+        start=planned.start,
         parameters=planned.parameters,
-        state=State(
-            type=StateType.SCHEDULED,
-            timestamp=now,
-            scheduled_time=planned.start,
-            message="Scheduled by the scheduler",
-        ),
-        work_queue=deployment.work_queue,
-        infrastructure=deployment.infrastructure,
+        now=now,
+        name=planned.name,
         idempotency_key=planned.idempotency_key,
-        tags=sorted(set(deployment.tags)),
-        expected_start_time=planned.start,
-        created=now,
-        updated=now,
+        message="Scheduled by the scheduler",
     )
 
 
