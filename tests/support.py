@@ -101,3 +101,18 @@ class ApiCaller:
 
 def _encode(body: Any) -> bytes:
     return json.dumps(body, default=str).encode()
+
+
+def in_process_api(table_name: str) -> tuple[ApiApp, str]:
+    """A fresh table (inside an active `mock_aws`), the real API over it, and an admin key."""
+    from stratoflow.schemas import ApiKeyCreate, ApiKeyScope, utcnow
+    from stratoflow_functions.api import ApiDeps
+    from stratoflow_functions.config import Settings
+    from stratoflow_functions.services.api_keys import create_api_key
+    from stratoflow_functions.store import build_store, create_table
+
+    settings = Settings(table_name=table_name)
+    create_table(settings)
+    store = build_store(settings)
+    key = create_api_key(store, ApiKeyCreate(name="admin", scope=ApiKeyScope.ADMIN), utcnow())
+    return ApiApp(ApiDeps(store=store, settings=settings, clock=utcnow)), key.key

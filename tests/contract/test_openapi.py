@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from openapi_spec_validator import validate
 
-from stratoflow_functions.api import ApiApp, ApiDeps, build_resolver, openapi_document
+from stratoflow_functions.api import ApiDeps, build_resolver, openapi_document
 from stratoflow_functions.config import Settings
 from stratoflow_functions.store import build_store
 
@@ -70,15 +70,8 @@ def test_document_matches_snapshot(document: dict) -> None:
 
 
 def test_openapi_route_serves_the_document(aws: None) -> None:
-    from stratoflow.schemas import ApiKeyCreate, ApiKeyScope, utcnow
-    from stratoflow_functions.services.api_keys import create_api_key
-    from stratoflow_functions.store import create_table
-    from tests.support import ApiCaller
+    from tests.support import ApiCaller, in_process_api
 
-    settings = Settings(table_name="openapi-route")
-    create_table(settings)
-    store = build_store(settings)
-    key = create_api_key(store, ApiKeyCreate(name="a", scope=ApiKeyScope.ADMIN), utcnow()).key
-    answer = ApiCaller(ApiApp(ApiDeps(store=store, settings=settings)), key).get("/openapi.json")
+    answer = ApiCaller(*in_process_api("openapi-route")).get("/openapi.json")
     assert answer.status == 200
     assert answer.body["info"]["title"] == "Stratoflow API"

@@ -29,12 +29,9 @@ from stratoflow.runtime import RuntimeConfig, use_runtime
 from stratoflow.runtime.context import current_flow_run
 from stratoflow.runtime.local import LocalOrchestrator
 from stratoflow.runtime.results import LocalResultStore
-from stratoflow.schemas import ApiKeyCreate, ApiKeyScope, FlowRun, StateType, TaskRun, utcnow
-from stratoflow_functions.api import ApiApp, ApiDeps
-from stratoflow_functions.config import Settings
+from stratoflow.schemas import FlowRun, StateType, TaskRun
 from stratoflow_functions.local.transport import ApiTransport
-from stratoflow_functions.services.api_keys import create_api_key
-from stratoflow_functions.store import build_store, create_table
+from tests.support import in_process_api
 
 SLOW_HEARTBEAT = 3600.0
 """Long enough that no test learns of a cancel from the heartbeat."""
@@ -90,11 +87,7 @@ def _offline(tmp_path: Path) -> Iterator[Backend]:
 
 
 def _real_api(tmp_path: Path) -> Iterator[Backend]:
-    settings = Settings(table_name="stratoflow-engine-fixes")
-    create_table(settings)
-    store = build_store(settings)
-    app = ApiApp(ApiDeps(store=store, settings=settings, clock=utcnow))
-    key = create_api_key(store, ApiKeyCreate(name="sdk", scope=ApiKeyScope.ADMIN), utcnow()).key
+    app, key = in_process_api("stratoflow-engine-fixes")
     transport = LoseOneBatch(ApiTransport(app))
     client_settings = ClientSettings(api_url="http://api.local", api_key=key)
     with (

@@ -13,21 +13,14 @@ from stratoflow.client import StratoflowClient
 from stratoflow.client.settings import ClientSettings
 from stratoflow.runtime import RuntimeConfig, use_runtime
 from stratoflow.runtime.results import LocalResultStore
-from stratoflow.schemas import ApiKeyCreate, ApiKeyScope, FlowRunFilter, StateType, utcnow
-from stratoflow_functions.api import ApiApp, ApiDeps
-from stratoflow_functions.config import Settings
+from stratoflow.schemas import FlowRunFilter, StateType
 from stratoflow_functions.local.transport import ApiTransport
-from stratoflow_functions.services.api_keys import create_api_key
-from stratoflow_functions.store import build_store, create_table
+from tests.support import in_process_api
 
 
 @pytest.fixture
 def real_client(aws: None) -> Iterator[StratoflowClient]:
-    settings = Settings(table_name="stratoflow-sdk-test")
-    create_table(settings)
-    store = build_store(settings)
-    app = ApiApp(ApiDeps(store=store, settings=settings, clock=utcnow))
-    key = create_api_key(store, ApiKeyCreate(name="sdk", scope=ApiKeyScope.ADMIN), utcnow()).key
+    app, key = in_process_api("stratoflow-sdk-test")
     client_settings = ClientSettings(api_url="http://api.local", api_key=key)
     with StratoflowClient(client_settings, transport=ApiTransport(app)) as client:
         yield client
