@@ -7,6 +7,7 @@ write on its version; two agents racing for a run both try, one wins, the other 
 from __future__ import annotations
 
 from datetime import datetime
+from uuid import UUID
 
 from stratoflow.schemas import (
     ClaimedRun,
@@ -44,10 +45,14 @@ def claim_runs(store: Store, queue: str, request: ClaimRequest, now: datetime) -
         queue, now, request.limit * OVERSAMPLE, infrastructure=request.infrastructure
     )
     won: list[ClaimedRun] = []
+    deployments: dict[UUID | None, Deployment | None] = {}
     for candidate in candidates:
         if len(won) >= request.limit:
             break
-        deployment = _deployment_of(store, candidate)
+        key = candidate.deployment_id
+        if key not in deployments:  # candidates of one deployment share one read
+            deployments[key] = _deployment_of(store, candidate)
+        deployment = deployments[key]
         claimed = try_claim(store, candidate, request, now, slots_for(work_queue, deployment))
         if claimed is not None:
             won.append(ClaimedRun(flow_run=claimed, deployment=deployment))
