@@ -3,7 +3,7 @@
 A task that no server rule can hold back (no tags, no cache key, flow not cancelling) does not
 wait for the API: the engine queues its record and states here and goes on. States of a task
 that arrive before its record was sent ride in the same item, so a quick task costs one item
-(create + Running + Completed) in one call shared with up to 99 others. A flow run whose items
+(create + Running + Completed) in one call shared with up to 499 others. A flow run whose items
 are refused (the server answers ABORT for the tasks of a cancelling or finished flow run, WAIT
 for one not running) has its watcher called once per batch: that is how the engine learns of a
 cancel between heartbeats. A batch that fails in transit (5xx, no connection, no answer) is sent
