@@ -1,7 +1,8 @@
 """The HTTP API: one powertools resolver, a router per resource, auth and size checks in front.
 
 `ApiApp.handle` takes an API Gateway HTTP API (payload v2) event: the same object serves
-Lambda and the local stack's HTTP adapter.
+Lambda and the local stack's HTTP adapter, whose threads call it at once (each request gets a
+resolver of its own from a pool: see `api/resolvers.py`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from stratoflow_functions.api.auth import authenticate
 from stratoflow_functions.api.common import ApiDeps
 from stratoflow_functions.api.errors import error_event_response, install_error_handlers
 from stratoflow_functions.api.flows import code_router, deployments_router, flows_router
+from stratoflow_functions.api.resolvers import RequestScopedResolver, ResolverPool
 from stratoflow_functions.api.runs import flow_runs_router, task_runs_router
 from stratoflow_functions.errors import PayloadTooLargeError, StratoflowError
 from stratoflow_functions.services.api_keys import authenticate_key
@@ -28,9 +30,9 @@ TITLE = "Stratoflow API"
 BEARER_SCHEME = "bearerAuth"
 
 
-def build_resolver(deps: ApiDeps) -> APIGatewayHttpResolver:
+def build_resolver(deps: ApiDeps) -> RequestScopedResolver:
     """The resolver with every route and the error mapping."""
-    app = APIGatewayHttpResolver(enable_validation=True)
+    app = RequestScopedResolver(enable_validation=True)
     for router in (
         flows_router(deps),
         deployments_router(deps),
@@ -77,7 +79,7 @@ class ApiApp:
 
     def __init__(self, deps: ApiDeps) -> None:
         self.deps = deps
-        self.resolver = build_resolver(deps)
+        self.resolvers = ResolverPool(lambda: build_resolver(deps))
 
     def handle(self, event: Mapping[str, Any], context: Any) -> dict[str, Any]:
         """Check size and caller, then route."""
@@ -86,7 +88,8 @@ class ApiApp:
             authenticate(event, self.deps.settings, self._check_key)
         except StratoflowError as exc:
             return error_event_response(exc.status, exc.code, exc.message)
-        return self.resolver.resolve(dict(event), context)
+        with self.resolvers.lease() as resolver:
+            return resolver.resolve(event, context)
 
     def _check_key(self, key: str) -> Any:
         return authenticate_key(self.deps.store, key)

@@ -1,109 +1,168 @@
-"""A small threaded HTTP server that stands in for API Gateway in front of the API handler.
+"""The local stack's stand-in for API Gateway: a real HTTP server in front of the API handler.
 
 Each request becomes the HTTP API (payload v2) event Lambda would get; the handler's answer
-becomes the HTTP response. Extra static routes (the dashboard) can be mounted beside it.
+becomes the HTTP response. The server is waitress, a maintained pure-Python WSGI server, so the
+HTTP itself (framing, `Content-Length`, slow or lying clients, the listen backlog, address reuse
+after a crash) is handled by code that exists to do it:
+
+- a request reaches the handler only once its whole body has arrived: a client that sends less
+  than its `Content-Length` and gives up never has its request carried out;
+- a `Content-Length` that is negative, not a number or repeated is a 400, and a body over
+  `MAX_READ_BYTES` a 413, before anything is read into memory;
+- the listening socket has `SO_REUSEADDR` (a restart after kill -9 binds the same port at once)
+  and a backlog of `BACKLOG` connections;
+- a fixed pool of `THREADS` worker threads calls the handler; `ApiApp.handle` is safe to call
+  from all of them at once.
+
+Methods the API does not serve (TRACE, CONNECT, ...) get a JSON 405 here, as the API would.
 """
 
 from __future__ import annotations
 
 import base64
+import json
 import threading
-from collections.abc import Callable, Mapping
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable, Iterable, Mapping
+from http import HTTPStatus
 from typing import Any
 from urllib.parse import urlsplit
+
+from waitress.server import create_server
 
 from stratoflow_functions.local.events import http_api_event
 
 EventHandler = Callable[[Mapping[str, Any], Any], dict[str, Any]]
+StartResponse = Callable[[str, list[tuple[str, str]]], Any]
+
 MAX_READ_BYTES = 8 * 1024 * 1024
-"""Bodies past this are not read at all (the API itself refuses anything over its limit)."""
+"""Bodies past this are refused unread (the API itself refuses anything over its own limit)."""
+THREADS = 8
+BACKLOG = 1024
+IDLE_TIMEOUT_SECONDS = 30
+"""An idle or stalled connection (a body that never finishes arriving) is closed after this."""
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
-class ApiHttpServer(ThreadingHTTPServer):
-    """Serves one event handler (normally `ApiApp.handle`) over HTTP."""
+class ApiHttpServer:
+    """Serves one event handler (normally `ApiApp.handle`) over HTTP.
 
-    daemon_threads = True
-    allow_reuse_address = False
+    Binding happens in the constructor, so a busy port fails there (`OSError`) before anything
+    else is touched. `handle_event` may be replaced before `start_in_thread`.
+    """
 
-    def __init__(self, address: tuple[str, int], handle: EventHandler) -> None:
+    def __init__(
+        self, address: tuple[str, int], handle: EventHandler, *, threads: int = THREADS
+    ) -> None:
         self.handle_event = handle
-        super().__init__(address, _RequestHandler)
+        host, port = address
+        self._server: Any = create_server(
+            self._wsgi,
+            host=host,
+            port=port,
+            threads=threads,
+            backlog=BACKLOG,
+            max_request_body_size=MAX_READ_BYTES,
+            channel_timeout=IDLE_TIMEOUT_SECONDS,
+            expose_tracebacks=False,
+            ident="stratoflow",
+        )
+        self._thread: threading.Thread | None = None
+
+    @property
+    def server_address(self) -> tuple[str, int]:
+        """The host and port actually bound (the port is chosen when 0 was asked for)."""
+        return str(self._server.effective_host), int(self._server.effective_port)
 
     @property
     def url(self) -> str:
         """The base URL clients use."""
-        host, port = self.server_address[:2]
-        return f"http://{host!s}:{port}"
+        host, port = self.server_address
+        return f"http://{host}:{port}"
 
     def start_in_thread(self) -> threading.Thread:
         """Serve in a daemon thread; `shutdown()` stops it."""
-        thread = threading.Thread(target=self.serve_forever, name="stratoflow-api", daemon=True)
-        thread.start()
-        return thread
+        self._thread = threading.Thread(target=self._server.run, name="stratoflow-api", daemon=True)
+        self._thread.start()
+        return self._thread
 
-
-class _RequestHandler(BaseHTTPRequestHandler):
-    server: ApiHttpServer
-    protocol_version = "HTTP/1.1"
-    # Headers and body go out in two writes; with Nagle's algorithm on, the body waits for the
-    # client's delayed ACK of the headers (~40 ms a request on keep-alive connections).
-    disable_nagle_algorithm = True
-
-    def do_GET(self) -> None:
-        self._serve()
-
-    def do_POST(self) -> None:
-        self._serve()
-
-    def do_PUT(self) -> None:
-        self._serve()
-
-    def do_DELETE(self) -> None:
-        self._serve()
-
-    def do_PATCH(self) -> None:
-        self._serve()
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Requests are not logged to stderr (keys travel in headers; keep them out of logs)."""
-
-    def _serve(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > MAX_READ_BYTES:
-            self._reply_too_large()
+    def shutdown(self) -> None:
+        """Stop serving: close the listener and every connection, then stop the workers."""
+        if self._thread is None:
             return
-        body = self.rfile.read(length) if length else b""
-        parts = urlsplit(self.path)
-        event = http_api_event(
-            self.command,
-            parts.path,
-            query=parts.query,
-            headers={k: v for k, v in self.headers.items()},
-            body=body,
-            source_ip=self.client_address[0],
-        )
-        self._reply(self.server.handle_event(event, None))
+        self._server.trigger.pull_trigger(self._close_all)  # runs in the server's own loop thread
+        self._thread.join(timeout=10)
+        self._server.task_dispatcher.shutdown(cancel_pending=True, timeout=5)
+        self._thread = None
 
-    def _reply(self, answer: Mapping[str, Any]) -> None:
-        text = answer.get("body") or ""
-        payload = base64.b64decode(text) if answer.get("isBase64Encoded") else text.encode()
-        self.send_response(int(answer.get("statusCode", 200)))
-        for name, value in (answer.get("headers") or {}).items():
-            if name.lower() != "content-length":
-                self.send_header(name, str(value))
-        for cookie in answer.get("cookies") or []:
-            self.send_header("Set-Cookie", cookie)
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
+    def server_close(self) -> None:
+        """Release the port (after `shutdown`, or on a server that never served)."""
+        if self._thread is None:
+            self._close_all()
+            self._server.task_dispatcher.shutdown(cancel_pending=True, timeout=5)
 
-    def _reply_too_large(self) -> None:
-        body = b'{"error": {"code": "body_too_large", "message": "the body is too large"}}'
-        self.send_response(413)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("Connection", "close")
-        self.end_headers()
-        self.wfile.write(body)
-        self.close_connection = True
+    def _close_all(self) -> None:
+        for channel in list(self._server._map.values()):
+            channel.close()
+
+    def _wsgi(self, environ: Mapping[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        method = str(environ["REQUEST_METHOD"])
+        if method not in METHODS:
+            return _reply(start_response, 405, _not_allowed(method))
+        answer = self.handle_event(_event(environ), None)
+        return _reply(start_response, int(answer.get("statusCode", 200)), answer)
+
+
+def _event(environ: Mapping[str, Any]) -> dict[str, Any]:
+    length = int(environ.get("CONTENT_LENGTH") or 0)  # waitress has checked it and read it all
+    body = environ["wsgi.input"].read(length) if length else b""
+    method = str(environ["REQUEST_METHOD"])
+    return http_api_event(
+        "GET" if method == "HEAD" else method,  # HEAD is GET without the body (waitress drops it)
+        urlsplit(str(environ.get("REQUEST_URI") or "/")).path,
+        query=str(environ.get("QUERY_STRING") or ""),
+        headers=_headers(environ),
+        body=body,
+        source_ip=str(environ.get("REMOTE_ADDR") or "127.0.0.1"),
+    )
+
+
+def _headers(environ: Mapping[str, Any]) -> dict[str, str]:
+    headers = {
+        key[5:].replace("_", "-").lower(): str(value)
+        for key, value in environ.items()
+        if key.startswith("HTTP_")
+    }
+    for key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+        if environ.get(key):
+            headers[key.replace("_", "-").lower()] = str(environ[key])
+    return headers
+
+
+def _reply(start_response: StartResponse, status: int, answer: Mapping[str, Any]) -> list[bytes]:
+    text = answer.get("body") or ""
+    payload = base64.b64decode(text) if answer.get("isBase64Encoded") else text.encode()
+    headers = [
+        (str(name), str(value))
+        for name, value in (answer.get("headers") or {}).items()
+        if str(name).lower() != "content-length"
+    ]
+    headers += [("Set-Cookie", str(cookie)) for cookie in answer.get("cookies") or []]
+    headers.append(("Content-Length", str(len(payload))))
+    start_response(f"{status} {_reason(status)}", headers)
+    return [payload]
+
+
+def _not_allowed(method: str) -> dict[str, Any]:
+    error = {"code": "method_not_allowed", "message": f"the API does not serve {method} requests"}
+    return {
+        "statusCode": 405,
+        "headers": {"content-type": "application/json", "allow": ", ".join(sorted(METHODS))},
+        "body": json.dumps({"error": error}),
+    }
+
+
+def _reason(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Unknown"
