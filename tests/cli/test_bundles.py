@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from stratoflow.deploy import BundleError, IgnoreRules, pack_project, project_files, unpack_bundle
-from stratoflow.runtime.loader import CodeLoadError, materialize_code
+from stratoflow.runtime.loader import CodeLoadError, load_flow, materialize_code
 from stratoflow.schemas import CodeBundle, CodeDownload
 
 
@@ -203,3 +203,27 @@ def zlib_inflated(data: bytes) -> bytes:
     """Every entry of a zip, decompressed and concatenated."""
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         return b"".join(archive.read(name) for name in archive.namelist())
+
+
+@pytest.mark.parametrize(
+    ("entrypoint", "reason"),
+    [
+        ("../outside/evil.py:evil", "contains '..'"),
+        ("{outside}/evil.py:evil", "is absolute"),
+        ("code\\..\\..\\outside\\evil.py:evil", "backslash"),
+    ],
+)
+def test_the_loader_refuses_an_entrypoint_outside_the_code_without_importing_it(
+    tmp_path: Path, entrypoint: str, reason: str
+) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    marker = tmp_path / "imported"
+    (outside / "evil.py").write_text(
+        f"from pathlib import Path\nPath({str(marker)!r}).write_text('x')\n"
+        "from stratoflow import flow\n\n@flow\ndef evil() -> None:\n    pass\n"
+    )
+    (tmp_path / "code").mkdir()
+    with pytest.raises(CodeLoadError, match=reason):
+        load_flow(entrypoint.format(outside=outside), tmp_path / "code")
+    assert not marker.exists()
