@@ -6,6 +6,7 @@ flow process are both killed the zombie killer crashes the run. Intervals are sh
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import signal
 import subprocess
@@ -21,6 +22,7 @@ from uuid import UUID, uuid4
 import pytest
 
 from stratoflow.client import StratoflowClient, load_client_settings
+from stratoflow.deploy import PackedBundle, upload_bundle
 from stratoflow.schemas import (
     CodeBundle,
     DeploymentCreate,
@@ -74,13 +76,16 @@ def client(live_api: LiveApi, home: Path) -> Iterator[StratoflowClient]:
         yield api
 
 
-def zip_example(name: str, folder: Path) -> CodeBundle:
-    """A file:// code bundle holding one example file."""
-    path = folder / f"{name}.zip"
-    with zipfile.ZipFile(path, "w") as bundle:
+def upload_example(client: StratoflowClient, name: str) -> CodeBundle:
+    """A code bundle holding one example file, stored in the code bucket through the API as
+    `stratoflow deploy` stores one (the API takes bundles from nowhere else)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as bundle:
         bundle.write(EXAMPLES / name, arcname=name)
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    return CodeBundle(uri=path.as_uri(), sha256=digest)
+    data = buffer.getvalue()
+    packed = PackedBundle(data=data, sha256=hashlib.sha256(data).hexdigest(), files=(name,))
+    code, _ = upload_bundle(client, packed)
+    return code
 
 
 def start_run(
@@ -92,7 +97,7 @@ def start_run(
     deployment = client.create_deployment(
         DeploymentCreate(
             flow_id=flow.id, name=f"test-{queue}", entrypoint=entrypoint, work_queue=queue,
-            code=zip_example(entrypoint.split(":")[0], tmp_path), parameters=parameters or {},
+            code=upload_example(client, entrypoint.split(":")[0]), parameters=parameters or {},
         )
     )  # fmt: skip
     return client.create_deployment_run(deployment.id, DeploymentRunCreate()).id

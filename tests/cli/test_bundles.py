@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from stratoflow.deploy import BundleError, IgnoreRules, pack_project, project_files, unpack_bundle
-from stratoflow.runtime.loader import CodeLoadError, materialize_code
+from stratoflow.runtime.loader import CodeLoadError, load_flow, materialize_code
 from stratoflow.schemas import CodeBundle, CodeDownload
 
 
@@ -114,3 +114,116 @@ def test_unsafe_local_bundles_are_refused_by_materialize_code(tmp_path: Path) ->
     code = CodeBundle(uri=(tmp_path / "evil.zip").as_uri(), sha256=_sha(evil))
     with pytest.raises(CodeLoadError, match="outside"):
         materialize_code(code, tmp_path, tmp_path / "scratch")
+
+
+def _secret(tmp_path: Path) -> Path:
+    secret = tmp_path / "outside" / "credentials"
+    secret.parent.mkdir(parents=True)
+    secret.write_text("aws_secret_access_key = TOP-SECRET")
+    return secret
+
+
+def test_links_to_files_outside_the_project_are_not_packed_and_are_named(tmp_path: Path) -> None:
+    root = tmp_path / "project"
+    _write(root, "main.py")
+    secret = _secret(tmp_path)
+    (root / "creds").symlink_to(secret)  # absolute link
+    (root / "sub").mkdir()
+    (root / "sub" / "relative").symlink_to(Path("..") / ".." / "outside" / "credentials")
+    (root / "chain").symlink_to(root / "sub" / "relative")  # inside, then out
+    bundle = pack_project(root)
+    assert bundle.files == ("main.py",)
+    assert b"TOP-SECRET" not in zlib_inflated(bundle.data)
+    skipped = {s.path: s.reason for s in bundle.skipped}
+    assert set(skipped) == {"creds", "sub/relative", "chain"}
+    assert skipped["creds"] == f"a link to {secret}, outside the project folder"
+    assert all("outside the project folder" in reason for reason in skipped.values())
+
+
+def test_links_to_files_inside_the_project_are_packed_as_copies(tmp_path: Path) -> None:
+    root = tmp_path / "project"
+    _write(root, "flows/real.py", "shared/util.py")
+    (root / "flows" / "alias.py").symlink_to(Path("real.py"))
+    (root / "util.py").symlink_to(root / "shared" / "util.py")
+    (root / "real.py").symlink_to(Path("flows") / "alias.py")  # a chain that stays inside
+    bundle = pack_project(root)
+    assert bundle.skipped == ()
+    assert bundle.files == (
+        "flows/alias.py",
+        "flows/real.py",
+        "real.py",
+        "shared/util.py",
+        "util.py",
+    )
+    unpack_bundle(bundle.data, bundle.sha256, tmp_path / "out")
+    assert (tmp_path / "out/flows/alias.py").read_text() == "content of flows/real.py"
+    assert (tmp_path / "out/real.py").read_text() == "content of flows/real.py"
+    assert not (tmp_path / "out/flows/alias.py").is_symlink()
+
+
+def test_folder_links_broken_links_loops_and_special_files_are_skipped(tmp_path: Path) -> None:
+    root = tmp_path / "project"
+    _write(root, "main.py", "pkg/mod.py")
+    (root / "pkg" / "up").symlink_to(Path(".."), target_is_directory=True)  # would loop
+    (root / "etc").symlink_to(Path("/etc"), target_is_directory=True)
+    (root / "gone").symlink_to(root / "missing.py")
+    (root / "loop_a").symlink_to(root / "loop_b")
+    (root / "loop_b").symlink_to(root / "loop_a")
+    os.mkfifo(root / "pipe")  # reading it would block forever
+    bundle = pack_project(root)
+    assert bundle.files == ("main.py", "pkg/mod.py")
+    reasons = {s.path: s.reason for s in bundle.skipped}
+    assert reasons == {
+        "etc": "a link to a folder (/etc), not followed",
+        "gone": f"a broken link (to {root / 'missing.py'})",
+        "loop_a": f"a broken link (to {root / 'loop_b'})",
+        "loop_b": f"a broken link (to {root / 'loop_a'})",
+        "pipe": "not a regular file",
+        "pkg/up": "a link to a folder (..), not followed",
+    }
+
+
+def test_links_to_ignored_files_stay_out_and_ignored_links_are_not_reported(
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "project"
+    _write(root, "main.py", "prod.env", "data/big.csv", ".git/config")
+    (root / ".stratoflowignore").write_text("*.env\n/data/\nlocal-*\n")
+    (root / "settings.py").symlink_to(root / "prod.env")
+    (root / "big.txt").symlink_to(root / "data" / "big.csv")
+    (root / "git.txt").symlink_to(root / ".git" / "config")
+    (root / "local-secret").symlink_to(_secret(tmp_path))  # ignored: not even looked at
+    bundle = pack_project(root)
+    assert bundle.files == (".stratoflowignore", "main.py")
+    assert {s.path for s in bundle.skipped} == {"settings.py", "big.txt", "git.txt"}
+    assert all("which .stratoflowignore leaves out" in s.reason for s in bundle.skipped)
+
+
+def zlib_inflated(data: bytes) -> bytes:
+    """Every entry of a zip, decompressed and concatenated."""
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        return b"".join(archive.read(name) for name in archive.namelist())
+
+
+@pytest.mark.parametrize(
+    ("entrypoint", "reason"),
+    [
+        ("../outside/evil.py:evil", "contains '..'"),
+        ("{outside}/evil.py:evil", "is absolute"),
+        ("code\\..\\..\\outside\\evil.py:evil", "backslash"),
+    ],
+)
+def test_the_loader_refuses_an_entrypoint_outside_the_code_without_importing_it(
+    tmp_path: Path, entrypoint: str, reason: str
+) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    marker = tmp_path / "imported"
+    (outside / "evil.py").write_text(
+        f"from pathlib import Path\nPath({str(marker)!r}).write_text('x')\n"
+        "from stratoflow import flow\n\n@flow\ndef evil() -> None:\n    pass\n"
+    )
+    (tmp_path / "code").mkdir()
+    with pytest.raises(CodeLoadError, match=reason):
+        load_flow(entrypoint.format(outside=outside), tmp_path / "code")
+    assert not marker.exists()

@@ -141,3 +141,37 @@ def test_bad_cron_message_comes_from_the_api_and_creates_no_deployment(
     settings = load_client_settings(api_url=live_api.url, api_key=live_api.key)
     with StratoflowClient(settings) as client:
         assert client.list_deployments().items == []
+
+
+def test_deploy_leaves_out_links_outside_the_project_and_names_each_on_stderr(
+    invoke: Invoke, live_api: LiveApi, s3: Any, project: Path
+) -> None:
+    secret = project.parent / "secret.env"
+    secret.write_text("TOKEN=do-not-upload")
+    (project / "config.env").symlink_to(secret)
+    (project / "flows" / "home").symlink_to(project.parent, target_is_directory=True)
+    (project / "alias.py").symlink_to(project / "greeting.py")  # inside: packed as a copy
+    result = invoke("deploy", "flows/hello.py:hello", "--name", "linked")
+    assert result.exit_code == 0, result.output
+    assert result.stderr.splitlines() == [
+        f"warning: not packed: config.env: a link to {secret}, outside the project folder",
+        f"warning: not packed: flows/home: a link to a folder ({project.parent}), not followed",
+    ]
+    assert "(4 files, 2 left out, uploaded)" in result.stdout
+    found = _deployment(live_api, "hello", "linked")
+    assert isinstance(found.code, CodeBundle)
+    assert _bundle_names(s3, live_api, found.code) == {
+        "flows/hello.py", "flows/broken.py", "greeting.py", "alias.py",
+    }  # fmt: skip
+
+
+def test_deploy_with_a_bad_image_reference_exits_2_and_creates_nothing(
+    invoke: Invoke, live_api: LiveApi, project: Path
+) -> None:
+    result = invoke("deploy", "flows/hello.py:hello", "--name", "bad", "--image", "file:///etc")
+    assert result.exit_code == 2, result.output
+    assert "invalid deployment" in result.output
+    assert "image" in result.output
+    settings = load_client_settings(api_url=live_api.url, api_key=live_api.key)
+    with StratoflowClient(settings) as client:
+        assert client.list_flows().items == []

@@ -31,8 +31,8 @@ class Settings:
     run_retention_days: int = 90
     max_body_bytes: int = 1024 * 1024
     admin_principals: tuple[str, ...] = field(default_factory=tuple)
-    """IAM principal ARNs (or ARN prefixes) that act as admins; every IAM caller is a
-    regular caller otherwise."""
+    """IAM principal ARNs that act as admins (a role ARN covers that role's sessions; no
+    prefixes or wildcards); every IAM caller is a regular caller otherwise."""
     service_name: str = "stratoflow"
     ecs_launcher_arn: str | None = None
     """The ECS/Fargate launcher state machine, when the stack has one."""

@@ -5,8 +5,10 @@ from __future__ import annotations
 import boto3
 import pytest
 
+from stratoflow_functions.api import ApiApp, ApiDeps
 from stratoflow_functions.config import Settings
-from tests.support import ApiCaller
+from stratoflow_functions.store import Store
+from tests.support import ApiCaller, FakeClock
 
 
 def test_health_needs_no_caller(app) -> None:
@@ -89,16 +91,100 @@ def test_iam_principal_from_request_context_is_a_caller(app) -> None:
     assert caller.get("/api-keys", request_context=iam).status == 403
 
 
-def test_iam_admin_principals_come_from_settings(store, clock) -> None:
-    from stratoflow_functions.api import ApiApp, ApiDeps
+ACCOUNT = "123456789012"
+ADMIN_ROLE = f"arn:aws:iam::{ACCOUNT}:role/PlatformAdmin"
 
-    settings = Settings(
-        table_name="stratoflow-api-test", admin_principals=("arn:aws:iam::123456789012:role/",)
-    )
-    app = ApiApp(ApiDeps(store=store, settings=settings, clock=clock))
-    iam = {"authorizer": {"iam": {"userArn": "arn:aws:iam::123456789012:role/ops"}}}
-    answer = ApiCaller(app).post("/api-keys", {"name": "first"}, request_context=iam)
-    assert answer.status == 201
+
+def _iam_app(store: Store, clock: FakeClock, *admins: str) -> ApiCaller:
+    settings = Settings(table_name="stratoflow-api-test", admin_principals=admins)
+    return ApiCaller(ApiApp(ApiDeps(store=store, settings=settings, clock=clock)))
+
+
+def _creates_a_key_as(caller: ApiCaller, arn: str) -> bool:
+    iam = {"authorizer": {"iam": {"userArn": arn, "accountId": ACCOUNT}}}
+    answer = caller.post("/api-keys", {"name": "first"}, request_context=iam)
+    assert answer.status in (201, 403), answer.body
+    return answer.status == 201
+
+
+@pytest.mark.parametrize(
+    "admins",
+    [
+        (ADMIN_ROLE,),
+        (f"arn:aws:iam::{ACCOUNT}:role/team/PlatformAdmin",),  # a role path: sessions drop it
+        (f"  arn:aws:iam::{ACCOUNT}:user/ops/alice", ADMIN_ROLE),  # spaces around a list item
+    ],
+)
+def test_a_role_listed_as_admin_is_admin_through_its_sessions(
+    store: Store, clock: FakeClock, admins: tuple[str, ...]
+) -> None:
+    caller = _iam_app(store, clock, *admins)
+    assert _creates_a_key_as(caller, f"arn:aws:sts::{ACCOUNT}:assumed-role/PlatformAdmin/alice")
+    assert _creates_a_key_as(caller, f"arn:aws:sts::{ACCOUNT}:assumed-role/PlatformAdmin/ci-42")
+
+
+@pytest.mark.parametrize(
+    ("admin", "caller_arn"),
+    [
+        # The same kind of principal, equal as IAM identities.
+        (f"arn:aws:iam::{ACCOUNT}:user/alice", f"arn:aws:iam::{ACCOUNT}:user/alice"),
+        (f"arn:aws:iam::{ACCOUNT}:user/alice", f"arn:aws:iam::{ACCOUNT}:user/ops/alice"),
+        (f"arn:aws:iam::{ACCOUNT}:root", f"arn:aws:iam::{ACCOUNT}:root"),
+        (
+            f"arn:aws:sts::{ACCOUNT}:assumed-role/PlatformAdmin/alice",
+            f"arn:aws:sts::{ACCOUNT}:assumed-role/PlatformAdmin/alice",
+        ),
+        (
+            f"arn:aws:sts::{ACCOUNT}:federated-user/bob",
+            f"arn:aws:sts::{ACCOUNT}:federated-user/bob",
+        ),
+    ],
+)
+def test_other_listed_principals_match_themselves(
+    store: Store, clock: FakeClock, admin: str, caller_arn: str
+) -> None:
+    assert _creates_a_key_as(_iam_app(store, clock, admin), caller_arn)
+
+
+@pytest.mark.parametrize(
+    ("admin", "caller_arn"),
+    [
+        # Near misses that string equality-or-prefix matching let through.
+        (
+            f"arn:aws:iam::{ACCOUNT}:role/Platform",
+            f"arn:aws:sts::{ACCOUNT}:assumed-role/PlatformAdmin/s",
+        ),
+        (f"arn:aws:iam::{ACCOUNT}:role/Platform", f"arn:aws:iam::{ACCOUNT}:role/PlatformAdmin"),
+        (f"arn:aws:iam::{ACCOUNT}:role/", f"arn:aws:sts::{ACCOUNT}:assumed-role/Anyone/s"),
+        (f"arn:aws:iam::{ACCOUNT}:role/", f"arn:aws:iam::{ACCOUNT}:role/ops"),
+        (f"arn:aws:iam::{ACCOUNT}:user/al", f"arn:aws:iam::{ACCOUNT}:user/alice"),
+        (f"arn:aws:iam::{ACCOUNT}:", f"arn:aws:iam::{ACCOUNT}:user/alice"),
+        ("arn:aws:iam::12345678901", f"arn:aws:iam::{ACCOUNT}:user/alice"),
+        ("arn:aws:iam::123456789012:role/*", f"arn:aws:sts::{ACCOUNT}:assumed-role/ops/s"),
+        (
+            f"arn:aws:sts::{ACCOUNT}:assumed-role/PlatformAdmin/al",
+            f"arn:aws:sts::{ACCOUNT}:assumed-role/PlatformAdmin/alice",
+        ),
+        # The right name, the wrong account, partition or kind.
+        (ADMIN_ROLE, "arn:aws:sts::999999999999:assumed-role/PlatformAdmin/alice"),
+        (ADMIN_ROLE, f"arn:aws-cn:sts::{ACCOUNT}:assumed-role/PlatformAdmin/alice"),
+        (ADMIN_ROLE, f"arn:aws:iam::{ACCOUNT}:user/PlatformAdmin"),
+        (
+            f"arn:aws:iam::{ACCOUNT}:user/PlatformAdmin",
+            f"arn:aws:sts::{ACCOUNT}:assumed-role/PlatformAdmin/s",
+        ),
+        (f"arn:aws:iam::{ACCOUNT}:root", f"arn:aws:iam::{ACCOUNT}:user/root"),
+        # Not principal ARNs at all.
+        (ADMIN_ROLE, f"arn:aws:sts::{ACCOUNT}:assumed-role/PlatformAdmin"),
+        (ADMIN_ROLE, f"{ADMIN_ROLE}x"),
+        ("", f"arn:aws:sts::{ACCOUNT}:assumed-role/PlatformAdmin/s"),
+        ("*", f"arn:aws:sts::{ACCOUNT}:assumed-role/PlatformAdmin/s"),
+    ],
+)
+def test_near_misses_are_not_admins(
+    store: Store, clock: FakeClock, admin: str, caller_arn: str
+) -> None:
+    assert not _creates_a_key_as(_iam_app(store, clock, admin), caller_arn)
 
 
 def test_lambda_authorizer_context_is_trusted(app) -> None:

@@ -1,13 +1,18 @@
 """Who is calling: an IAM principal (SigV4, checked by API Gateway), an API key checked by our
 Lambda authorizer, or an API key this function checks itself (the local stack, or a route with
 no authorizer). Only `/health` needs no caller.
+
+An IAM caller is an admin when it is one of `STRATOFLOW_ADMIN_PRINCIPALS`, compared as IAM
+identities, never as strings: a role (`arn:aws:iam::ACCOUNT:role/path/Name`) matches its
+sessions (`arn:aws:sts::ACCOUNT:assumed-role/Name/SESSION`, which carry no path) and nothing
+else; a user, a federated user, the account root or one role session matches only itself.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from stratoflow.schemas import ApiKey, ApiKeyScope
 from stratoflow_functions.config import Settings
@@ -74,4 +79,73 @@ def _from_bearer(event: Mapping[str, Any], check_key: KeyAuthenticator) -> Princ
 
 
 def _is_admin_arn(arn: str, settings: Settings) -> bool:
-    return any(arn == entry or arn.startswith(entry) for entry in settings.admin_principals)
+    return is_admin_principal(arn, settings.admin_principals)
+
+
+IdentityKind = Literal["root", "user", "role", "federated-user"]
+
+
+@dataclass(frozen=True)
+class IamIdentity:
+    """Who an IAM or STS ARN names: partition, account, kind, name and (a role's) session."""
+
+    partition: str
+    account: str
+    kind: IdentityKind
+    name: str
+    session: str | None = None
+
+
+def is_admin_principal(caller_arn: str, admins: Iterable[str]) -> bool:
+    """Whether the caller (the ARN API Gateway passes) is one of the admin principals.
+
+    Entries that are not an IAM or STS principal ARN match nobody.
+    """
+    caller = parse_principal_arn(caller_arn)
+    if caller is None:
+        return False
+    return any(_names(entry, caller) for entry in admins)
+
+
+def _names(entry: str, caller: IamIdentity) -> bool:
+    admin = parse_principal_arn(entry.strip())
+    if admin is None:
+        return False
+    if admin.kind == "role" and admin.session is None:
+        # Role names are unique in an account whatever their path, and a session's ARN drops
+        # the path: the role matches every session of it, and only those.
+        session = caller.kind == "role" and caller.session is not None
+        return session and admin == IamIdentity(
+            caller.partition, caller.account, "role", caller.name
+        )
+    return admin == caller
+
+
+def parse_principal_arn(arn: str) -> IamIdentity | None:
+    """The identity an IAM (`root`, `user/...`, `role/...`) or STS (`assumed-role/...`,
+    `federated-user/...`) ARN names; None for anything else."""
+    parts = arn.split(":", 5)
+    if len(parts) != 6 or parts[0] != "arn" or parts[3] or not parts[1] or not parts[4]:
+        return None
+    _, partition, service, _, account, resource = parts
+    found = _resource(service, resource)
+    if found is None:
+        return None
+    kind, name, session = found
+    return IamIdentity(partition, account, kind, name, session)
+
+
+def _resource(service: str, resource: str) -> tuple[IdentityKind, str, str | None] | None:
+    if service == "iam" and resource == "root":
+        return "root", "", None
+    kind, _, rest = resource.partition("/")
+    segments = rest.split("/")
+    if "" in segments:
+        return None  # no name, or an empty path segment: not an ARN IAM ever issues
+    if service == "iam" and kind in ("user", "role"):
+        return ("user" if kind == "user" else "role"), segments[-1], None
+    if service == "sts" and kind == "assumed-role" and len(segments) <= 2:
+        return "role", segments[0], (segments[1] if len(segments) == 2 else None)
+    if service == "sts" and kind == "federated-user" and len(segments) == 1:
+        return "federated-user", segments[0], None
+    return None

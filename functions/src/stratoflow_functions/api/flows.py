@@ -68,7 +68,9 @@ def deployments_router(deps: ApiDeps) -> APIGatewayHttpRouter:
 
     @router.post("/deployments", tags=["deployments"], status_code=201)
     def post_deployment(body: DeploymentCreate) -> Response[Deployment]:
-        deployment, is_new = upsert_deployment(store, body, deps.clock())
+        deployment, is_new = upsert_deployment(
+            store, body, deps.clock(), code_bucket=deps.settings.code_bucket
+        )
         return created(deployment, is_new)
 
     @router.get("/deployments", tags=["deployments"])

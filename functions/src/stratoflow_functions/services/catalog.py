@@ -5,12 +5,20 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from stratoflow.schemas import Deployment, DeploymentCreate, Flow, FlowCreate
+from stratoflow.schemas import (
+    CodeBundle,
+    CodeSource,
+    Deployment,
+    DeploymentCreate,
+    Flow,
+    FlowCreate,
+)
 from stratoflow_functions.errors import UnprocessableError
 from stratoflow_functions.orchestration.schedules import validate_schedule
 from stratoflow_functions.services.limits import check_parameters, json_size
 from stratoflow_functions.services.run_slots import deployment_slot, set_slot_limit
 from stratoflow_functions.store import Store
+from stratoflow_functions.store.code_bundles import bundle_key
 
 MAX_INFRA_OVERRIDES_BYTES = 16 * 1024
 
@@ -21,9 +29,22 @@ def register_flow(store: Store, data: FlowCreate, now: datetime) -> tuple[Flow, 
 
 
 def upsert_deployment(
-    store: Store, data: DeploymentCreate, now: datetime
+    store: Store, data: DeploymentCreate, now: datetime, *, code_bucket: str | None = None
 ) -> tuple[Deployment, bool]:
-    """Create a deployment, or update the one with the same flow and name."""
+    """Create a deployment, or update the one with the same flow and name.
+
+    Args:
+        store: the store.
+        data: the deployment.
+        now: the current time.
+        code_bucket: the stack's code bucket, the only place a bundle may come from (None: no
+            bundle is accepted, only images).
+
+    Raises:
+        UnprocessableError: a bad schedule, or code that is not in the code bucket (422).
+        PayloadTooLargeError: parameters or infra_overrides over their limits (413).
+    """
+    check_code_source(data.code, code_bucket)
     check_parameters(data.parameters)
     for entry in data.schedules:
         check_parameters(entry.parameters, field="schedule parameters")
@@ -40,6 +61,29 @@ def upsert_deployment(
     deployment, created = store.deployments.upsert(data, flow, now)
     set_slot_limit(store, deployment_slot(deployment.id), deployment.concurrency_limit, now)
     return deployment, created
+
+
+def check_code_source(code: CodeSource | None, code_bucket: str | None) -> None:
+    """Refuse a bundle stored anywhere but the code bucket under its content hash.
+
+    An agent fetches a bundle by its hash through `GET /code-bundles/{sha256}`; a URI that names
+    anything else (`file:///etc`, another bucket) would be a lie at best, and at worst a way to
+    make an agent run files from its own disk. Images are checked by the schema.
+
+    Raises:
+        UnprocessableError: the bundle's URI is not `s3://<code bucket>/bundles/<sha256>.zip`.
+    """
+    if not isinstance(code, CodeBundle):
+        return
+    if code_bucket is None:
+        raise UnprocessableError("this stack has no code bucket", code="invalid_code_source")
+    expected = f"s3://{code_bucket}/{bundle_key(code.sha256)}"
+    if code.uri != expected:
+        raise UnprocessableError(
+            f"code.uri must be {expected} (the URI POST /code-bundles answers for this sha256), "
+            f"not {code.uri!r}",
+            code="invalid_code_source",
+        )
 
 
 def remove_deployment(store: Store, deployment_id: UUID, now: datetime) -> None:

@@ -77,7 +77,7 @@ class StratoflowProps:
         throttle_rate_limit: steady requests per second per API stage.
         throttle_burst_limit: burst requests per API stage.
         authorizer_cache_seconds: how long API Gateway caches an API-key decision (0 - 3600).
-        admin_principals: IAM principal ARNs (or prefixes) that act as admins.
+        admin_principals: IAM principal ARNs that act as admins (a role's covers its sessions).
         api_memory_mb: memory of the API Lambda (CPU scales with it).
     """
 

@@ -44,7 +44,8 @@ def client_from(ctx: click.Context) -> StratoflowClient:
     """The API client for this invocation.
 
     Raises:
-        CliError: no API is configured, or the profile is broken (exit 2).
+        CliError: no API is configured, the profile is broken, or the auth it needs cannot be
+            set up, such as SigV4 without the `[aws]` extra (exit 2, the message says why).
     """
     overrides = (ctx.find_root().obj or {}).get("overrides", {})
     try:
@@ -56,7 +57,10 @@ def client_from(ctx: click.Context) -> StratoflowClient:
             "no API configured: set STRATOFLOW_API_URL, pass --api-url, "
             "or run `stratoflow server start`"
         )
-    return StratoflowClient(settings)
+    try:
+        return StratoflowClient(settings)
+    except ValueError as exc:  # AuthSetupError among them: a missing extra, key or region
+        raise BadInputError(str(exc)) from exc
 
 
 @contextmanager

@@ -2,7 +2,8 @@
 
 The current directory is the project root: FILE is found relative to it, the folder is packed
 into a content-addressed bundle (minus `.stratoflowignore`) and uploaded unless unchanged, or
-`--image` records a container image that holds the code instead. Everything the user typed is
+`--image` records a container image that holds the code instead. Links that would pack content
+from outside the folder are left out, and each is named on stderr. Everything the user typed is
 validated before the first write; the API's refusals (a bad cron, say) exit 2 with its message.
 """
 
@@ -19,6 +20,7 @@ from stratoflow.cli._inputs import parse_params, validation_message
 from stratoflow.deploy import PENDING_FLOW_ID, BundleError, DeployResult, DeploySpec, deploy
 from stratoflow.runtime.loader import CodeLoadError, load_flow
 from stratoflow.schemas import (
+    CodeImage,
     CronSchedule,
     DeploymentCreate,
     DeploymentScheduleCreate,
@@ -57,6 +59,8 @@ def deploy_command(ctx: click.Context, /, entrypoint: str, **options: Any) -> No
             result = deploy(client, spec)
         except BundleError as exc:
             raise CliError(str(exc)) from exc
+    for line in skipped_lines(result):
+        click.echo(line, err=True)
     click.echo(summary(result, spec))
 
 
@@ -82,6 +86,8 @@ def build_spec(root: Path, entrypoint: str, options: dict[str, Any]) -> DeploySp
             schedules=schedules_from(options),
             paused=options["paused"],
         )
+        if options["image"] is not None:
+            CodeImage(image=options["image"])
     except ValidationError as exc:
         raise BadInputError(f"invalid deployment: {validation_message(exc)}") from exc
     return DeploySpec(flow.name, root, deployment, image=options["image"])
@@ -158,9 +164,16 @@ def summary(result: DeployResult, spec: DeploySpec) -> str:
     return "\n".join(lines)
 
 
+def skipped_lines(result: DeployResult) -> list[str]:
+    """One warning per project path left out of the bundle, naming it and why."""
+    skipped = result.bundle.skipped if result.bundle is not None else ()
+    return [f"warning: not packed: {s.path}: {s.reason}" for s in skipped]
+
+
 def _describe_code(result: DeployResult, spec: DeploySpec) -> str:
     if result.bundle is None:
         return f"image {spec.image}"
     state = "uploaded" if result.uploaded else "unchanged, not uploaded"
     uri = getattr(result.deployment.code, "uri", "?")
-    return f"{uri} ({len(result.bundle.files)} files, {state})"
+    left_out = f", {len(result.bundle.skipped)} left out" if result.bundle.skipped else ""
+    return f"{uri} ({len(result.bundle.files)} files{left_out}, {state})"

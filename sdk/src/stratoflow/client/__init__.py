@@ -10,6 +10,7 @@ from __future__ import annotations
 import httpx
 
 from stratoflow.client._async import AsyncStratoflowClient
+from stratoflow.client._auth import AuthSetupError
 from stratoflow.client._sync import StratoflowClient
 from stratoflow.client.errors import (
     ApiError,
@@ -60,6 +61,7 @@ def get_async_client(
 __all__ = [
     "ApiError",
     "AsyncStratoflowClient",
+    "AuthSetupError",
     "BadRequestError",
     "ClientSettings",
     "ConflictError",

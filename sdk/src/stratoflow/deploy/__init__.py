@@ -7,8 +7,11 @@ from __future__ import annotations
 from stratoflow.deploy.bundle import (
     BundleError,
     PackedBundle,
+    ProjectScan,
+    SkippedPath,
     pack_project,
     project_files,
+    scan_project,
     unpack_bundle,
 )
 from stratoflow.deploy.deployer import (
@@ -29,9 +32,12 @@ __all__ = [
     "DeploySpec",
     "IgnoreRules",
     "PackedBundle",
+    "ProjectScan",
+    "SkippedPath",
     "deploy",
     "pack_project",
     "project_files",
+    "scan_project",
     "unpack_bundle",
     "upload_bundle",
 ]

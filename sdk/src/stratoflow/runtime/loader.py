@@ -23,6 +23,7 @@ from stratoflow.deploy.bundle import BundleError, unpack_bundle
 from stratoflow.exceptions import StratoflowError
 from stratoflow.flows import Flow
 from stratoflow.schemas import CodeBundle, CodeDownload, CodeSource
+from stratoflow.schemas.flows import check_entrypoint
 
 DOWNLOAD_TIMEOUT_SECONDS = 120.0
 
@@ -100,8 +101,13 @@ def load_flow(entrypoint: str, root: Path) -> Flow[..., Any]:
     """Import `path/to/file.py:function` (relative to `root`) and return the flow.
 
     Raises:
-        CodeLoadError: the file or function does not exist, fails to import, or is not a flow.
+        CodeLoadError: the entrypoint names a path outside `root`, or the file or function
+            does not exist, fails to import, or is not a flow.
     """
+    try:
+        check_entrypoint(entrypoint)  # again here: a stored or hand-made one may predate the API's
+    except ValueError as exc:
+        raise CodeLoadError(f"entrypoint {entrypoint!r}: {exc}") from exc
     file_part, _, attribute = entrypoint.rpartition(":")
     path = (root / file_part).resolve()
     if not file_part or not attribute or not path.is_file():

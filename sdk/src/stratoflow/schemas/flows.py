@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import keyword
+import re
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
@@ -19,6 +21,42 @@ def _check_timezone(value: str) -> str:
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise ValueError(f"unknown IANA timezone {value!r}") from exc
     return value
+
+
+def check_entrypoint(value: str) -> str:
+    """Check an entrypoint is `path/to/file.py:function` inside the code folder.
+
+    The path is relative, in posix form, and cannot step out of the folder: no leading `/`,
+    no `..` segment, no backslash, drive letter or other `:`, no NUL or control character.
+    The function is a Python identifier. The API refuses anything else (422) and the loader
+    re-checks before it imports, so an entrypoint can never name a file outside the code.
+
+    Raises:
+        ValueError: the entrypoint is not of that form, with the reason.
+    """
+    path, sep, function = value.rpartition(":")
+    if not sep or not path:
+        raise ValueError("entrypoint must be path/to/file.py:function")
+    if not function.isidentifier() or keyword.iskeyword(function):
+        raise ValueError(f"entrypoint function {function!r} is not a Python identifier")
+    problem = _entrypoint_path_problem(path)
+    if problem:
+        raise ValueError(f"entrypoint path {path!r} {problem}")
+    return value
+
+
+def _entrypoint_path_problem(path: str) -> str | None:
+    if any(ord(char) < 32 or ord(char) == 127 for char in path):
+        return "contains a NUL or control character"
+    if "\\" in path or ":" in path:
+        return "contains a backslash or a colon: use a posix path relative to the code folder"
+    if path.startswith("/"):
+        return "is absolute: use a path relative to the code folder"
+    if ".." in path.split("/"):
+        return "contains '..': the entrypoint must stay inside the code folder"
+    if not path.endswith(".py"):
+        return "is not a .py file"
+    return None
 
 
 class FlowCreate(BaseModel):
@@ -102,11 +140,38 @@ class CodeBundle(BaseModel):
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
 
 
+_IMAGE_HOST_PART = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+_IMAGE_DOMAIN = rf"(?:{_IMAGE_HOST_PART}(?:\.{_IMAGE_HOST_PART})*(?::[0-9]+)?/)?"
+_IMAGE_NAME = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*"
+_IMAGE_TAG = r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?"
+_IMAGE_DIGEST = r"(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?"
+IMAGE_REFERENCE_PATTERN = f"^{_IMAGE_DOMAIN}{_IMAGE_NAME}{_IMAGE_TAG}{_IMAGE_DIGEST}$"
+"""A container image reference as Docker reads one: `[registry[:port]/]name[:tag][@digest]`."""
+_IMAGE_REFERENCE = re.compile(IMAGE_REFERENCE_PATTERN)
+
+
 class CodeImage(BaseModel):
     """A container image with the flow code inside."""
 
     type: Literal["image"] = "image"
-    image: str = Field(min_length=1, max_length=512)
+    image: str = Field(
+        min_length=1,
+        max_length=512,
+        examples=["123456789012.dkr.ecr.eu-west-1.amazonaws.com/etl:1.2"],
+        description="a container image reference: [registry[:port]/]name[:tag][@digest]",
+        json_schema_extra={"pattern": IMAGE_REFERENCE_PATTERN},
+    )
+
+    @field_validator("image")
+    @classmethod
+    def _an_image_reference(cls, value: str) -> str:
+        # Checked here rather than by `pattern`, so the message says what is expected.
+        if not _IMAGE_REFERENCE.fullmatch(value):
+            raise ValueError(
+                f"{value!r} is not a container image reference "
+                "([registry[:port]/]name[:tag][@digest], e.g. ghcr.io/acme/etl:1.2)"
+            )
+        return value
 
 
 CodeSource = Annotated[CodeBundle | CodeImage, Field(discriminator="type")]
@@ -122,6 +187,7 @@ class DeploymentCreate(BaseModel):
         max_length=512,
         pattern=r"^[^:]+:[A-Za-z_][A-Za-z0-9_]*$",
         examples=["flows/etl.py:nightly_etl"],
+        description="path/to/file.py:function, the path relative to the code folder (no `..`)",
     )
     description: str | None = Field(default=None, max_length=2048)
     code: CodeSource | None = None
@@ -135,6 +201,12 @@ class DeploymentCreate(BaseModel):
     paused: bool = False
     concurrency_limit: int | None = Field(default=None, ge=1, le=10_000)
     tags: list[Tag] = Field(default_factory=list, max_length=32)
+
+    @field_validator("entrypoint", mode="before")
+    @classmethod
+    def _entrypoint_inside_the_code(cls, value: Any) -> Any:
+        # Before the pattern, so a bad path gets a message saying what is wrong with it.
+        return check_entrypoint(value) if isinstance(value, str) else value
 
 
 class Deployment(BaseModel):
