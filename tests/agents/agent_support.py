@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID, uuid4
 
+from stratoflow.client import ConflictError
 from stratoflow.schemas import Agent as AgentRecord
 from stratoflow.schemas import (
     AgentHeartbeat,
@@ -68,6 +69,9 @@ class FakeClient:
         self.heartbeat_error: Exception | None = None
         self.runs: dict[UUID, FlowRun] = {}
         self.proposals: list[tuple[UUID, State]] = []
+        self.conflicts: list[tuple[UUID, State]] = []
+        self.after_read: Callable[[UUID], None] | None = None
+        """Called after each read: another actor moving the run before the agent proposes."""
 
     def claim_runs(self, name: str, body: ClaimRequest) -> ClaimResponse:
         self.claim_times.append(self.clock.now)
@@ -86,19 +90,27 @@ class FakeClient:
         return AgentRecord(id=agent_id, last_heartbeat=utcnow(), **body.model_dump())
 
     def read_flow_run(self, flow_run_id: UUID) -> FlowRun:
-        return self.runs[flow_run_id]
+        run = self.runs[flow_run_id]
+        if self.after_read is not None:
+            self.after_read(flow_run_id)
+        return run
 
     def set_flow_run_state(self, flow_run_id: UUID, proposal: StateProposal) -> OrchestrationResult:
         self.proposals.append((flow_run_id, proposal.state))
         run = self.runs[flow_run_id]
+        expected = proposal.expected_version
+        if expected is not None and expected != run.version:
+            self.conflicts.append((flow_run_id, proposal.state))
+            raise ConflictError(409, "version_conflict", f"at {run.version}, not {expected}")
         if run.state.is_terminal:
             return OrchestrationResult(status=DecisionStatus.ABORT, version=run.version)
         self.move(flow_run_id, proposal.state)
         return OrchestrationResult(status=DecisionStatus.ACCEPT, state=proposal.state, version=1)
 
     def move(self, flow_run_id: UUID, state: State) -> None:
-        """Set a run's state, as another actor (the engine, a user) would."""
-        self.runs[flow_run_id] = self.runs[flow_run_id].model_copy(update={"state": state})
+        """Set a run's state, as another actor (the engine, a user) would (one version on)."""
+        run = self.runs[flow_run_id]
+        self.runs[flow_run_id] = run.model_copy(update={"state": state, "version": run.version + 1})
 
     def state_of(self, flow_run_id: UUID) -> State:
         return self.runs[flow_run_id].state
@@ -111,6 +123,7 @@ class FakeHandle(RunHandle):
         self.run_id = run_id
         self.ignores_terminate = ignores_terminate
         self.exit_code: int | None = None
+        self.last_words: str | None = None
         self.signals: list[str] = []
         self.cleaned = False
 
@@ -130,6 +143,9 @@ class FakeHandle(RunHandle):
         self.signals.append("KILL")
         if self.exit_code is None:
             self.exit_code = -9
+
+    def failure_detail(self) -> str | None:
+        return self.last_words
 
     def cleanup(self) -> None:
         self.cleaned = True

@@ -4,6 +4,7 @@ cancellation, crash reporting and shutdown. Nothing here waits for real time."""
 from __future__ import annotations
 
 import itertools
+from uuid import UUID
 
 import pytest
 
@@ -103,6 +104,54 @@ def test_a_process_that_dies_while_running_is_reported_crashed_with_its_exit_cod
     state = client.state_of(run.id)
     assert state.type is StateType.CRASHED
     assert "exit code -9 (SIGKILL)" in (state.message or "")
+    assert not agent.active
+
+
+def test_a_crash_report_carries_the_version_read_and_the_processs_last_words() -> None:
+    run = flow_run()
+    agent, client, _clock = make_agent(claims=[[run]])
+    agent.tick()
+    client.move(run.id, State(type=StateType.RUNNING))
+    agent.handles[run.id].exit_code = 2
+    agent.handles[run.id].last_words = "Error: code bundle refused"
+    agent.tick()
+    state = client.state_of(run.id)
+    assert (
+        state.message
+        == "Flow run infrastructure exited with exit code 2: Error: code bundle refused"
+    )
+    assert client.conflicts == []
+
+
+def test_a_killed_process_gets_no_last_words_in_its_crash() -> None:
+    run = flow_run()
+    agent, client, _clock = make_agent(claims=[[run]])
+    agent.tick()
+    client.move(run.id, State(type=StateType.RUNNING))
+    agent.handles[run.id].exit_code = -9
+    agent.handles[run.id].last_words = "an ordinary log line"
+    agent.tick()
+    assert client.state_of(run.id).message == (
+        "Flow run infrastructure exited with exit code -9 (SIGKILL)"
+    )
+
+
+def test_a_crash_settled_by_another_reporter_after_the_read_is_not_recorded_again() -> None:
+    run = flow_run()
+    agent, client, _clock = make_agent(claims=[[run]])
+    agent.tick()
+    client.move(run.id, State(type=StateType.RUNNING))
+    agent.handles[run.id].exit_code = -9
+    retry = State(type=StateType.SCHEDULED, name="AwaitingRetry")
+
+    def zombie_killer_first(run_id: UUID) -> None:
+        client.after_read = None
+        client.move(run_id, retry)  # the same death, reported between the read and the report
+
+    client.after_read = zombie_killer_first
+    agent.tick()
+    assert [state.type for _, state in client.conflicts] == [StateType.CRASHED]
+    assert client.state_of(run.id) == retry  # the retry stands: counted once
     assert not agent.active
 
 

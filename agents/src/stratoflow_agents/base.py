@@ -4,7 +4,9 @@ A subclass says only how to start a claimed run (`launch(claimed) -> RunHandle`)
 the rest, on one thread, one `tick()` at a time:
 
 1. reap: runs whose infrastructure ended are checked against the API, and a run still PENDING
-   or RUNNING is recorded CRASHED with the exit code (CANCELLED if it was being cancelled);
+   or RUNNING is proposed CRASHED with the exit code and the infrastructure's last words
+   (CANCELLED if it was being cancelled), at the version read; the server's rules decide
+   whether the crash is retried;
 2. watch: every `cancel_check_interval` each run's state is read; a CANCELLING run is recorded
    CANCELLED and then stopped (terminate, then kill after `cancel_grace`);
 3. heartbeat: the agent says it is alive every `heartbeat_interval`;
@@ -14,8 +16,10 @@ the rest, on one thread, one `tick()` at a time:
 Once asked to stop (`request_stop()`, e.g. from SIGINT/SIGTERM) it claims nothing more, lets
 active runs finish for `shutdown_grace`, then stops the rest (terminate, kill after
 `cancel_grace`) and records any still PENDING/RUNNING as CRASHED "agent shut down"; it returns
-when no run is left. A second request skips the grace. Clock, sleep, randomness and the API
-client are injected, so the loop is tested without waiting.
+when no run is left. A second request skips the grace. `prepare()` runs before the first tick
+and `release()` after the last (a backend's set-up and clean-up, e.g. the local agent's
+workspace). Clock, sleep, randomness and the API client are injected, so the loop is tested
+without waiting.
 """
 
 from __future__ import annotations
@@ -100,6 +104,16 @@ class BaseAgent(ABC):
             LaunchError: the run could not be started (it is then recorded CRASHED).
         """
 
+    def prepare(self) -> None:  # noqa: B027 (optional: most backends need no set-up)
+        """Set up before the first tick (clean up after dead predecessors, say).
+
+        Raises:
+            AgentError: the agent cannot work (it then stops before claiming anything).
+        """
+
+    def release(self) -> None:  # noqa: B027 (optional: most backends need no clean-up)
+        """Clean up after the last tick, once no run is left."""
+
     # --- control --------------------------------------------------------------------------
 
     def request_stop(self) -> None:
@@ -125,6 +139,7 @@ class BaseAgent(ABC):
         If the loop itself fails, active runs are killed and recorded before the error
         propagates, so none is left running with no one watching.
         """
+        self.prepare()
         logger.info("agent %s polling work queue %r", self.agent_id, self.config.work_queue)
         try:
             while True:
@@ -135,6 +150,8 @@ class BaseAgent(ABC):
         except BaseException:
             self._abandon_all()
             raise
+        finally:
+            self.release()
         logger.info("agent %s stopped", self.agent_id)
 
     def tick(self) -> None:
@@ -159,9 +176,12 @@ class BaseAgent(ABC):
         run_id = active.claimed.flow_run.id
         logger.info("flow run %s: infrastructure ended with %s", run_id, describe_exit(code))
         run = read_run(self.client, run_id)
-        state = final_state(run, code, active.stop_reason) if run is not None else None
-        if state is not None:
-            propose(self.client, run_id, state)
+        if run is not None:
+            # A process that exited with an error usually said why; a killed one did not.
+            detail = active.handle.failure_detail() if code > 0 else None
+            state = final_state(run, code, active.stop_reason, detail)
+            if state is not None:
+                propose(self.client, run_id, state, run.version)
         active.handle.cleanup()
         del self.active[run_id]
 
@@ -178,7 +198,7 @@ class BaseAgent(ABC):
             if run.state.type is StateType.CANCELLING:
                 # Recorded before the signal: the engine's SIGTERM handler records CRASHED for a
                 # run still open, and CANCELLED (terminal) is what the user asked for.
-                propose(self.client, run.id, cancelled_state("cancellation requested"))
+                propose(self.client, run.id, cancelled_state("cancellation requested"), run.version)
             if run.state.type in (StateType.CANCELLING, StateType.CANCELLED):
                 self._begin_stop(active, StopReason.CANCEL, now)
 
@@ -218,8 +238,8 @@ class BaseAgent(ABC):
             active.handle.kill()
             run = read_run(self.client, run_id)
             state = final_state(run, -9, StopReason.SHUTDOWN) if run is not None else None
-            if state is not None:
-                propose(self.client, run_id, state)
+            if run is not None and state is not None:
+                propose(self.client, run_id, state, run.version)
             active.handle.cleanup()
             del self.active[run_id]
 
@@ -265,7 +285,8 @@ class BaseAgent(ABC):
             handle = self.launch(claimed)
         except LaunchError as exc:
             logger.warning("flow run %s: launch failed: %s", run_id, exc)
-            propose(self.client, run_id, crashed_state(f"Could not launch the flow run: {exc}"))
+            crashed = crashed_state(f"Could not launch the flow run: {exc}")
+            propose(self.client, run_id, crashed, claimed.flow_run.version)
             return
         logger.info("flow run %s: launched as %s", run_id, handle.infrastructure_id)
         next_check = now + self.config.cancel_check_interval

@@ -19,6 +19,7 @@ from stratoflow.client import StratoflowClient
 from stratoflow.client.settings import ClientSettings, load_client_settings
 from stratoflow.schemas import InfrastructureType
 from stratoflow_agents.config import AgentConfig
+from stratoflow_agents.errors import AgentError
 from stratoflow_agents.local import LocalAgent
 from stratoflow_agents.signals import stop_on_signals
 
@@ -74,7 +75,10 @@ def start(ctx: click.Context, /, agent_type: str, **options: Any) -> None:
     with StratoflowClient(settings) as client:
         local = LocalAgent(config, client, settings, dict(os.environ))
         with stop_on_signals(local):
-            local.run()
+            try:
+                local.run()
+            except AgentError as exc:  # e.g. a workspace folder that is not ours
+                raise click.ClickException(str(exc)) from exc
 
 
 def _config(options: dict[str, Any]) -> AgentConfig:

@@ -36,6 +36,14 @@ class RunHandle(ABC):
     def kill(self) -> None:
         """Stop the infrastructure now (SIGKILL or its equivalent); never raises if gone."""
 
+    def failure_detail(self) -> str | None:
+        """What the infrastructure said last (a process's last stderr lines), once it ended.
+
+        The agent adds it to the CRASHED state it records, for a run whose process died
+        without telling the API why. None when there is nothing (the default).
+        """
+        return None
+
     def cleanup(self) -> None:  # noqa: B027 (optional: most handles have nothing to release)
         """Release what the launch left behind (folders, containers) once the run has ended."""
 

@@ -65,12 +65,16 @@ def describe_exit(code: int) -> str:
         return f"exit code {code}"
 
 
-def final_state(run: FlowRun, exit_code: int, reason: StopReason | None) -> State | None:
+def final_state(
+    run: FlowRun, exit_code: int, reason: StopReason | None, detail: str | None = None
+) -> State | None:
     """The state to record for `run` whose infrastructure ended with `exit_code`, if any.
 
     A run being cancelled ends CANCELLED; a run still PENDING or RUNNING ends CRASHED with the
-    exit code in its message (whatever the code: its process is gone, it cannot finish); a
-    run that already ended, or is waiting for a retry, is left alone.
+    exit code in its message (whatever the code: its process is gone, it cannot finish), and
+    `detail` (the process's last stderr lines) when there is one; a run that already ended, or
+    is waiting for a retry, is left alone. The CRASHED is a proposal like any other: with
+    retries left the server answers AwaitingRetry (`RetryCrashedFlowRuns`).
     """
     current = run.state.type
     if current is StateType.CANCELLING or (
@@ -81,7 +85,8 @@ def final_state(run: FlowRun, exit_code: int, reason: StopReason | None) -> Stat
         return None
     if reason is StopReason.SHUTDOWN:
         return crashed_state(f"{SHUTDOWN_MESSAGE}; flow run stopped ({describe_exit(exit_code)})")
-    return crashed_state(f"Flow run infrastructure exited with {describe_exit(exit_code)}")
+    message = f"Flow run infrastructure exited with {describe_exit(exit_code)}"
+    return crashed_state(f"{message}: {detail}" if detail else message)
 
 
 def cancelled_state(detail: str) -> State:
@@ -94,9 +99,21 @@ def crashed_state(message: str) -> State:
     return State(type=StateType.CRASHED, message=message)
 
 
-def propose(client: AgentClient, run_id: UUID, state: State) -> OrchestrationResult | None:
-    """Propose `state` for the run; None (logged) if the API could not be told."""
-    proposal = StateProposal(state=state, transition_id=uuid4())
+def propose(
+    client: AgentClient, run_id: UUID, state: State, version: int | None = None
+) -> OrchestrationResult | None:
+    """Propose `state` for the run; None (logged) if the API could not be told.
+
+    Args:
+        client: the API.
+        run_id: the flow run.
+        state: the state to propose.
+        version: the run's version when the agent read it: the proposal then applies only if
+            nothing moved the run since (409 otherwise, logged), so a report about an
+            attempt that another reporter (the zombie killer, the engine) already settled
+            never lands on the next attempt.
+    """
+    proposal = StateProposal(state=state, transition_id=uuid4(), expected_version=version)
     try:
         answer = client.set_flow_run_state(run_id, proposal)
     except StratoflowClientError as exc:

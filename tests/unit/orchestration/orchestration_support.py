@@ -28,6 +28,7 @@ def ctx(
     tag_slots: tuple[TagSlots, ...] = (),
     cached: State | None = None,
     from_server: bool = False,
+    on_work_queue: bool = False,
     now: datetime = NOW,
 ) -> ProposalContext:
     """A proposal context; state types are turned into default-named states."""
@@ -36,6 +37,7 @@ def ctx(
         state=_as_state(current),
         run_count=run_count,
         retry_policy=RetryPolicy(retries=retries, retry_delay_seconds=delays or []),
+        on_work_queue=on_work_queue,
     )
     proposal = _as_state(proposed)
     assert proposal is not None

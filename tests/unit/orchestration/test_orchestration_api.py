@@ -30,6 +30,7 @@ EXPECTED_API = {
     "PreventLeavingTerminalStates",
     "ProposalContext",
     "ReleaseTagSlots",
+    "RetryCrashedFlowRuns",
     "RetryFailedFlowRuns",
     "RunKind",
     "RunView",
@@ -40,9 +41,13 @@ EXPECTED_API = {
     "WaitForScheduledTime",
     "bookkeeping",
     "decide",
+    "ends_attempt",
     "enters_running",
     "enters_terminal",
+    "left_over_task_state",
     "policy_for",
+    "retry_decision",
+    "starts_later_attempt",
 }
 
 

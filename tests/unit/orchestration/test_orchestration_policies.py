@@ -29,6 +29,7 @@ def test_flow_run_policy_order() -> None:
         "LateOnlyFromScheduled",
         "WaitForScheduledTime",
         "RetryFailedFlowRuns",
+        "RetryCrashedFlowRuns",
         "AwaitingRetryNeedsRetriesLeft",
         "FillScheduledTime",
     ]

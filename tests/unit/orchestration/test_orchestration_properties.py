@@ -126,6 +126,7 @@ def service_propose(
             version=snapshot.version,
             run_count=snapshot.run_count,
             retry_policy=run.retry_policy,
+            on_work_queue=True,  # a deployment's run: crashes with retries left are retried
         )
         context = ProposalContext(
             run=view,
@@ -159,6 +160,7 @@ FLOW_ACTORS = [
     "canceller",
     "engine_cancelled",
     "zombie",
+    "agent_crash",
     "server_retry",
     "scheduler_late",
     "repeat_last",
@@ -182,6 +184,8 @@ def flow_proposal(actor: str, seen: State, now: datetime, retry_delay: float) ->
         return Proposal(actor, state(StateType.CANCELLED, timestamp=now))
     if actor == "zombie":
         return Proposal(actor, state(StateType.CRASHED, timestamp=now), from_server=True)
+    if actor == "agent_crash":
+        return Proposal(actor, state(StateType.CRASHED, timestamp=now))
     if actor == "server_retry":
         due = now + timedelta(seconds=retry_delay)
         retry = state(StateType.SCHEDULED, "AwaitingRetry", scheduled_time=due, timestamp=now)

@@ -1,5 +1,6 @@
-"""Pure decisions of the Towel services: which runs a sweep removes, when it sweeps, and what
-a zombie becomes. No AWS."""
+"""Pure decisions of the Towel services: which runs a sweep removes and when it sweeps (what a
+zombie becomes is the flow policy's: tests/unit/orchestration/test_orchestration_crash_retries.py).
+No AWS."""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ from stratoflow.schemas import (
     DeploymentSchedule,
     FlowRun,
     IntervalSchedule,
-    RetryPolicy,
     State,
     StateType,
 )
@@ -22,7 +22,6 @@ from stratoflow_functions.services.towel.sweep import (
     plan_sweep,
     schedule_id_of,
 )
-from stratoflow_functions.services.towel.zombies import zombie_flow_state, zombie_task_state
 from stratoflow_functions.store.towel import SweepMark
 
 NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
@@ -99,16 +98,3 @@ def test_sweeps_happen_after_a_change_then_briefly_then_not_at_all() -> None:
     assert recent is not None
     assert recent.created_after == NOW - RACE_WINDOW
     assert plan_sweep(changed, mark, NOW + RACE_WINDOW + timedelta(seconds=1)) is None
-
-
-def test_a_zombie_is_crashed_without_retries_and_awaits_retry_with_them() -> None:
-    deployment = _deployment()
-    run = _run(deployment, None).model_copy(
-        update={"run_count": 2, "retry_policy": RetryPolicy(retries=2, retry_delay_seconds=[5, 9])}
-    )
-    retried = zombie_flow_state(run, NOW, "No heartbeat detected")
-    spent = zombie_flow_state(run.model_copy(update={"run_count": 3}), NOW, "No heartbeat")
-    assert (retried.name, retried.scheduled_time) == ("AwaitingRetry", NOW + timedelta(seconds=9))
-    assert spent.type is StateType.CRASHED
-    assert zombie_task_state(True, NOW, "m").name == "AwaitingRetry"
-    assert zombie_task_state(False, NOW, "m").type is StateType.FAILED

@@ -1,11 +1,17 @@
 """Stratoflow's orchestration rules: pure state-transition logic for the control plane.
 
 The service layer builds a `ProposalContext`, asks `decide` for a `Decision`, persists it with
-one version-conditional write, and records the run's counters and times from `bookkeeping`.
+one version-conditional write, and records the run's counters and times from `bookkeeping`;
+`attempts` says when a flow run's attempt is over and what its open task runs then become.
 Nothing in this package does I/O or reads the clock; schedule arithmetic lives beside it in
 `orchestration.schedules` and `orchestration.scheduler_plan` (imported by their full path).
 """
 
+from stratoflow_functions.orchestration.attempts import (
+    ends_attempt,
+    left_over_task_state,
+    starts_later_attempt,
+)
 from stratoflow_functions.orchestration.bookkeeping import (
     Bookkeeping,
     bookkeeping,
@@ -28,8 +34,10 @@ from stratoflow_functions.orchestration.context import (
 )
 from stratoflow_functions.orchestration.flow_rules import (
     AwaitingRetryNeedsRetriesLeft,
+    RetryCrashedFlowRuns,
     RetryFailedFlowRuns,
     WaitForScheduledTime,
+    retry_decision,
 )
 from stratoflow_functions.orchestration.policies import (
     FLOW_RUN_POLICY,
@@ -65,6 +73,7 @@ __all__ = [
     "PreventLeavingTerminalStates",
     "ProposalContext",
     "ReleaseTagSlots",
+    "RetryCrashedFlowRuns",
     "RetryFailedFlowRuns",
     "RunKind",
     "RunView",
@@ -75,7 +84,11 @@ __all__ = [
     "WaitForScheduledTime",
     "bookkeeping",
     "decide",
+    "ends_attempt",
     "enters_running",
     "enters_terminal",
+    "left_over_task_state",
     "policy_for",
+    "retry_decision",
+    "starts_later_attempt",
 ]

@@ -31,6 +31,9 @@ class RunView:
     run_count: int = 0
     retry_policy: RetryPolicy = field(default_factory=RetryPolicy)
     resurrections: int = 0
+    on_work_queue: bool = False
+    """Flow runs only: whether the run is on a work queue, so someone can claim another
+    attempt (a deployment's run); a flow called directly is not."""
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """Rules for flow runs only: server-side retries and honouring a run's scheduled time.
 
-Flow-run retries are decided here, on the server, so a retry survives the process that ran the
-flow; task-run retries are decided by the engine and only recorded on the server (SPEC 2).
+Flow-run retries (after a failure or a crash) are decided here, on the server, so a retry
+survives the process that ran the flow; task-run retries are decided by the engine and only
+recorded on the server (SPEC 2).
 """
 
 from __future__ import annotations
@@ -23,13 +24,35 @@ from stratoflow_functions.orchestration.rules import (
 FLOW_ONLY: frozenset[RunKind] = frozenset({RunKind.FLOW})
 
 
+def retry_decision(ctx: ProposalContext) -> Decision:
+    """The one retry answer for a flow run whose attempt just ended: REJECT → AwaitingRetry.
+
+    `run_count` counts RUNNING entries, so the attempt that ended is attempt `run_count`; the
+    retry is due at `now + retry_policy.delay_for(run_count)`. Both retry rules answer with
+    this, so a failure and a crash, whoever reports them, are retried the same way. The retry
+    is counted when the next attempt enters RUNNING, never here.
+    """
+    policy = ctx.run.retry_policy
+    attempt = ctx.run.run_count
+    delay = policy.delay_for(attempt)
+    message = f"Retry {attempt} of {policy.retries} in {delay:g}s"
+    if ctx.proposed.message:
+        message += f" after: {ctx.proposed.message}"
+    retry = new_state(
+        StateType.SCHEDULED,
+        AWAITING_RETRY,
+        ctx.now,
+        message,
+        scheduled_time=ctx.now + timedelta(seconds=delay),
+    )
+    return reject(retry, f"retries remain ({attempt} of {policy.retries} used)")
+
+
 class RetryFailedFlowRuns(TransitionRule):
     """RUNNING → FAILED (Failed or TimedOut) with retries left becomes AwaitingRetry.
 
-    `run_count` counts RUNNING entries, so the run that just failed was attempt `run_count`
-    and retries remain while `run_count <= retries`. The retry is due at
-    `now + retry_policy.delay_for(run_count)`. A FAILED the server proposes itself (Lazarus
-    giving up) is final: the server has already decided.
+    A FAILED the server proposes itself (Lazarus giving up) is final: the server has already
+    decided. The answer is `retry_decision`'s.
     """
 
     KINDS: ClassVar[frozenset[RunKind]] = FLOW_ONLY
@@ -40,20 +63,29 @@ class RetryFailedFlowRuns(TransitionRule):
         """REJECT with SCHEDULED/AwaitingRetry while retries remain; no opinion otherwise."""
         if ctx.from_server or not retries_remain(ctx):
             return None
-        policy = ctx.run.retry_policy
-        attempt = ctx.run.run_count
-        delay = policy.delay_for(attempt)
-        message = f"Retry {attempt} of {policy.retries} in {delay:g}s"
-        if ctx.proposed.message:
-            message += f" after: {ctx.proposed.message}"
-        retry = new_state(
-            StateType.SCHEDULED,
-            AWAITING_RETRY,
-            ctx.now,
-            message,
-            scheduled_time=ctx.now + timedelta(seconds=delay),
-        )
-        return reject(retry, f"retries remain ({attempt} of {policy.retries} used)")
+        return retry_decision(ctx)
+
+
+class RetryCrashedFlowRuns(TransitionRule):
+    """RUNNING → CRASHED with retries left becomes AwaitingRetry, for a run on a work queue.
+
+    A crash is a crash whoever reports it: the engine (on SIGTERM), the agent that saw the
+    process end, the zombie killer that saw its heartbeat stop, or a launcher. They all
+    propose CRASHED and this rule decides. Only a run on a work queue is retried: someone
+    (an agent, the dispatcher) claims its next attempt, while a flow called directly has no
+    one left to run it once its process is gone. A crash before RUNNING (PENDING) is not
+    retried: no attempt was counted, so retrying it could loop forever.
+    """
+
+    KINDS: ClassVar[frozenset[RunKind]] = FLOW_ONLY
+    FROM_STATES: ClassVar[frozenset[StateType | None]] = frozenset({StateType.RUNNING})
+    TO_STATES: ClassVar[frozenset[StateType]] = frozenset({StateType.CRASHED})
+
+    def evaluate(self, ctx: ProposalContext) -> Decision | None:
+        """REJECT with SCHEDULED/AwaitingRetry while retries remain; no opinion otherwise."""
+        if not ctx.run.on_work_queue or not retries_remain(ctx):
+            return None
+        return retry_decision(ctx)
 
 
 class AwaitingRetryNeedsRetriesLeft(TransitionRule):
@@ -99,4 +131,11 @@ class WaitForScheduledTime(TransitionRule):
         return wait(seconds, f"run is scheduled for {due.isoformat()}")
 
 
-__all__ = ["FLOW_ONLY", "RetryFailedFlowRuns", "WaitForScheduledTime"]
+__all__ = [
+    "FLOW_ONLY",
+    "AwaitingRetryNeedsRetriesLeft",
+    "RetryCrashedFlowRuns",
+    "RetryFailedFlowRuns",
+    "WaitForScheduledTime",
+    "retry_decision",
+]

@@ -28,6 +28,7 @@ from stratoflow_functions.orchestration.common_rules import (
 from stratoflow_functions.orchestration.context import Decision, ProposalContext, RunKind
 from stratoflow_functions.orchestration.flow_rules import (
     AwaitingRetryNeedsRetriesLeft,
+    RetryCrashedFlowRuns,
     RetryFailedFlowRuns,
     WaitForScheduledTime,
 )
@@ -48,6 +49,7 @@ FLOW_RUN_POLICY: Policy = (
     LateOnlyFromScheduled(),
     WaitForScheduledTime(),
     RetryFailedFlowRuns(),
+    RetryCrashedFlowRuns(),
     AwaitingRetryNeedsRetriesLeft(),
     FillScheduledTime(),
 )

@@ -1,23 +1,34 @@
 """Proposing a flow run's state: read, decide with the pure policy, persist with one conditional
 write. The loser of a race re-reads and decides again; a caller that named `expected_version`
 gets a 409 instead, since it asked to act only on the version it saw.
+
+A change that ends an attempt (`orchestration.attempts`) is followed by closing the task runs
+that attempt left open; a change that starts a later attempt first closes what earlier ones
+left. A replayed proposal runs the follow-up again, so a proposer that retries after an error
+finishes it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 from uuid import UUID
 
-from stratoflow.schemas import DecisionStatus, FlowRun, OrchestrationResult, State, StateProposal
-from stratoflow_functions.errors import ConflictError
-from stratoflow_functions.orchestration import (
-    Decision,
-    ProposalContext,
-    RunKind,
-    RunView,
-    bookkeeping,
-    decide,
+from stratoflow.schemas import (
+    DecisionStatus,
+    FlowRun,
+    OrchestrationResult,
+    StateProposal,
+    StateType,
+)
+from stratoflow_functions.orchestration import Decision, ProposalContext, RunKind, RunView, decide
+from stratoflow_functions.orchestration.attempts import ends_attempt, starts_later_attempt
+from stratoflow_functions.services.attempt_end import close_left_over_task_runs
+from stratoflow_functions.services.proposals import (
+    check_expected_version,
+    replay_answer,
+    retry_lost_races,
+    run_changes,
+    unchanged_answer,
 )
 from stratoflow_functions.services.run_slots import (
     give_back,
@@ -25,9 +36,6 @@ from stratoflow_functions.services.run_slots import (
     without_slots_when_inactive,
 )
 from stratoflow_functions.store import FlowRunRecord, Store
-
-MAX_ATTEMPTS = 5
-"""How often a proposal re-reads after losing a race before it gives up with a 409."""
 
 
 def propose_flow_run_state(
@@ -44,48 +52,12 @@ def propose_flow_run_state(
         record = store.flow_runs.get(run_id)
         replayed = replay_answer(record.last_transition_id, record.last_result, proposal)
         if replayed is not None:
+            _close_if_over(store, record.run, now)
             return replayed
         check_expected_version(record.run.version, proposal)
         return _decide_and_apply(store, record, proposal, now, from_server)
 
     return retry_lost_races(attempt, proposal, f"flow run {run_id}")
-
-
-def retry_lost_races(
-    attempt: Callable[[], OrchestrationResult], proposal: StateProposal, what: str
-) -> OrchestrationResult:
-    """Run `attempt` (read, decide, conditional write) again while it loses write races,
-    unless the caller pinned `expected_version`: then the lost race is its 409."""
-    for _ in range(MAX_ATTEMPTS):
-        try:
-            return attempt()
-        except ConflictError:
-            if proposal.expected_version is not None:
-                raise
-    raise ConflictError(
-        f"{what} kept changing while the proposal was applied; propose again",
-        code="version_conflict",
-    )
-
-
-def replay_answer(
-    last_transition_id: UUID | None,
-    last_result: OrchestrationResult | None,
-    proposal: StateProposal,
-) -> OrchestrationResult | None:
-    """The stored answer when this proposal repeats the last applied transition."""
-    if proposal.transition_id is None or proposal.transition_id != last_transition_id:
-        return None
-    return last_result
-
-
-def check_expected_version(version: int, proposal: StateProposal) -> None:
-    """Refuse a proposal made against a version the run has moved past."""
-    if proposal.expected_version is not None and proposal.expected_version != version:
-        raise ConflictError(
-            f"the run is at version {version}, not {proposal.expected_version}",
-            code="version_conflict",
-        )
 
 
 def _decide_and_apply(
@@ -105,6 +77,23 @@ def _decide_and_apply(
     if decision.state is None or decision.status in (DecisionStatus.WAIT, DecisionStatus.ABORT):
         return unchanged_answer(decision, run.state, run.version)
     updated = advance_flow_run(run, decision, now)
+    if starts_later_attempt(run.state, updated.state, run.run_count):
+        close_left_over_task_runs(store, run.id, updated.state, now)
+    result = _save(store, record, updated, decision, proposal)
+    give_back(store, run.id, leaving_active(run, updated))
+    if ends_attempt(run.state, updated.state):
+        close_left_over_task_runs(store, run.id, updated.state, now)
+    return result
+
+
+def _save(
+    store: Store,
+    record: FlowRunRecord,
+    updated: FlowRun,
+    decision: Decision,
+    proposal: StateProposal,
+) -> OrchestrationResult:
+    """Write the decided run at the version read, with the answer a replay gives back."""
     result = OrchestrationResult(
         status=decision.status,
         state=updated.state,
@@ -118,8 +107,14 @@ def _decide_and_apply(
         transition_id=proposal.transition_id,
         result=result,
     )
-    give_back(store, run.id, leaving_active(run, updated))
     return result
+
+
+def _close_if_over(store: Store, run: FlowRun, now: datetime) -> None:
+    """The follow-up again, for a replayed proposal whose change ended an attempt."""
+    state = run.state
+    if state.is_terminal or (state.type is StateType.SCHEDULED and run.run_count >= 1):
+        close_left_over_task_runs(store, run.id, state, now)
 
 
 def flow_run_view(run: FlowRun) -> RunView:
@@ -131,17 +126,7 @@ def flow_run_view(run: FlowRun) -> RunView:
         run_count=run.run_count,
         retry_policy=run.retry_policy,
         resurrections=run.resurrections,
-    )
-
-
-def unchanged_answer(decision: Decision, state: State, version: int) -> OrchestrationResult:
-    """An answer that leaves the run as it is (WAIT, ABORT, or REJECT keeping the state)."""
-    return OrchestrationResult(
-        status=decision.status,
-        state=state,
-        version=version,
-        delay_seconds=decision.delay_seconds,
-        reason=decision.reason,
+        on_work_queue=run.work_queue is not None,
     )
 
 
@@ -154,18 +139,3 @@ def advance_flow_run(run: FlowRun, decision: Decision, now: datetime) -> FlowRun
     return without_slots_when_inactive(
         run.model_copy(update={**update, "version": run.version + 1})
     )
-
-
-def run_changes(
-    previous: State, run_count: int, start_time: datetime | None, new: State, now: datetime
-) -> dict[str, object]:
-    """The fields a state change sets on any run: state, counters, times."""
-    books = bookkeeping(previous, new, run_count, now)
-    update: dict[str, object] = {"state": new, "run_count": books.run_count, "updated": now}
-    if books.start_time is not None and start_time is None:
-        update["start_time"] = books.start_time
-    if books.end_time is not None:
-        update["end_time"] = books.end_time
-    elif books.clears_end_time:
-        update["end_time"] = None
-    return update

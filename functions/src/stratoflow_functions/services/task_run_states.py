@@ -25,7 +25,7 @@ from stratoflow_functions.orchestration import (
     TagSlots,
     decide,
 )
-from stratoflow_functions.services.flow_run_states import (
+from stratoflow_functions.services.proposals import (
     check_expected_version,
     replay_answer,
     retry_lost_races,

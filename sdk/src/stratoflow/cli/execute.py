@@ -3,15 +3,24 @@
 Fetches the run and its deployment, gets the code (an `s3://` bundle is downloaded and unpacked
 into a scratch folder, which becomes the working directory), imports the entrypoint, runs the
 flow engine against that existing run and exits 0 if it COMPLETED, 1 otherwise, 2 if the run,
-deployment, code or entrypoint is unusable.
+deployment, code or entrypoint is unusable. In that last case the run is first proposed FAILED
+with the reason, so it is on the run and not only in this process's output.
+
+The scratch folder goes on every exit this process lives through: a normal one, an error, and
+SIGTERM (turned into `TerminationSignal` here, so the folder is removed before the signal is
+delivered again and the process ends the way its sender meant).
 """
 
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
-from contextlib import chdir
+from collections.abc import Iterator
+from contextlib import chdir, contextmanager
 from pathlib import Path
+from typing import Any
+from uuid import UUID, uuid4
 
 import click
 
@@ -23,10 +32,16 @@ from stratoflow.cli._common import (
     handle_errors,
 )
 from stratoflow.cli.runs import parse_id
+from stratoflow.client import NotFoundError, StratoflowClient, StratoflowClientError
+from stratoflow.exceptions import TerminationSignal
+from stratoflow.flows import Flow
 from stratoflow.runtime.config import RuntimeConfig
 from stratoflow.runtime.engine import execute_flow_run
 from stratoflow.runtime.loader import CodeLoadError, load_flow, materialize_code
+from stratoflow.runtime.outcome import Outcome
 from stratoflow.runtime.results import result_store_for
+from stratoflow.runtime.signals import TerminationGuard
+from stratoflow.schemas import FlowRun, State, StateProposal, StateType
 
 
 @click.command()
@@ -36,23 +51,69 @@ def execute(ctx: click.Context, flow_run_id: str) -> None:
     """Run an existing flow run of a deployment in this process."""
     run_id = parse_id(flow_run_id)
     client = client_from(ctx)
-    with client, handle_errors(f"flow run {flow_run_id}"):
+    with TerminationGuard() as guard:
+        try:
+            outcome = _execute(client, run_id, f"flow run {flow_run_id}")
+        except TerminationSignal as exc:
+            guard.resend(exc.signum)  # the scratch folder is gone by now
+            raise
+    click.echo(f"flow run {flow_run_id} ended {outcome.state.name}")
+    ctx.exit(EXIT_OK if outcome.ok else EXIT_FAILED)
+
+
+def _execute(client: StratoflowClient, run_id: UUID, what: str) -> Outcome:
+    with client, handle_errors(what):
         run = client.read_flow_run(run_id)
-        if run.deployment_id is None:
-            raise BadInputError(f"flow run {flow_run_id} has no deployment to execute")
-        deployment = client.read_deployment(run.deployment_id)
         with tempfile.TemporaryDirectory(prefix="stratoflow-code-") as scratch:
-            try:
-                root = materialize_code(deployment.code, Path.cwd(), Path(scratch), client)
-                flow = load_flow(deployment.entrypoint, root)
-            except CodeLoadError as exc:
-                raise BadInputError(str(exc)) from exc
+            with _failed_on_bad_input(client, run):
+                flow, root = _load(client, run, Path(scratch))
             runtime = RuntimeConfig(
                 orchestrator=client,
                 results=result_store_for(client.settings.resolved_results_uri),
                 infrastructure_id=f"pid:{os.getpid()}",
             )
             with chdir(root):  # the flow sees its project's files where it expects them
-                outcome = execute_flow_run(flow, run, runtime)
-    click.echo(f"flow run {flow_run_id} ended {outcome.state.name}")
-    ctx.exit(EXIT_OK if outcome.ok else EXIT_FAILED)
+                return execute_flow_run(flow, run, runtime)
+
+
+def _load(client: StratoflowClient, run: FlowRun, scratch: Path) -> tuple[Flow[..., Any], Path]:
+    """The run's flow and the folder its code is in.
+
+    Raises:
+        BadInputError: the run has no deployment, the deployment is gone, or its code or
+            entrypoint cannot be used.
+    """
+    if run.deployment_id is None:
+        raise BadInputError(f"flow run {run.id} has no deployment to execute")
+    try:
+        deployment = client.read_deployment(run.deployment_id)
+    except NotFoundError as exc:
+        raise BadInputError(f"deployment {run.deployment_id} not found") from exc
+    try:
+        root = materialize_code(deployment.code, Path.cwd(), scratch, client)
+        return load_flow(deployment.entrypoint, root), root
+    except CodeLoadError as exc:
+        raise BadInputError(str(exc)) from exc
+
+
+@contextmanager
+def _failed_on_bad_input(client: StratoflowClient, run: FlowRun) -> Iterator[None]:
+    """Propose FAILED with the reason when the block finds the run cannot be started."""
+    try:
+        yield
+    except BadInputError as exc:
+        _propose_failed(client, run, f"Could not start the flow run: {exc.message}")
+        raise
+
+
+def _propose_failed(client: StratoflowClient, run: FlowRun, message: str) -> None:
+    # At the version read: a run that moved since (cancelled, say) keeps what it has.
+    proposal = StateProposal(
+        state=State(type=StateType.FAILED, message=message),
+        transition_id=uuid4(),
+        expected_version=run.version,
+    )
+    try:
+        client.set_flow_run_state(run.id, proposal)
+    except StratoflowClientError as exc:  # the reason still goes to stderr, for the agent
+        print(f"stratoflow: could not record the failure on the run: {exc}", file=sys.stderr)

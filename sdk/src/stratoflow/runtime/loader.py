@@ -4,7 +4,8 @@ The code is already in the working directory (a container image), or a bundle: a
 a zip given as a `file://` URI or a path, or an `s3://` zip uploaded by `stratoflow deploy`
 (fetched through a short-lived URL from `GET /code-bundles/{sha256}`, so a run needs no AWS
 credentials of its own). A zip is checked against its sha256 and unpacked into a scratch folder,
-refusing entries that would land outside it.
+refusing entries that would land outside it; an entrypoint that resolves outside the code folder
+is refused too.
 """
 
 from __future__ import annotations
@@ -101,8 +102,8 @@ def load_flow(entrypoint: str, root: Path) -> Flow[..., Any]:
     """Import `path/to/file.py:function` (relative to `root`) and return the flow.
 
     Raises:
-        CodeLoadError: the entrypoint names a path outside `root`, or the file or function
-            does not exist, fails to import, or is not a flow.
+        CodeLoadError: the file or function does not exist, lies outside `root` (through `..`
+            or a symlink), fails to import, or is not a flow.
     """
     try:
         check_entrypoint(entrypoint)  # again here: a stored or hand-made one may predate the API's
@@ -112,6 +113,12 @@ def load_flow(entrypoint: str, root: Path) -> Flow[..., Any]:
     path = (root / file_part).resolve()
     if not file_part or not attribute or not path.is_file():
         raise CodeLoadError(f"entrypoint {entrypoint!r}: no file {file_part!r} under {root}")
+    if not path.is_relative_to(root.resolve()):
+        # `..` or a symlink leading out: only the deployment's own code is ever imported.
+        raise CodeLoadError(
+            f"entrypoint {entrypoint!r}: {file_part!r} resolves to {path}, outside the code "
+            f"folder {root}"
+        )
     module = _import_file(path, root)
     flow = getattr(module, attribute, None)
     if not isinstance(flow, Flow):

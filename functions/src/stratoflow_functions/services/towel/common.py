@@ -1,4 +1,4 @@
-"""What the three Towel services share: bounded paging, race-tolerant proposals, task clean-up.
+"""What the three Towel services share: bounded paging, race-tolerant proposals.
 
 Every state change goes through `propose_flow_run_state` / `propose_task_run_state` with
 `from_server=True` and the version the service read as `expected_version`, so a run that moved
@@ -22,7 +22,6 @@ from stratoflow.schemas import (
 )
 from stratoflow_functions.errors import ConflictError, NotFoundError, ThrottledError
 from stratoflow_functions.services.flow_run_states import propose_flow_run_state
-from stratoflow_functions.services.task_run_states import propose_task_run_state
 from stratoflow_functions.store import Store
 from stratoflow_functions.store.run_items import heartbeat_mark
 
@@ -94,30 +93,3 @@ def has_active_task_runs(store: Store, flow_run_id: UUID) -> bool:
         token = page.next_token
         if token is None:
             return False
-
-
-def finish_running_tasks(store: Store, flow_run_id: UUID, state: State, now: datetime) -> int:
-    """Move the flow run's RUNNING task runs to `state` (one proposal each); how many moved."""
-    moved = 0
-    token: str | None = None
-    while True:
-        page = store.task_runs.list_for_flow_run(flow_run_id, PAGE_SIZE, token)
-        for task in page.items:
-            if task.state.type is StateType.RUNNING and _propose_task(
-                store, task.id, task.version, state, now
-            ):
-                moved += 1
-        token = page.next_token
-        if token is None:
-            return moved
-
-
-def _propose_task(
-    store: Store, task_run_id: UUID, version: int, state: State, now: datetime
-) -> bool:
-    proposal = StateProposal(state=state, expected_version=version)
-    try:
-        result = propose_task_run_state(store, task_run_id, proposal, now)
-    except (ConflictError, NotFoundError, ThrottledError):
-        return False
-    return _took(result, state)

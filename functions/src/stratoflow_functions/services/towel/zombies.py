@@ -1,28 +1,28 @@
 """The zombie killer (SPEC 4, every 120 s): runs whose process stopped heartbeating.
 
-A RUNNING flow run whose heartbeat is older than `zombie_threshold_seconds` is CRASHED, or, if
-its flow retries remain (`run_count <= retries`), goes straight to SCHEDULED/AwaitingRetry at
-now + its retry delay: one atomic proposal, so a killer that dies half-way never leaves a
-crashed run that should have been retried (the flow policy's retry rule only guards FAILED).
-Its RUNNING task runs then become AwaitingRetry (flow retried) or Failed, with the same
-message. A CANCELLING run with a stale heartbeat has nobody left to finish the cancellation:
-it becomes CANCELLED (and its RUNNING task runs too).
+A RUNNING flow run whose heartbeat is older than `zombie_threshold_seconds` has crashed, and
+the killer proposes CRASHED like any other reporter of a crash (an agent, the engine): the flow
+policy's `RetryCrashedFlowRuns` decides, in the same single write, whether it becomes
+SCHEDULED/AwaitingRetry at now + its retry delay (retries left, on a work queue) or stays
+CRASHED. A CANCELLING run with a stale heartbeat has nobody left to finish the cancellation: it
+becomes CANCELLED. Either way the proposal service then closes the task runs the attempt left
+open (`services.attempt_end`); should the killer die in between, the next attempt's start
+closes what is left.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from stratoflow.schemas import FlowRun, State, StateType
+from stratoflow.schemas import DecisionStatus, FlowRun, State, StateProposal, StateType
 from stratoflow_functions.config import Settings
-from stratoflow_functions.orchestration.common_rules import AWAITING_RETRY
+from stratoflow_functions.errors import ConflictError, NotFoundError, ThrottledError
+from stratoflow_functions.services.flow_run_states import propose_flow_run_state
 from stratoflow_functions.services.towel.common import (
     NO_HEARTBEAT,
     bounded,
-    finish_running_tasks,
     heartbeat_cutoff,
-    propose_flow,
     still_stale,
 )
 from stratoflow_functions.services.towel.slots import sweep_finished_slots
@@ -42,15 +42,13 @@ class ZombieReport:
 
     Attributes:
         zombies_killed: RUNNING runs moved off RUNNING (crashed or sent to retry).
-        retries_scheduled: Of those, runs sent to AwaitingRetry.
-        task_runs_updated: RUNNING task runs of those runs moved on.
+        retries_scheduled: Of those, runs the flow policy sent to AwaitingRetry.
         cancellations_finished: Stale CANCELLING runs made CANCELLED.
         slots_released: Concurrency slots given back for runs that had finished.
     """
 
     zombies_killed: int = 0
     retries_scheduled: int = 0
-    task_runs_updated: int = 0
     cancellations_finished: int = 0
     slots_released: int = 0
 
@@ -60,43 +58,11 @@ class ZombieReport:
 
 
 def zombie_message(threshold_seconds: float) -> str:
-    """The message every state the zombie killer sets carries."""
+    """The message of the CRASHED (or CANCELLED) state the zombie killer proposes."""
     return (
         f"{NO_HEARTBEAT} for more than {threshold_seconds:g}s; "
         "the process running this flow is presumed dead."
     )
-
-
-def will_retry(run: FlowRun) -> bool:
-    """Whether a run leaving RUNNING now may run again (run_count counts RUNNING entries)."""
-    return run.run_count <= run.retry_policy.retries
-
-
-def zombie_flow_state(run: FlowRun, now: datetime, message: str) -> State:
-    """AwaitingRetry at now + the retry delay when retries remain, else Crashed."""
-    if not will_retry(run):
-        return State(type=StateType.CRASHED, timestamp=now, message=message)
-    delay = run.retry_policy.delay_for(run.run_count)
-    return State(
-        type=StateType.SCHEDULED,
-        name=AWAITING_RETRY,
-        timestamp=now,
-        message=f"{message} Retry {run.run_count} of {run.retry_policy.retries}.",
-        scheduled_time=now + timedelta(seconds=delay),
-    )
-
-
-def zombie_task_state(flow_retried: bool, now: datetime, message: str) -> State:
-    """What a zombie's RUNNING task runs become."""
-    if flow_retried:
-        return State(
-            type=StateType.SCHEDULED,
-            name=AWAITING_RETRY,
-            timestamp=now,
-            message=message,
-            scheduled_time=now,
-        )
-    return State(type=StateType.FAILED, timestamp=now, message=message)
 
 
 def kill_zombies(
@@ -117,35 +83,41 @@ def kill_zombies(
     threshold = settings.zombie_threshold_seconds
     cutoff = heartbeat_cutoff(now, threshold)
     message = zombie_message(threshold)
-    killed = retried = tasks = 0
+    killed = retried = 0
+    crashed = State(type=StateType.CRASHED, timestamp=now, message=message)
     for run in _stale(store, StateType.RUNNING, cutoff, limits.runs):
         fresh = still_stale(store, run, StateType.RUNNING, cutoff)
-        if fresh is None:
-            continue
-        state = zombie_flow_state(fresh, now, message)
-        if not propose_flow(store, fresh, state, now):
-            continue
-        killed += 1
-        retried += state.type is StateType.SCHEDULED
-        task_state = zombie_task_state(state.type is StateType.SCHEDULED, now, message)
-        tasks += finish_running_tasks(store, fresh.id, task_state, now)
-    cancelled, cancelled_tasks = _finish_cancellations(store, now, cutoff, message, limits.runs)
+        taken = None if fresh is None else _propose(store, fresh, crashed, now)
+        if taken is not None:
+            killed += 1
+            retried += taken.type is StateType.SCHEDULED
+    cancelled = _finish_cancellations(store, now, cutoff, message, limits.runs)
     released = sweep_finished_slots(store)
-    return ZombieReport(killed, retried, tasks + cancelled_tasks, cancelled, released)
+    return ZombieReport(killed, retried, cancelled, released)
+
+
+def _propose(store: Store, run: FlowRun, state: State, now: datetime) -> State | None:
+    """Propose `state` at the version read; the state the run took, None if it moved first."""
+    proposal = StateProposal(state=state, expected_version=run.version)
+    try:
+        answer = propose_flow_run_state(store, run.id, proposal, now, from_server=True)
+    except (ConflictError, NotFoundError, ThrottledError):
+        return None  # lost a race: someone else moved the run; next tick sees the truth
+    if answer.status not in (DecisionStatus.ACCEPT, DecisionStatus.REJECT):
+        return None
+    return answer.state
 
 
 def _finish_cancellations(
     store: Store, now: datetime, cutoff: datetime, message: str, budget: int
-) -> tuple[int, int]:
-    done = tasks = 0
+) -> int:
+    done = 0
     cancelled = State(type=StateType.CANCELLED, timestamp=now, message=message)
     for run in _stale(store, StateType.CANCELLING, cutoff, budget):
         fresh = still_stale(store, run, StateType.CANCELLING, cutoff)
-        if fresh is None or not propose_flow(store, fresh, cancelled, now):
-            continue
-        done += 1
-        tasks += finish_running_tasks(store, fresh.id, cancelled, now)
-    return done, tasks
+        taken = None if fresh is None else _propose(store, fresh, cancelled, now)
+        done += taken is not None and taken.type is StateType.CANCELLED
+    return done
 
 
 def _stale(store: Store, state: StateType, cutoff: datetime, budget: int) -> list[FlowRun]:

@@ -1,0 +1,161 @@
+"""Helpers for the agent tests with real processes: polling with a deadline, zip bundles,
+deployments, agent processes whose output goes to a file, and the processes under them."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import time
+import zipfile
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+from uuid import UUID, uuid4
+
+from stratoflow.client import StratoflowClient
+from stratoflow.schemas import (
+    CodeBundle,
+    DeploymentCreate,
+    DeploymentRunCreate,
+    FlowCreate,
+    StateType,
+)
+from stratoflow_agents.local import stratoflow_command
+from tests.fixtures.live_api import LiveApi
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+FLOWS = Path(__file__).resolve().parent / "flows"
+FAST_FLAGS = [
+    "--poll-interval", "0.1", "--backoff-max", "0.5", "--heartbeat-interval", "1",
+    "--cancel-check-interval", "0.2", "--watch-interval", "0.05", "--cancel-grace", "3",
+    "--shutdown-grace", "0.5",
+]  # fmt: skip
+
+
+def wait_for(check: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
+    """Poll `check` until it holds, failing after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+def zip_bundle(entries: dict[str, bytes], path: Path) -> CodeBundle:
+    """A file:// code bundle holding `entries` (archive name → bytes), names taken as given."""
+    with zipfile.ZipFile(path, "w") as bundle:
+        for name, data in entries.items():
+            bundle.writestr(name, data)
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    return CodeBundle(uri=path.as_uri(), sha256=digest)
+
+
+def start_run(
+    client: StratoflowClient, queue: str, entrypoint: str, code: CodeBundle,
+    parameters: dict[str, Any] | None = None,
+) -> UUID:  # fmt: skip
+    """Deploy `code` on `queue` and start one run of it."""
+    flow = client.create_flow(FlowCreate(name=f"flow-{uuid4().hex[:6]}"))
+    deployment = client.create_deployment(
+        DeploymentCreate(
+            flow_id=flow.id, name=f"test-{queue}", entrypoint=entrypoint, work_queue=queue,
+            code=code, parameters=parameters or {},
+        )
+    )  # fmt: skip
+    return client.create_deployment_run(deployment.id, DeploymentRunCreate()).id
+
+
+def in_state(client: StratoflowClient, run_id: UUID, *types: StateType) -> Callable[[], bool]:
+    return lambda: client.read_flow_run(run_id).state.type in types
+
+
+def queue_name() -> str:
+    return f"faults-{uuid4().hex[:8]}"
+
+
+def agent_env(live_api: LiveApi, home: Path, tmp: Path) -> dict[str, str]:
+    """An agent's environment: the live API, its key, and `TMPDIR` (where its workspace goes)."""
+    return {
+        **os.environ, "STRATOFLOW_HOME": str(home), "STRATOFLOW_API_URL": live_api.url,
+        "STRATOFLOW_API_KEY": live_api.key, "TMPDIR": str(tmp),
+    }  # fmt: skip
+
+
+@contextmanager
+def agent_process(
+    env: dict[str, str], queue: str, log: Path, extra: Sequence[str] = ()
+) -> Iterator[subprocess.Popen[bytes]]:
+    """`stratoflow agent start` as a real process, its output appended to `log` (a pipe nobody
+    reads would fill up and block it)."""
+    command = [*stratoflow_command(), "agent", "start", "-q", queue, *FAST_FLAGS, *extra]
+    with log.open("ab") as out:
+        process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
+
+
+def children_of(pid: int) -> list[int]:
+    """The pids whose parent is `pid` (from /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rpartition(")")[2].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def alive(pid: int) -> bool:
+    """Whether `pid` runs (a zombie that has exited but is not reaped yet does not)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rpartition(")")[2].split()[0] != "Z"
+
+
+def environment_of(pid: int) -> dict[str, str]:
+    """A process's environment (from /proc)."""
+    raw = Path(f"/proc/{pid}/environ").read_bytes()
+    pairs = (item.partition(b"=") for item in raw.split(b"\0") if item)
+    return {key.decode(): value.decode() for key, _, value in pairs}
+
+
+def flow_process_of(agent_pid: int, run_id: UUID) -> int:
+    """The agent's flow process that executes `run_id`."""
+    found: list[int] = []
+
+    def look() -> bool:
+        found[:] = [
+            pid for pid in children_of(agent_pid)
+            if environment_of_or_empty(pid).get("STRATOFLOW_FLOW_RUN_ID") == str(run_id)
+        ]  # fmt: skip
+        return bool(found)
+
+    wait_for(look, f"the flow process of {run_id}")
+    return found[0]
+
+
+def environment_of_or_empty(pid: int) -> dict[str, str]:
+    try:
+        return environment_of(pid)
+    except OSError:
+        return {}
+
+
+def run_folders(tmp: Path) -> list[Path]:
+    """Every run folder in the agents' workspaces under `tmp`."""
+    return sorted(tmp.glob(f"stratoflow-agents-{os.getuid()}/*/stratoflow-run-*"))
+
+
+def code_folders(root: Path) -> list[Path]:
+    """Every `stratoflow-code-*` folder anywhere under `root`."""
+    return sorted(root.rglob("stratoflow-code-*"))
