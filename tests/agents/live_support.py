@@ -4,6 +4,7 @@ deployments, agent processes whose output goes to a file, and the processes unde
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import subprocess
 import time
@@ -15,6 +16,7 @@ from typing import Any
 from uuid import UUID, uuid4
 
 from stratoflow.client import StratoflowClient
+from stratoflow.deploy import PackedBundle, upload_bundle
 from stratoflow.schemas import (
     CodeBundle,
     DeploymentCreate,
@@ -42,13 +44,18 @@ def wait_for(check: Callable[[], bool], what: str, timeout: float = 30.0) -> Non
         time.sleep(0.05)
 
 
-def zip_bundle(entries: dict[str, bytes], path: Path) -> CodeBundle:
-    """A file:// code bundle holding `entries` (archive name → bytes), names taken as given."""
-    with zipfile.ZipFile(path, "w") as bundle:
+def zip_bundle(client: StratoflowClient, entries: dict[str, bytes]) -> CodeBundle:
+    """A code bundle holding `entries` (archive name → bytes, names taken as given), stored in
+    the code bucket through the API as `stratoflow deploy` stores one (the API takes bundles
+    from nowhere else)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as bundle:
         for name, data in entries.items():
             bundle.writestr(name, data)
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    return CodeBundle(uri=path.as_uri(), sha256=digest)
+    data = buffer.getvalue()
+    packed = PackedBundle(data=data, sha256=hashlib.sha256(data).hexdigest(), files=tuple(entries))
+    code, _ = upload_bundle(client, packed)
+    return code
 
 
 def start_run(

@@ -74,8 +74,8 @@ def client(live_api: LiveApi, home: Path) -> Iterator[StratoflowClient]:
         yield api
 
 
-def sleepy_bundle(folder: Path) -> CodeBundle:
-    return zip_bundle({"sleepy_flow.py": SLEEPY}, folder / "sleepy.zip")
+def sleepy_bundle(client: StratoflowClient) -> CodeBundle:
+    return zip_bundle(client, {"sleepy_flow.py": SLEEPY})
 
 
 def folder_of(tmp: Path, run_id: UUID) -> list[Path]:
@@ -110,7 +110,7 @@ def test_a_flow_killed_with_sigkill_is_retried_and_completes_leaving_no_task_run
     live_api: LiveApi, client: StratoflowClient, home: Path, tmp: Path, tmp_path: Path
 ) -> None:
     queue, marker = queue_name(), tmp_path / "first-attempt"
-    code = zip_bundle({"crash_once.py": (FLOWS / "crash_once.py").read_bytes()}, tmp_path / "b.zip")
+    code = zip_bundle(client, {"crash_once.py": (FLOWS / "crash_once.py").read_bytes()})
     run_id = start_run(client, queue, "crash_once.py:crash_once", code, {"marker": str(marker)})
     with agent_process(agent_env(live_api, home, tmp), queue, tmp_path / "agent.log") as agent:
         wait_for(marker.exists, "the first attempt to reach its hanging task")
@@ -141,9 +141,9 @@ def test_a_restarted_agent_removes_what_a_killed_agent_left_and_nothing_still_in
 ) -> None:
     env, log = agent_env(live_api, home, tmp), tmp_path / "agent.log"
     other_queue, queue = queue_name(), queue_name()
-    other_run = start_run(client, other_queue, "sleepy_flow.py:sleepy", sleepy_bundle(tmp_path))
+    other_run = start_run(client, other_queue, "sleepy_flow.py:sleepy", sleepy_bundle(client))
     killed, orphan = (
-        start_run(client, queue, "sleepy_flow.py:sleepy", sleepy_bundle(tmp_path)) for _ in range(2)
+        start_run(client, queue, "sleepy_flow.py:sleepy", sleepy_bundle(client)) for _ in range(2)
     )
     with agent_in_thread(client, other_queue, tmp):  # another agent, alive throughout
         wait_for(in_state(client, other_run, StateType.RUNNING), "the other agent's run")
@@ -179,9 +179,9 @@ def test_the_flow_process_removes_its_code_folder_on_exit_and_on_sigterm(
     live_api: LiveApi, client: StratoflowClient, home: Path, tmp: Path, tmp_path: Path
 ) -> None:
     env = agent_env(live_api, home, tmp)
-    quick = start_run(client, queue_name(), "sleepy_flow.py:sleepy", sleepy_bundle(tmp_path),
+    quick = start_run(client, queue_name(), "sleepy_flow.py:sleepy", sleepy_bundle(client),
                       {"steps": 1})  # fmt: skip
-    slow = start_run(client, queue_name(), "sleepy_flow.py:sleepy", sleepy_bundle(tmp_path))
+    slow = start_run(client, queue_name(), "sleepy_flow.py:sleepy", sleepy_bundle(client))
     execute = [*stratoflow_command(), "execute"]
 
     done = subprocess.run([*execute, str(quick)], env=env, capture_output=True, timeout=60)
@@ -208,9 +208,7 @@ def test_a_refused_bundle_fails_the_run_with_the_reason_in_its_state_message(
     live_api: LiveApi, client: StratoflowClient, home: Path, tmp: Path, tmp_path: Path
 ) -> None:
     queue, log = queue_name(), tmp_path / "agent.log"
-    escaping = zip_bundle(
-        {"sleepy_flow.py": SLEEPY, "../escaped.py": b"print('outside')"}, tmp_path / "bad.zip"
-    )
+    escaping = zip_bundle(client, {"sleepy_flow.py": SLEEPY, "../escaped.py": b"print('out')"})
     run_id = start_run(client, queue, "sleepy_flow.py:sleepy", escaping)
     with agent_process(agent_env(live_api, home, tmp), queue, log):
         wait_for(in_state(client, run_id, StateType.FAILED), "the run to fail")
@@ -224,7 +222,7 @@ def test_a_process_that_dies_before_telling_the_api_is_crashed_with_its_last_std
     client: StratoflowClient, tmp: Path, tmp_path: Path
 ) -> None:
     queue = queue_name()
-    run_id = start_run(client, queue, "sleepy_flow.py:sleepy", sleepy_bundle(tmp_path))
+    run_id = start_run(client, queue, "sleepy_flow.py:sleepy", sleepy_bundle(client))
     says_why = "import sys; sys.stderr.write('noise\\nthe real reason\\n'); sys.exit(2)"
     command = [sys.executable, "-c", says_why]  # gets `execute <id>` as its arguments
     with agent_in_thread(client, queue, tmp, command=command, stream_output=False) as agent:

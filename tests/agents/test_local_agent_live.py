@@ -5,14 +5,11 @@ flow process are both killed the zombie killer crashes the run. Intervals are sh
 
 from __future__ import annotations
 
-import hashlib
-import io
 import os
 import signal
 import subprocess
 import threading
 import time
-import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -22,7 +19,6 @@ from uuid import UUID, uuid4
 import pytest
 
 from stratoflow.client import StratoflowClient, load_client_settings
-from stratoflow.deploy import PackedBundle, upload_bundle
 from stratoflow.schemas import (
     CodeBundle,
     DeploymentCreate,
@@ -35,6 +31,7 @@ from stratoflow.schemas import (
 from stratoflow_agents import AgentConfig, LocalAgent, LocalRunHandle
 from stratoflow_agents.local import stratoflow_command
 from stratoflow_functions.services.towel import kill_zombies
+from tests.agents.live_support import zip_bundle
 from tests.fixtures.live_api import LiveApi
 
 pytestmark = pytest.mark.slow
@@ -77,15 +74,8 @@ def client(live_api: LiveApi, home: Path) -> Iterator[StratoflowClient]:
 
 
 def upload_example(client: StratoflowClient, name: str) -> CodeBundle:
-    """A code bundle holding one example file, stored in the code bucket through the API as
-    `stratoflow deploy` stores one (the API takes bundles from nowhere else)."""
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as bundle:
-        bundle.write(EXAMPLES / name, arcname=name)
-    data = buffer.getvalue()
-    packed = PackedBundle(data=data, sha256=hashlib.sha256(data).hexdigest(), files=(name,))
-    code, _ = upload_bundle(client, packed)
-    return code
+    """A code bundle holding one example file, uploaded through the API."""
+    return zip_bundle(client, {name: (EXAMPLES / name).read_bytes()})
 
 
 def start_run(
