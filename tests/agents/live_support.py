@@ -160,7 +160,18 @@ def environment_of_or_empty(pid: int) -> dict[str, str]:
 
 def run_folders(tmp: Path) -> list[Path]:
     """Every run folder in the agents' workspaces under `tmp`."""
-    return sorted(tmp.glob(f"stratoflow-agents-{os.getuid()}/*/stratoflow-run-*"))
+    found: list[Path] = []
+    for agent_folder in _children(tmp / f"stratoflow-agents-{os.getuid()}"):
+        found += [p for p in _children(agent_folder) if p.name.startswith("stratoflow-run-")]
+    return sorted(found)
+
+
+def _children(folder: Path) -> list[Path]:
+    """The entries of `folder`; none if an agent removes it while it is being read."""
+    try:
+        return list(folder.iterdir())
+    except FileNotFoundError:
+        return []
 
 
 def code_folders(root: Path) -> list[Path]:
