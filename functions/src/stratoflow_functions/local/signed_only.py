@@ -6,8 +6,8 @@ moto's server takes any credentials, so without this anyone on the machine could
 control plane's table (forge an admin API key, say) or read its buckets. The body is read only
 once the claim checks out; when the payload hash must come from the body itself (DynamoDB's
 JSON requests), bodies over `MAX_HASHED_BODY` are refused unread (413), so an unauthenticated
-caller cannot make the stack hold a large body in memory. A refusal closes the connection, as
-its body may not have been read.
+caller cannot make the stack hold a large body in memory. (werkzeug's server closes every
+connection after its answer, so a body left unread never runs into a next request.)
 """
 
 from __future__ import annotations
@@ -131,7 +131,7 @@ def refusal(
             f"<Message>{escape(refused.message)}</Message></Error>"
         ).encode()
         headers = [("Content-Type", "application/xml")]
-    headers += [("Content-Length", str(len(payload))), ("Connection", "close")]
+    headers.append(("Content-Length", str(len(payload))))
     start_response(f"{refused.status} {_REASONS[refused.status]}", headers)
     return [payload]
 

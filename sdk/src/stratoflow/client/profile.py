@@ -62,7 +62,9 @@ def write_profile(values: Mapping[str, str], path: Path) -> Path:
     if unknown:
         raise ValueError(f"unknown profile keys: {sorted(unknown)}")
     merged = {**read_profile(path), **values}
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if not path.parent.exists():  # a new home: owner-only, whatever the umask
+        path.parent.mkdir(parents=True, mode=0o700)
+        path.parent.chmod(0o700)
     text = "".join(f"{key} = {json.dumps(merged[key])}\n" for key in sorted(merged))
     tmp = path.with_suffix(".tmp")
     # A new file, 0600 from creation (not chmod after writing, nor a leftover tmp someone may
