@@ -59,7 +59,7 @@ class SignedRequestsOnly:
         self.credentials = credentials
         self.clock = clock
         self.refused = 0
-        """How many requests were refused (read by tests and the log)."""
+        """How many requests were refused (a statistic for tests; not locked)."""
 
     def __call__(
         self, environ: dict[str, Any], start_response: Callable[..., Any]
