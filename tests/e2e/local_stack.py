@@ -94,15 +94,24 @@ class ServerProcess:
 
 
 def start_server(
-    home: Path, tag: str, *, port: int = 0, env: dict[str, str] | None = None
+    home: Path,
+    tag: str,
+    *,
+    port: int = 0,
+    env: dict[str, str] | None = None,
+    umask: int = -1,
 ) -> ServerProcess:
-    """Start `stratoflow server start --port PORT` with its own home; output to files."""
+    """Start `stratoflow server start --port PORT` with its own home; output to files.
+
+    `umask` is the server's (-1: this process's).
+    """
     out, err = home.parent / f"{tag}.out", home.parent / f"{tag}.err"
     process = subprocess.Popen(
         [STRATOFLOW, "server", "start", "--port", str(port)],
         env=env or stack_env(home),
         stdout=out.open("wb"),
         stderr=err.open("wb"),
+        umask=umask,
     )
     return ServerProcess(home=home, process=process, out=out, err=err)
 

@@ -2,8 +2,10 @@
 
 Registered through the `stratoflow.cli` entry point of the functions package. This is the
 boundary where the environment is read (once, into `LocalOptions` and `Settings`) and where the
-stack process gets its emulator credentials; exit codes: 0 after a clean stop, 1 when the stack
-cannot start (a busy port, a data folder in use), with the reason on stderr.
+stack process gets its emulator credentials (the emulator's random ones of this start, which
+every boto3 and pynamodb client in the process then signs with); exit codes: 0 after a clean
+stop, 1 when the stack cannot start (a busy port, a data folder in use), with the reason on
+stderr.
 """
 
 from __future__ import annotations
@@ -20,12 +22,11 @@ import click
 
 from stratoflow.client.profile import stratoflow_home
 from stratoflow_functions.config import load_settings
+from stratoflow_functions.local.sigv4 import EmulatorCredentials
 from stratoflow_functions.local.stack import LocalOptions, LocalStack, LocalStackError, StackInfo
 from stratoflow_functions.local.timers import Cadences
 
 EMULATOR_ENV = {
-    "AWS_ACCESS_KEY_ID": "stratoflow-local",
-    "AWS_SECRET_ACCESS_KEY": "stratoflow-local",
     # moto's DynamoDB Streams (and account-scoped endpoints) need this off
     "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
 }
@@ -66,10 +67,14 @@ def _flag(env: Mapping[str, str], name: str, *, default: bool) -> bool:
     return raw.strip().lower() not in ("0", "false", "no", "off")
 
 
-def emulator_environment(env: Mapping[str, str], region: str) -> dict[str, str]:
-    """The stack process's own environment: fake credentials that only the emulator sees."""
+def emulator_environment(
+    env: Mapping[str, str], region: str, credentials: EmulatorCredentials
+) -> dict[str, str]:
+    """The stack process's own environment: the emulator's credentials, which only it accepts
+    (the user's AWS credentials are dropped, so nothing in the process can reach AWS)."""
     result = {k: v for k, v in env.items() if k not in DROPPED_ENV}
     result.update(EMULATOR_ENV)
+    result.update(credentials.environment())
     result["AWS_DEFAULT_REGION"] = result["AWS_REGION"] = region
     return result
 
@@ -94,7 +99,7 @@ def start(host: str, port: int) -> None:
         click.echo(f"Error: {exc.message}", err=True)
         sys.exit(1)
     os.environ.clear()
-    os.environ.update(emulator_environment(user_env, settings.region))
+    os.environ.update(emulator_environment(user_env, settings.region, stack.emulator.credentials))
     _run(stack)
 
 

@@ -6,7 +6,12 @@ write-ahead log of its generation is replayed through moto's application; then a
 is written and a new, empty log begun (compaction), so start time follows the amount of data,
 not the number of writes ever made. While running, every write that took effect is logged
 before it is acknowledged (`recording.py`), and the log is compacted again once it grows past
-a threshold. Files: `snapshot.jsonl` and `wal-<generation>.jsonl` in the data folder.
+a threshold. Files: `snapshot.jsonl` and `wal-<generation>.jsonl` in the data folder (0700,
+files 0600).
+
+Only the stack gets in: the server answers only requests signed with the emulator's own
+credentials (new random ones each start, held by this object and handed to the stack's clients),
+or presigned with them (`signed_only.py`); anything else is refused with 403 before moto sees it.
 """
 
 from __future__ import annotations
@@ -21,7 +26,10 @@ from pathlib import Path
 from typing import Any
 
 from stratoflow_functions.local.emulator_fixes import install_emulator_fixes
+from stratoflow_functions.local.private_files import private_dir
 from stratoflow_functions.local.recording import RecordingApp, replay
+from stratoflow_functions.local.signed_only import SignedRequestsOnly
+from stratoflow_functions.local.sigv4 import EmulatorCredentials
 from stratoflow_functions.local.snapshot import (
     SNAPSHOT_SERVICES,
     read_generation,
@@ -33,6 +41,8 @@ from stratoflow_functions.local.wal import WalEntry, WriteAheadLog, read_entries
 
 logger = logging.getLogger(__name__)
 SNAPSHOT_FILE = "snapshot.jsonl"
+SOCKET_TIMEOUT_SECONDS = 60.0
+"""A client silent this long mid-request is dropped (no thread waits forever on it)."""
 
 
 @dataclass(frozen=True)
@@ -46,11 +56,12 @@ class RestoreReport:
 
 
 class AwsClients:
-    """boto3 clients for the emulator (built on first use)."""
+    """boto3 clients for the emulator, signing with its credentials (built on first use)."""
 
-    def __init__(self, endpoint_url: str, region: str) -> None:
+    def __init__(self, endpoint_url: str, region: str, credentials: EmulatorCredentials) -> None:
         self.endpoint_url = endpoint_url
         self.region = region
+        self.credentials = credentials
         self._clients: dict[str, Any] = {}
 
     def client(self, service: str) -> Any:
@@ -60,7 +71,12 @@ class AwsClients:
 
             make: Any = boto3.client  # any service by name (the stubs want a literal)
             self._clients[service] = make(
-                service, region_name=self.region, endpoint_url=self.endpoint_url
+                service,
+                region_name=self.region,
+                endpoint_url=self.endpoint_url,
+                aws_access_key_id=self.credentials.access_key_id,
+                aws_secret_access_key=self.credentials.secret_access_key,
+                aws_session_token=None,
             )
         return self._clients[service]
 
@@ -76,7 +92,15 @@ class AwsClients:
 
 
 class Emulator:
-    """moto's server with durable state under `data_dir`."""
+    """moto's server with durable state under `data_dir`, for holders of `credentials` only.
+
+    Args:
+        data_dir: Where the snapshot and the log live.
+        host: The address to listen on.
+        region: The region of the clients it hands out.
+        fsync: Whether every logged write is fsynced.
+        credentials: The only credentials accepted; new random ones when omitted.
+    """
 
     def __init__(
         self,
@@ -85,13 +109,16 @@ class Emulator:
         host: str = "127.0.0.1",
         region: str = "us-east-1",
         fsync: bool = False,
+        credentials: EmulatorCredentials | None = None,
     ) -> None:
         self.data_dir = data_dir
         self.host = host
         self.region = region
         self.fsync = fsync
+        self.credentials = credentials or EmulatorCredentials.generate()
         self.generation = 0
         self._app: RecordingApp | None = None
+        self.front: SignedRequestsOnly | None = None
         self._server: Any = None
         self._thread: threading.Thread | None = None
         self._clients: AwsClients | None = None
@@ -116,7 +143,7 @@ class Emulator:
 
     def start(self) -> RestoreReport:
         """Serve on a free port, rebuild the saved state, compact, and begin logging."""
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.data_dir)
         self._serve()
         began = time.monotonic()
         restored, replayed, failed = self._restore()
@@ -134,19 +161,22 @@ class Emulator:
         from werkzeug.serving import make_server
 
         class QuietHandler(MotoRequestHandler):
+            timeout = SOCKET_TIMEOUT_SECONDS
+
             def log_request(self, *args: Any) -> None:
                 """Emulator requests are not logged (they carry keys and are many)."""
 
         install_emulator_fixes()
         self._app = RecordingApp(DomainDispatcherApplication(create_backend_app))
+        self.front = SignedRequestsOnly(self._app, self.credentials)
         self._server = make_server(
-            self.host, 0, self._app, threaded=True, request_handler=QuietHandler
+            self.host, 0, self.front, threaded=True, request_handler=QuietHandler
         )
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="stratoflow-emulator", daemon=True
         )
         self._thread.start()
-        self._clients = AwsClients(self.url, self.region)
+        self._clients = AwsClients(self.url, self.region, self.credentials)
 
     def _restore(self) -> tuple[int, int, int]:
         snapshot = self.data_dir / SNAPSHOT_FILE

@@ -4,7 +4,7 @@ A snapshot holds what the control plane keeps in the emulator: every DynamoDB ta
 definition, TTL setting and items) and every S3 bucket with the current version of each object;
 plus, verbatim, the logged requests of any other service (so state there is carried forward,
 never dropped). It is written through the public AWS APIs (Scan, GetObject) and restored through
-them too (CreateTable, BatchWriteItem, PutObject), as JSON lines; the file is replaced
+them too (CreateTable, BatchWriteItem, PutObject), as JSON lines; the file (0600) is replaced
 atomically, so a crash mid-snapshot leaves the previous snapshot and its log intact.
 """
 
@@ -17,6 +17,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
+from stratoflow_functions.local.private_files import open_private
 from stratoflow_functions.local.wal import WalEntry
 
 BATCH = 25
@@ -36,7 +37,7 @@ def write_snapshot(path: Path, generation: int, clients: Any, carried: Iterable[
     """
     tmp = path.with_suffix(".tmp")
     count = 0
-    with tmp.open("w", encoding="utf-8") as out:
+    with open_private(tmp, "w") as out:
         _line(out, {"generation": generation})
         for record in _records(clients, carried):
             _line(out, record)

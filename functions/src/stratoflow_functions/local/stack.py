@@ -1,8 +1,9 @@
 """The local stack put together (SPEC 8): API, emulator, Towel timers, stream publisher and the
 local agent, started in dependency order and stopped in reverse.
 
-Start order: bind the API port (a busy port fails here, before anything is touched), lock the
-data folder (one stack per `$STRATOFLOW_HOME`), start the emulator (restoring saved state),
+Start order: bind the API port (a busy port fails here, before anything is touched), make the
+home owner-only and lock the data folder (one stack per `$STRATOFLOW_HOME`; everything under it
+is 0700/0600, `private_files.py`), start the emulator (restoring saved state),
 create the table and buckets if missing, write the profile, then start the stream publisher,
 the timers, the API server and the agent. `stop()` undoes it all and is safe to call twice.
 """
@@ -27,6 +28,7 @@ from stratoflow_functions.local.agent import AgentSupervisor, agent_command, age
 from stratoflow_functions.local.bootstrap import ensure_buckets, ensure_profile, ensure_table
 from stratoflow_functions.local.emulator import Emulator, RestoreReport
 from stratoflow_functions.local.http import ApiHttpServer
+from stratoflow_functions.local.private_files import open_private, secure_home
 from stratoflow_functions.local.stream import StreamPublisher
 from stratoflow_functions.local.timers import Cadences, Job, Timers, towel_jobs
 from stratoflow_functions.store import build_store
@@ -99,6 +101,9 @@ class LocalStack:
     def bind(self) -> None:
         """Take the API port and the data folder, or raise `LocalStackError` saying which."""
         self.api = _bind_api(self.options.host, self.options.port)
+        tightened = secure_home(self.options.home, self.options.data_dir)
+        if tightened:
+            logger.info("made %s paths under %s owner-only", tightened, self.options.data_dir)
         self._lock_file = _lock_data_dir(self.options.data_dir)
 
     def start(self) -> StackInfo:
@@ -194,8 +199,7 @@ def _bind_api(host: str, port: int) -> ApiHttpServer:
 
 
 def _lock_data_dir(data_dir: Path) -> IO[str]:
-    data_dir.mkdir(parents=True, exist_ok=True)
-    handle = (data_dir / "lock").open("w")
+    handle = open_private(data_dir / "lock", "a")  # "w" would empty the holder's pid
     try:
         fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError as exc:
@@ -204,6 +208,7 @@ def _lock_data_dir(data_dir: Path) -> IO[str]:
             f"another local stack is using {data_dir.parent}; stop it first",
             code="data_dir_in_use",
         ) from exc
+    handle.truncate(0)
     handle.write(f"{os.getpid()}\n")
     handle.flush()
     return handle

@@ -6,7 +6,8 @@ it through moto's application reproduces the write exactly. Entries are appended
 to the operating system before the emulator's answer is sent, so anything a caller saw
 acknowledged survives the death of the process (kill -9 included; a power cut can lose the
 last writes the OS had not yet put on disk unless `fsync` is on). A torn last line, from a
-crash mid-append, was never acknowledged and is ignored on reading.
+crash mid-append, was never acknowledged and is ignored on reading. Log files are 0600
+(`private_files.py`): they hold every write, API-key hashes included.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
+
+from stratoflow_functions.local.private_files import open_private
 
 PRESERVED_NAMES_KEY = "moto.preserved_header_names"
 """moto's environ entry for header spellings with underscores (a dict, kept as is)."""
@@ -109,7 +112,7 @@ class WriteAheadLog:
         self.fsync = fsync
         self.count = _truncate_torn_tail(path)
         self._lock = threading.Lock()
-        self._handle: IO[str] = path.open("a", encoding="utf-8")
+        self._handle: IO[str] = open_private(path, "a")
 
     def append(self, entry: WalEntry) -> None:
         """Write one entry and flush it (and fsync it when asked)."""

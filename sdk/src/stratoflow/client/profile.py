@@ -62,10 +62,17 @@ def write_profile(values: Mapping[str, str], path: Path) -> Path:
     if unknown:
         raise ValueError(f"unknown profile keys: {sorted(unknown)}")
     merged = {**read_profile(path), **values}
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.parent.exists():  # a new home: owner-only, whatever the umask
+        path.parent.mkdir(parents=True, mode=0o700)
+        path.parent.chmod(0o700)
     text = "".join(f"{key} = {json.dumps(merged[key])}\n" for key in sorted(merged))
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.chmod(0o600)
+    # A new file, 0600 from creation (not chmod after writing, nor a leftover tmp someone may
+    # hold open): the key is never readable by others.
+    tmp.unlink(missing_ok=True)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    os.fchmod(fd, 0o600)  # whatever the umask
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
     tmp.replace(path)
     return path
