@@ -77,7 +77,7 @@ def test_the_time_limit_stops_it_on_the_budget_clock(rule: str) -> None:
     clock = TickingClock(step=0.01)
     budget = BudgetSpec(steps=10**9, seconds=0.5).start(clock)
 
-    with pytest.raises(ScheduleBudgetError, match="more than the budget of .* / 500 ms"):
+    with pytest.raises(ScheduleBudgetError, match=r"more than the budget of .* / 500 ms"):
         next_times(RRuleSchedule(rrule=rule), NOW, NOW + timedelta(days=3650), 3, budget)
 
     assert clock.reads <= 0.5 / 0.01 + 2  # the deadline is read on every step

@@ -93,6 +93,10 @@ def test_next_times_raises_the_same_message_for_a_bad_cron() -> None:
         ("FREQ=HOURLY;INTERVAL=-3", "invalid", r"INTERVAL must be at least 1, got -3"),
         ("FREQ=DAILY;INTERVAL=99999999999999999999", "invalid", r"over 100 years long"),
         ("FREQ=YEARLY;INTERVAL=101", "invalid", r"INTERVAL=101 makes a period over 100 years"),
+        ("FREQ=HOURLY;BYSECOND=-1", "invalid", r"BYSECOND must be within 0\.\.59, got -1"),
+        ("FREQ=YEARLY;BYYEARDAY=10000000000000000000", "invalid", r"BYYEARDAY must be within"),
+        ("FREQ=MONTHLY;BYDAY=53SU", "invalid", r"BYDAY ordinal 53 is outside -5\.\.5"),
+        ("FREQ=DAILY;COUNT=3;UNTIL=20300101T000000Z", "invalid", r"COUNT and UNTIL must not"),
         (
             "FREQ=SECONDLY;BYMONTH=2;BYMONTHDAY=30",
             "never_fires",

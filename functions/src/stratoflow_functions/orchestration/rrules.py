@@ -8,8 +8,8 @@ through the same functions here). Four things make a rule safe to evaluate:
   dateutil never compares a naive datetime with an aware one (the `TypeError` that broke every
   tick for `RRULE:FREQ=DAILY` + `EXDATE:20200101T000000`).
 * **Structural checks** on every RRULE and EXRULE: `INTERVAL` at least 1 (dateutil never
-  advances at 0) and one period at most 100 years; a `BYMONTHDAY` that can never fall in the
-  `BYMONTH` months (`BYMONTH=2;BYMONTHDAY=30`) is refused by name.
+  advances at 0) and one period at most 100 years; not both COUNT and UNTIL; a `BYMONTHDAY`
+  that can never fall in the `BYMONTH` months (`BYMONTH=2;BYMONTHDAY=30`) is refused by name.
 * **Fast-forwarding.** Weekly and finer rules without COUNT start from a DTSTART moved by whole
   periods close to the window, so the cost of a rule does not grow with the years since its
   DTSTART. COUNT rules depend on DTSTART and cannot move: the API therefore requires that all of
@@ -78,6 +78,16 @@ _PERIOD_UNITS = {
 }
 _FIXED_LENGTH = frozenset({WEEKLY, DAILY, HOURLY, MINUTELY, SECONDLY})
 _MONTH_DAYS = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+# RFC 5545 value ranges; dateutil does not check most of them and fails later, obscurely.
+_RANGES = {
+    "BYMONTH": (("_bymonth",), 1, 12),
+    "BYHOUR": (("_byhour",), 0, 23),
+    "BYMINUTE": (("_byminute",), 0, 59),
+    "BYSECOND": (("_bysecond",), 0, 59),
+    "BYMONTHDAY": (("_bymonthday", "_bynmonthday"), -31, 31),
+    "BYYEARDAY": (("_byyearday",), -366, 366),
+    "BYWEEKNO": (("_byweekno",), -53, 53),
+}
 _PARSE_ERRORS = (ValueError, TypeError, KeyError, IndexError, OverflowError)
 
 Member = Callable[[rrule], rrule]
@@ -238,7 +248,23 @@ def _check_member(state: dict[str, Any], text: str) -> None:
         raise ScheduleError(f"{prefix}: INTERVAL must be at least 1, got {interval}")
     if interval > MAX_PERIOD // _PERIOD_UNITS[state["_freq"]]:  # no timedelta overflow
         raise ScheduleError(f"{prefix}: INTERVAL={interval} makes a period over 100 years long")
+    if state["_count"] is not None and state["_until"] is not None:
+        raise ScheduleError(f"{prefix}: COUNT and UNTIL must not both be given (RFC 5545)")
+    _check_ranges(state, prefix)
     _check_month_days(state, text)
+
+
+def _check_ranges(state: dict[str, Any], prefix: str) -> None:
+    for part, (attributes, low, high) in _RANGES.items():
+        values = [value for name in attributes for value in state[name] or ()]
+        wrong = [v for v in values if not low <= v <= high or (low < 0 and v == 0)]
+        if wrong:
+            raise ScheduleError(f"{prefix}: {part} must be within {low}..{high}, got {wrong[0]}")
+    monthly = state["_freq"] == MONTHLY or (state["_freq"] == YEARLY and state["_bymonth"])
+    limit = 5 if monthly else 53
+    for _, nth in state["_bynweekday"] or ():
+        if not 1 <= abs(nth) <= limit:
+            raise ScheduleError(f"{prefix}: BYDAY ordinal {nth} is outside -{limit}..{limit}")
 
 
 def _check_month_days(state: dict[str, Any], text: str) -> None:
