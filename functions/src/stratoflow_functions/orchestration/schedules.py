@@ -135,7 +135,7 @@ def next_times(
     try:
         return _collect(_candidates(schedule, after, spend), after, until, limit, spend)
     except ScheduleBudgetError as exc:
-        raise ScheduleBudgetError(f"{describe(schedule)}: {exc}") from None
+        raise ScheduleBudgetError(f"{describe(schedule)}: {exc}{_budget_hint(schedule)}") from None
     except ScheduleError:
         raise
     except _EVALUATION_ERRORS as exc:
@@ -187,6 +187,12 @@ def validate_schedule(schedule: Schedule, now: datetime, budget: Budget | None =
             f"{now.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ} (is its UNTIL or COUNT already over?)",
             reason="never_fires",
         )
+
+
+def _budget_hint(schedule: Schedule) -> str:
+    if isinstance(schedule, RRuleSchedule):
+        return "; it may never match, or match too rarely for its FREQ (try a coarser FREQ)"
+    return ""
 
 
 def _check_definition(schedule: Schedule, budget: Budget) -> None:
