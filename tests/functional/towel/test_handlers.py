@@ -11,7 +11,7 @@ from stratoflow_functions.config import load_settings
 from stratoflow_functions.handlers import lazarus, scheduler, zombie_killer
 from stratoflow_functions.handlers._towel import towel_deps
 from stratoflow_functions.store import create_table
-from tests.functional.towel.towel_support import deploy
+from tests.functional.towel.towel_support import cron, deploy
 
 
 @pytest.fixture
@@ -47,7 +47,42 @@ def test_scheduler_handler_creates_runs_and_emits_metrics(
     assert metric["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "Stratoflow"
     assert metric["RunsCreated"] == [result["runs_created"]]
     assert metric["service"] == settings.service_name
-    assert {"LateRunsMarked", "RunsDeleted"} <= set(metric)
+    assert {"LateRunsMarked", "RunsDeleted", "ScheduleFailures"} <= set(metric)
+    assert metric["ScheduleFailures"] == [0]
+
+
+def test_scheduler_handler_counts_a_stored_broken_schedule_in_its_metric_and_log(
+    env: None, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    from stratoflow.schemas import (
+        DeploymentCreate,
+        DeploymentScheduleCreate,
+        FlowCreate,
+        RRuleSchedule,
+        utcnow,
+    )
+    from stratoflow_functions.services.catalog import register_flow
+
+    _, store = towel_deps()
+    flow, _ = register_flow(store, FlowCreate(name="etl"), utcnow())
+    broken = DeploymentScheduleCreate(schedule=RRuleSchedule(rrule="FREQ=DAILY;INTERVAL=0"))
+    data = DeploymentCreate(
+        flow_id=flow.id, name="legacy", entrypoint="flows/etl.py:etl", schedules=[broken]
+    )
+    deployment, _ = store.deployments.upsert(data, flow, utcnow())  # no API validation
+    deploy(store, utcnow(), name="healthy", schedules=[cron("0 6 * * *")])
+
+    result = scheduler.handler({"source": "aws.events"}, None)
+
+    out = capsys.readouterr().out
+    metric = next(d for d in _emf(out) if "ScheduleFailures" in d)
+    assert metric["ScheduleFailures"] == [1]
+    assert result["schedules_failed"] == 1
+    assert result["failed_schedules"][0]["deployment_id"] == deployment.id
+    assert result["runs_created"] == 7
+    warning = next(r for r in caplog.records if r.levelname == "WARNING")
+    assert str(deployment.id) in warning.getMessage()
+    assert "INTERVAL must be at least 1" in warning.getMessage()
 
 
 @pytest.mark.parametrize(

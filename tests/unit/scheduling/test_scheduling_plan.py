@@ -9,10 +9,13 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from stratoflow.schemas.flows import CronSchedule, IntervalSchedule, RRuleSchedule
+from stratoflow_functions.orchestration.schedule_budget import ScheduleError
 from stratoflow_functions.orchestration.scheduler_plan import (
     PlannedRun,
+    ScheduleFailure,
     idempotency_key,
     is_late,
+    plan_deployment,
     plan_runs,
 )
 from tests.unit.scheduling.scheduling_support import (
@@ -200,3 +203,38 @@ def test_is_late_honours_a_configured_threshold() -> None:
 
     assert is_late(scheduled, scheduled + timedelta(seconds=20), late_after_seconds=60) is False
     assert is_late(scheduled, scheduled + timedelta(seconds=61), late_after_seconds=60) is True
+
+
+def test_a_schedule_that_cannot_be_planned_is_a_failure_and_the_others_are_planned() -> None:
+    broken = RRuleSchedule(rrule="RRULE:FREQ=DAILY;INTERVAL=0")
+    plan = deployment(
+        entry(broken, schedule_id=SCHEDULE_ID, parameters={"token": "s3cr3t"}),
+        entry(DAILY, schedule_id=OTHER_SCHEDULE_ID),
+    )
+
+    result = plan_deployment(plan, NOW)
+
+    assert result.failures == (
+        ScheduleFailure(
+            DEPLOYMENT_ID,
+            SCHEDULE_ID,
+            "invalid",
+            "invalid rrule 'RRULE:FREQ=DAILY;INTERVAL=0': INTERVAL must be at least 1, got 0",
+        ),
+    )
+    assert [run.schedule_id for run in result.runs] == [OTHER_SCHEDULE_ID] * 7
+    assert "s3cr3t" not in repr(result.failures)
+
+
+def test_plan_runs_raises_the_first_failure() -> None:
+    broken = RRuleSchedule(rrule="FREQ=SECONDLY;BYMONTH=2;BYMONTHDAY=30")
+
+    with pytest.raises(ScheduleError, match="never falls in month 2") as caught:
+        plan_runs(deployment(entry(broken)), NOW)
+
+    assert caught.value.reason == "never_fires"
+
+
+def test_plan_deployment_rejects_a_naive_now() -> None:
+    with pytest.raises(ValueError, match="now must be a timezone-aware datetime"):
+        plan_deployment(deployment(entry(DAILY)), datetime(2024, 5, 1))

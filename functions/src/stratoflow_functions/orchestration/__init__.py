@@ -4,7 +4,9 @@ The service layer builds a `ProposalContext`, asks `decide` for a `Decision`, pe
 one version-conditional write, and records the run's counters and times from `bookkeeping`;
 `attempts` says when a flow run's attempt is over and what its open task runs then become.
 Nothing in this package does I/O or reads the clock; schedule arithmetic lives beside it in
-`orchestration.schedules` and `orchestration.scheduler_plan` (imported by their full path).
+`orchestration.schedules`, `rrules`, `schedule_budget` and `scheduler_plan` (imported by their
+full path). The one clock there is a schedule budget's monotonic time limit, a bound on work
+rather than a business time, and callers may pass their own.
 """
 
 from stratoflow_functions.orchestration.attempts import (

@@ -1,28 +1,43 @@
 """The scheduler's plan: which runs each deployment schedule should have, as frozen data.
 
-Pure decide-then-act (no I/O, the clock is passed in): the scheduler service calls `plan_runs`
-for a deployment and creates each `PlannedRun` with its idempotency key, so a run that already
-exists is a no-op and two overlapping scheduler invocations never create the same run twice.
-The key depends only on the deployment, the schedule and the UTC start time, never on when the
-plan was made. `is_late` is the predicate behind the SCHEDULED → Late transition (SPEC §2).
+Pure decide-then-act (no I/O, the clock is passed in): the scheduler service calls
+`plan_deployment` for a deployment and creates each `PlannedRun` with its idempotency key, so a
+run that already exists is a no-op and two overlapping scheduler invocations never create the
+same run twice. The key depends only on the deployment, the schedule and the UTC start time,
+never on when the plan was made. Each schedule is planned on its own budget
+(`PLANNING_BUDGET`); one that cannot be planned becomes a `ScheduleFailure` in the plan and the
+others are planned as usual. `is_late` is the predicate behind the SCHEDULED → Late transition
+(SPEC §2).
 """
 
 from __future__ import annotations
 
 import copy
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
 from stratoflow.schemas.flows import Deployment, DeploymentSchedule
-from stratoflow_functions.orchestration.schedules import next_times
+from stratoflow_functions.orchestration.schedule_budget import (
+    DEPLOYMENT_PLANNING_BUDGET,
+    PLANNING_BUDGET,
+    BudgetSpec,
+    Clock,
+    ScheduleError,
+)
+from stratoflow_functions.orchestration.schedules import PlanBounds, upcoming_times
 
-__all__ = ["PlannedRun", "idempotency_key", "is_late", "plan_runs"]
-
-# How far `min_runs` may reach past the horizon for a sparse schedule (a yearly rrule needs
-# three years for three runs); bounded so an exhausted rule cannot make the search endless.
-_MIN_RUNS_LOOKAHEAD = timedelta(days=366 * 25)
+__all__ = [
+    "DeploymentPlan",
+    "PlannedRun",
+    "ScheduleFailure",
+    "idempotency_key",
+    "is_late",
+    "plan_deployment",
+    "plan_runs",
+]
 
 
 @dataclass(frozen=True)
@@ -46,6 +61,31 @@ class PlannedRun:
     name: str
 
 
+@dataclass(frozen=True)
+class ScheduleFailure:
+    """A schedule the scheduler could not plan this time (it plans nothing for it).
+
+    Attributes:
+        deployment_id: The deployment the schedule belongs to.
+        schedule_id: The schedule.
+        reason: `invalid`, `never_fires` or `over_budget` (see `ScheduleError`).
+        message: What is wrong, naming the schedule (never its parameters).
+    """
+
+    deployment_id: UUID
+    schedule_id: UUID
+    reason: str
+    message: str
+
+
+@dataclass(frozen=True)
+class DeploymentPlan:
+    """What one deployment's schedules want: the runs, and the schedules that failed."""
+
+    runs: tuple[PlannedRun, ...] = ()
+    failures: tuple[ScheduleFailure, ...] = ()
+
+
 def idempotency_key(deployment_id: UUID | str, schedule_id: UUID | str, start: datetime) -> str:
     """The key that makes creating a scheduled run idempotent.
 
@@ -64,6 +104,58 @@ def idempotency_key(deployment_id: UUID | str, schedule_id: UUID | str, start: d
     return f"scheduled:{deployment_id}:{schedule_id}:{_utc_iso(start)}"
 
 
+def plan_deployment(
+    deployment: Deployment,
+    now: datetime,
+    bounds: PlanBounds | None = None,
+    *,
+    budget: BudgetSpec = PLANNING_BUDGET,
+    deployment_budget: BudgetSpec = DEPLOYMENT_PLANNING_BUDGET,
+    clock: Clock = time.monotonic,
+) -> DeploymentPlan:
+    """The runs every active schedule of a deployment should have after `now`.
+
+    Per schedule: every run in `(now, now + horizon]`, but at least `min_runs` (even beyond
+    the horizon) and at most `max_runs`. A paused deployment and inactive schedules plan
+    nothing. Runs are ordered by schedule, then start time. Each schedule is planned on a
+    fresh `budget`, all of them within one `deployment_budget` (both on the monotonic
+    `clock`); a schedule that is invalid or over budget plans nothing and is reported in
+    `failures`, and the next schedule is planned as usual.
+
+    Args:
+        deployment: The deployment, with its schedules.
+        now: The current time (timezone-aware).
+        bounds: Runs per schedule; `PlanBounds()` by default.
+        budget: What planning one schedule may spend.
+        deployment_budget: What planning all of them may spend.
+        clock: The monotonic clock the budget's time limit runs on.
+
+    Returns:
+        The planned runs and the failed schedules.
+
+    Raises:
+        ValueError: `now` is naive or the bounds are inconsistent.
+    """
+    limits = bounds or PlanBounds()
+    _check_bounds(limits.min_runs, limits.max_runs, limits.horizon)
+    _require_aware(now)
+    if deployment.paused:
+        return DeploymentPlan()
+    shared = deployment_budget.start(clock)
+    runs: list[PlannedRun] = []
+    failures: list[ScheduleFailure] = []
+    for entry in deployment.schedules:
+        if not entry.active:
+            continue
+        try:
+            starts = upcoming_times(entry.schedule, now, limits, budget.start(clock, shared))
+        except ScheduleError as exc:
+            failures.append(ScheduleFailure(deployment.id, entry.id, exc.reason, str(exc)))
+            continue
+        runs.extend(_planned_run(deployment, entry, start) for start in starts)
+    return DeploymentPlan(tuple(runs), tuple(failures))
+
+
 def plan_runs(
     deployment: Deployment,
     now: datetime,
@@ -72,34 +164,17 @@ def plan_runs(
     max_runs: int = 100,
     horizon: timedelta = timedelta(days=7),
 ) -> list[PlannedRun]:
-    """The runs every active schedule of a deployment should have after `now`.
-
-    Per schedule: every run in `(now, now + horizon]`, but at least `min_runs` (even beyond
-    the horizon) and at most `max_runs`. A paused deployment and inactive schedules plan
-    nothing. Runs are ordered by schedule, then start time.
-
-    Args:
-        deployment: The deployment, with its schedules.
-        now: The current time (timezone-aware).
-        min_runs: Runs to keep ahead even when the horizon holds fewer.
-        max_runs: Cap per schedule.
-        horizon: How far ahead to plan.
-
-    Returns:
-        The planned runs.
+    """`plan_deployment`'s runs, raising on the first schedule that cannot be planned.
 
     Raises:
-        ValueError: `now` is naive, the bounds are inconsistent, or a schedule is invalid.
+        ValueError: `now` is naive or the bounds are inconsistent.
+        ScheduleError: A schedule cannot be planned (the first one's message).
     """
-    _check_bounds(min_runs, max_runs, horizon)
-    if deployment.paused:
-        return []
-    return [
-        _planned_run(deployment, entry, start)
-        for entry in deployment.schedules
-        if entry.active
-        for start in _start_times(entry, now, min_runs, max_runs, horizon)
-    ]
+    plan = plan_deployment(deployment, now, PlanBounds(min_runs, max_runs, horizon))
+    if plan.failures:
+        first = plan.failures[0]
+        raise ScheduleError(first.message, first.reason)
+    return list(plan.runs)
 
 
 def is_late(scheduled_time: datetime, now: datetime, late_after_seconds: float = 15) -> bool:
@@ -123,13 +198,9 @@ def _check_bounds(min_runs: int, max_runs: int, horizon: timedelta) -> None:
         raise ValueError(f"horizon must not be negative, got {horizon}")
 
 
-def _start_times(
-    entry: DeploymentSchedule, now: datetime, min_runs: int, max_runs: int, horizon: timedelta
-) -> list[datetime]:
-    within = next_times(entry.schedule, now, now + horizon, max_runs)
-    if len(within) >= min_runs:
-        return within
-    return next_times(entry.schedule, now, now + _MIN_RUNS_LOOKAHEAD, min_runs)
+def _require_aware(now: datetime) -> None:
+    if now.tzinfo is None or now.utcoffset() is None:
+        raise ValueError(f"now must be a timezone-aware datetime, got {now!r}")
 
 
 def _planned_run(deployment: Deployment, entry: DeploymentSchedule, start: datetime) -> PlannedRun:

@@ -1,8 +1,11 @@
-"""Schedule arithmetic: the UTC instants at which a deployment schedule fires.
+"""Schedule arithmetic: the UTC instants at which a deployment schedule fires, on a budget.
 
-Pure code in the orchestration layer (no I/O, no clock: callers pass the time window). The
-scheduler service asks `scheduler_plan.plan_runs`, which asks `next_times` here; the API calls
-`validate_schedule` before it stores a schedule and turns the `ValueError` into a 422.
+Pure code in the orchestration layer (no I/O; the caller passes the time window, and the
+budget's monotonic clock). The scheduler plans with `upcoming_times` (through
+`scheduler_plan`); the API calls `validate_schedule`, which runs the same `upcoming_times` on a
+quarter of the scheduler's budget (see `schedule_budget`), so what is accepted can be planned.
+Every failure is a `ScheduleError` (a `ValueError`) whose message names the schedule and the
+problem; the API turns it into a 422, the scheduler logs and counts it and skips the schedule.
 
 Every schedule type produces *wall-clock* candidates in its timezone, and one resolver maps a
 wall-clock time to UTC, so DST is handled the same way everywhere:
@@ -19,69 +22,94 @@ schedule's timezone; the anchor only fixes the phase, steps before it count too)
 that is a whole number of days keeps the anchor's wall-clock time across DST; any other
 interval is a fixed number of seconds. RRules are evaluated with dateutil from DTSTART (the
 rule's own, else the default anchor): a floating DTSTART is read in the schedule's timezone, a
-`TZID=` or `Z` DTSTART keeps its own zone, and UNTIL must then be UTC (RFC 5545).
+`TZID=` or `Z` DTSTART keeps its own zone, and UNTIL must then be UTC (RFC 5545); see `rrules`
+for how a rule is checked and bounded.
 """
 
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from croniter import CroniterBadDateError, croniter  # type: ignore[import-untyped]
-from dateutil.rrule import HOURLY, MINUTELY, SECONDLY, rrule, rrulebase, rrulestr
 
 from stratoflow.schemas.flows import CronSchedule, IntervalSchedule, RRuleSchedule, Schedule
+from stratoflow_functions.orchestration.rrules import (
+    DEFAULT_ANCHOR,
+    build_rrule,
+    check_rrule_cost,
+    quote,
+    rrule_occurrences,
+    zone,
+)
+from stratoflow_functions.orchestration.schedule_budget import (
+    PLANNING_BUDGET,
+    VALIDATION_BUDGET,
+    Budget,
+    ScheduleBudgetError,
+    ScheduleError,
+)
 
 __all__ = [
     "DEFAULT_ANCHOR",
-    "build_rrule",
+    "LOOKAHEAD",
+    "PlanBounds",
+    "describe",
     "next_times",
     "resolve_wall_time",
+    "upcoming_times",
     "validate_schedule",
     "zone",
 ]
 
-DEFAULT_ANCHOR = datetime(2020, 1, 1)
-"""Naive on purpose: read as wall-clock time in each schedule's own timezone."""
+LOOKAHEAD_YEARS = 25
+LOOKAHEAD = timedelta(days=366 * LOOKAHEAD_YEARS)
+"""How far `upcoming_times` may look past the horizon for `min_runs` runs of a sparse schedule
+(a yearly rrule needs three years for three runs); a schedule with no occurrence this far
+ahead is refused by `validate_schedule`."""
 
 _DAY_SECONDS = 86_400
 # DST shifts are at most 2 h anywhere; starting this far before `after` lets a wall time that
 # repeats later (fall-back) or resolves earlier (gap) still be seen. Results are filtered anyway.
 _DST_MARGIN = timedelta(hours=3)
 _CRON_FIELDS = 5
-_FLOATING_DTSTART = re.compile(r"^DTSTART:(\d{8}T\d{6})\s*$", re.IGNORECASE | re.MULTILINE)
-_SUBDAILY_UNITS = {
-    HOURLY: timedelta(hours=1),
-    MINUTELY: timedelta(minutes=1),
-    SECONDLY: timedelta(seconds=1),
-}
+# What dateutil, croniter and datetime arithmetic raise on inputs they cannot evaluate (a
+# DTSTART in year 9999 west of UTC overflows, for instance).
+_EVALUATION_ERRORS = (ValueError, TypeError, ArithmeticError, LookupError)
 
 _Candidate = tuple[datetime, datetime | None]
 """A wall time resolved to UTC: its first instant and, if it should fire twice, the second."""
 
 
-def zone(name: str) -> ZoneInfo:
-    """Look up an IANA timezone.
+@dataclass(frozen=True)
+class PlanBounds:
+    """How many runs to plan per schedule: every one within `horizon`, at least `min_runs`
+    (even beyond it, up to `LOOKAHEAD`), at most `max_runs`."""
 
-    Args:
-        name: An IANA name such as `Europe/Berlin`.
-
-    Returns:
-        The zone.
-
-    Raises:
-        ValueError: The name is not a known IANA timezone.
-    """
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValueError(f"unknown IANA timezone {name!r}") from exc
+    min_runs: int = 3
+    max_runs: int = 100
+    horizon: timedelta = timedelta(days=7)
 
 
-def next_times(schedule: Schedule, after: datetime, until: datetime, limit: int) -> list[datetime]:
+def describe(schedule: Schedule) -> str:
+    """The schedule as messages name it: `cron expression '0 2 * * *'`, `rrule '…'`, …"""
+    if isinstance(schedule, CronSchedule):
+        return f"cron expression {quote(schedule.cron)}"
+    if isinstance(schedule, IntervalSchedule):
+        return f"interval of {schedule.interval_seconds:g} s"
+    return f"rrule {quote(schedule.rrule)}"
+
+
+def next_times(
+    schedule: Schedule,
+    after: datetime,
+    until: datetime,
+    limit: int,
+    budget: Budget | None = None,
+) -> list[datetime]:
     """The instants at which `schedule` fires in the window `(after, until]`.
 
     Args:
@@ -89,35 +117,91 @@ def next_times(schedule: Schedule, after: datetime, until: datetime, limit: int)
         after: Exclusive lower bound (timezone-aware).
         until: Inclusive upper bound (timezone-aware).
         limit: At most this many instants are returned (the earliest ones).
+        budget: What the evaluation may spend; a fresh `PLANNING_BUDGET` by default.
 
     Returns:
         Strictly increasing, timezone-aware UTC datetimes.
 
     Raises:
-        ValueError: A bound is naive, or the schedule is invalid (see `validate_schedule`).
+        ValueError: A bound is naive.
+        ScheduleError: The schedule is invalid or cannot be evaluated (see `validate_schedule`).
+        ScheduleBudgetError: Evaluating it took more than the budget.
     """
     _require_aware(after, "after")
     _require_aware(until, "until")
     if limit <= 0 or until <= after:
         return []
-    return _collect(_candidates(schedule, after), after, until, limit)
+    spend = budget or PLANNING_BUDGET.start()
+    try:
+        return _collect(_candidates(schedule, after, spend), after, until, limit, spend)
+    except ScheduleBudgetError as exc:
+        raise ScheduleBudgetError(f"{describe(schedule)}: {exc}{_budget_hint(schedule)}") from None
+    except ScheduleError:
+        raise
+    except _EVALUATION_ERRORS as exc:
+        raise ScheduleError(f"{describe(schedule)} cannot be evaluated: {exc}") from exc
 
 
-def validate_schedule(schedule: Schedule) -> None:
-    """Check that a schedule can be evaluated.
+def upcoming_times(
+    schedule: Schedule, now: datetime, bounds: PlanBounds, budget: Budget
+) -> list[datetime]:
+    """The start times the scheduler plans for `schedule` after `now` (see `PlanBounds`).
+
+    Raises:
+        ScheduleError: As `next_times`; both calls share `budget`.
+    """
+    within = next_times(schedule, now, now + bounds.horizon, bounds.max_runs, budget)
+    if len(within) >= bounds.min_runs:
+        return within
+    return next_times(schedule, now, now + LOOKAHEAD, bounds.min_runs, budget)
+
+
+def validate_schedule(schedule: Schedule, now: datetime, budget: Budget | None = None) -> None:
+    """Check that a schedule can be planned: what the API accepts, the scheduler can plan.
+
+    Parses it, applies the structural checks, lists a COUNT rule's occurrences in full, then
+    plans it as the scheduler would (`upcoming_times` with default `PlanBounds`), all on one
+    budget, a quarter of the scheduler's by default.
 
     Args:
         schedule: The schedule to check.
+        now: The time it is validated at (timezone-aware).
+        budget: What the check may spend; a fresh `VALIDATION_BUDGET` by default.
 
     Raises:
-        ValueError: The timezone is unknown, the cron expression is malformed or can never
-            fire, or the rrule cannot be parsed; the message says which and why.
+        ScheduleError: The timezone is unknown; the cron expression or rrule is malformed or
+            can never fire; it has no occurrence within `LOOKAHEAD` after `now` (an UNTIL or
+            COUNT already over, a far DTSTART); or evaluating it takes more than the budget.
+            The message names the schedule and the problem; `reason` classifies it.
     """
+    spend = budget or VALIDATION_BUDGET.start()
+    try:
+        _check_definition(schedule, spend)
+    except ScheduleError:
+        raise
+    except _EVALUATION_ERRORS as exc:
+        raise ScheduleError(f"{describe(schedule)} cannot be evaluated: {exc}") from exc
+    if not upcoming_times(schedule, now, PlanBounds(), spend):
+        raise ScheduleError(
+            f"{describe(schedule)} has no occurrence in the {LOOKAHEAD_YEARS} years after "
+            f"{now.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ} (is its UNTIL or COUNT already over?)",
+            reason="never_fires",
+        )
+
+
+def _budget_hint(schedule: Schedule) -> str:
+    if isinstance(schedule, RRuleSchedule):
+        return "; it may never match, or match too rarely for its FREQ (try a coarser FREQ)"
+    return ""
+
+
+def _check_definition(schedule: Schedule, budget: Budget) -> None:
+    """The checks `next_times` cannot make: a cron that never matches, a COUNT rule's cost."""
     tz = zone(schedule.timezone)
     if isinstance(schedule, CronSchedule):
         _check_cron(schedule)
     elif isinstance(schedule, RRuleSchedule):
-        build_rrule(schedule.rrule, tz)
+        check_rrule_cost(build_rrule(schedule.rrule, tz), schedule.rrule, budget)
 
 
 def resolve_wall_time(wall: datetime, tz: tzinfo) -> _Candidate:
@@ -143,43 +227,29 @@ def resolve_wall_time(wall: datetime, tz: tzinfo) -> _Candidate:
     return first, second
 
 
-def build_rrule(text: str, tz: ZoneInfo) -> rrulebase:
-    """Parse an RFC 5545 rule the way `next_times` evaluates it.
-
-    Args:
-        text: An `RRULE` (optionally with `DTSTART`, `RDATE`, `EXDATE`, `EXRULE` lines).
-        tz: The schedule's timezone: floating times and the default DTSTART are read in it.
-
-    Returns:
-        The dateutil rule (or rule set).
-
-    Raises:
-        ValueError: The rule cannot be parsed; the message quotes it and dateutil's reason.
-    """
-    zoned = _FLOATING_DTSTART.sub(lambda match: f"DTSTART;TZID={tz.key}:{match[1]}", text)
-    default_start = DEFAULT_ANCHOR.replace(tzinfo=tz)
-    try:
-        return rrulestr(zoned, dtstart=default_start, unfold=True, tzids=zone)
-    except (ValueError, TypeError, KeyError, IndexError) as exc:
-        raise ValueError(f"invalid rrule {text!r}: {exc}") from exc
-
-
 def _require_aware(value: datetime, name: str) -> None:
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError(f"{name} must be a timezone-aware datetime, got {value!r}")
 
 
 def _collect(
-    candidates: Iterable[_Candidate], after: datetime, until: datetime, limit: int
+    candidates: Iterable[_Candidate],
+    after: datetime,
+    until: datetime,
+    limit: int,
+    budget: Budget,
 ) -> list[datetime]:
     """Gather the earliest `limit` instants in `(after, until]` from time-ordered candidates.
 
     Candidates arrive in wall-clock order, so first instants never decrease but a repeated
     hour's second instants can come later than the next candidate's first: hence a set,
     sorted at the end, and stopping only once no later candidate can displace what we have.
+    Each candidate spends a budget step: a rule that keeps yielding the same instant (dateutil
+    at `INTERVAL=0`) or instants before `after` stops there.
     """
     found: set[datetime] = set()
     for first, second in candidates:
+        budget.spend()
         if first > until or _is_settled(found, limit, first):
             break
         found.update(t for t in (first, second) if t is not None and after < t <= until)
@@ -190,12 +260,12 @@ def _is_settled(found: set[datetime], limit: int, next_first: datetime) -> bool:
     return len(found) >= limit and sorted(found)[limit - 1] <= next_first
 
 
-def _candidates(schedule: Schedule, after: datetime) -> Iterator[_Candidate]:
+def _candidates(schedule: Schedule, after: datetime, budget: Budget) -> Iterator[_Candidate]:
     if isinstance(schedule, CronSchedule):
         return _cron_candidates(schedule, after)
     if isinstance(schedule, IntervalSchedule):
         return _interval_candidates(schedule, after)
-    return _rrule_candidates(schedule, after)
+    return _rrule_candidates(schedule, after, budget)
 
 
 def _transition_between(before: datetime, after: datetime, tz: tzinfo) -> datetime:
@@ -218,10 +288,10 @@ def _expand_cron(expression: str) -> list[list[int | str]]:
     try:
         fields, _ = croniter.expand(expression)
     except (ValueError, TypeError, KeyError) as exc:
-        raise ValueError(f"invalid cron expression {expression!r}: {exc}") from exc
+        raise ScheduleError(f"invalid cron expression {quote(expression)}: {exc}") from exc
     if len(fields) != _CRON_FIELDS:
-        raise ValueError(
-            f"invalid cron expression {expression!r}: expected 5 fields "
+        raise ScheduleError(
+            f"invalid cron expression {quote(expression)}: expected 5 fields "
             "(minute hour day-of-month month day-of-week)"
         )
     return list(fields)
@@ -232,8 +302,9 @@ def _check_cron(schedule: CronSchedule) -> None:
     try:
         croniter(schedule.cron, DEFAULT_ANCHOR, day_or=schedule.day_or).get_next(datetime)
     except CroniterBadDateError as exc:
-        raise ValueError(
-            f"invalid cron expression {schedule.cron!r}: it never matches a date"
+        raise ScheduleError(
+            f"invalid cron expression {quote(schedule.cron)}: it never matches a date",
+            reason="never_fires",
         ) from exc
 
 
@@ -291,31 +362,11 @@ def _wall_clock_steps(
 # --- rrule ------------------------------------------------------------------------------------
 
 
-def _rrule_candidates(schedule: RRuleSchedule, after: datetime) -> Iterator[_Candidate]:
+def _rrule_candidates(
+    schedule: RRuleSchedule, after: datetime, budget: Budget
+) -> Iterator[_Candidate]:
     tz = zone(schedule.timezone)
-    rule = _fast_forward(build_rrule(schedule.rrule, tz), after)
-    for occurrence in rule.xafter(after - _DST_MARGIN):
+    rule = build_rrule(schedule.rrule, tz)
+    for occurrence in rrule_occurrences(rule, after - _DST_MARGIN, budget):
         wall = occurrence.replace(tzinfo=None)
         yield resolve_wall_time(wall, occurrence.tzinfo or tz)[0], None
-
-
-def _fast_forward(rule: rrulebase, after: datetime) -> rrulebase:
-    """Move a sub-daily rule's DTSTART forward by whole periods, close to `after`.
-
-    dateutil walks every period from DTSTART, so a minutely rule anchored in 2020 would cost
-    millions of steps per call. Shifting by whole periods of wall-clock time keeps every
-    occurrence after the new start (dateutil's lattice is in wall-clock time too). Rules with
-    COUNT and rule sets are left alone: the first depend on DTSTART, the second are opaque.
-    dateutil exposes no public accessors for these fields, hence `vars`.
-    """
-    if not isinstance(rule, rrule) or vars(rule).get("_count") is not None:
-        return rule
-    unit = _SUBDAILY_UNITS.get(vars(rule).get("_freq", -1))
-    if unit is None:
-        return rule
-    start: datetime = vars(rule)["_dtstart"]
-    period = unit * int(vars(rule)["_interval"])
-    periods = (after - _DST_MARGIN - start) // period - 1
-    if periods <= 0:
-        return rule
-    return rule.replace(dtstart=start + periods * period)

@@ -14,6 +14,7 @@ from stratoflow.schemas import (
     FlowCreate,
 )
 from stratoflow_functions.errors import UnprocessableError
+from stratoflow_functions.orchestration.schedule_budget import ScheduleError
 from stratoflow_functions.orchestration.schedules import validate_schedule
 from stratoflow_functions.services.limits import check_parameters, json_size
 from stratoflow_functions.services.run_slots import deployment_slot, set_slot_limit
@@ -49,8 +50,8 @@ def upsert_deployment(
     for entry in data.schedules:
         check_parameters(entry.parameters, field="schedule parameters")
         try:
-            validate_schedule(entry.schedule)
-        except ValueError as exc:
+            validate_schedule(entry.schedule, now)  # bounded work: see schedule_budget
+        except ScheduleError as exc:
             raise UnprocessableError(str(exc), code="invalid_schedule") from exc
     if json_size(data.infra_overrides) > MAX_INFRA_OVERRIDES_BYTES:
         raise UnprocessableError(

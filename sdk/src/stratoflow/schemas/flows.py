@@ -18,7 +18,7 @@ from stratoflow.schemas.common import Name, Tag
 def _check_timezone(value: str) -> str:
     try:
         ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
+    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:  # OSError: `America`, long names
         raise ValueError(f"unknown IANA timezone {value!r}") from exc
     return value
 

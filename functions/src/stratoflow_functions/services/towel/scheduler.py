@@ -4,20 +4,33 @@ runs no schedule wants, mark Late runs, and hand due push runs to a dispatcher.
 Decide first, then act: `plan_runs` says which runs a deployment should have, one consistent
 batch read says which idempotency keys exist, and only the missing runs are created, each with
 its key `scheduled:{deployment}:{schedule}:{UTC start}`, so overlapping invocations never make
-a run twice. Work is bounded per call (deployments walked, runs created, Late candidates read);
-the walk resumes from a cursor item on the next tick.
+a run twice. Work is bounded per call (deployments walked, runs created, Late candidates read,
+walk time); the walk resumes from a cursor item on the next tick.
+
+A schedule that cannot be planned (invalid, never firing, or over its planning budget: stored
+before validation existed, or by an older version) is logged with the deployment and schedule
+ids, counted in `SchedulerReport.schedules_failed` (metric `ScheduleFailures`) and skipped;
+the deployment's other schedules and every other deployment are planned as usual.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+import time
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
 from stratoflow.schemas import Deployment, FlowRun
 from stratoflow_functions.config import Settings
 from stratoflow_functions.errors import ConflictError, ThrottledError
-from stratoflow_functions.orchestration.scheduler_plan import PlannedRun, plan_runs
+from stratoflow_functions.orchestration.schedule_budget import Clock
+from stratoflow_functions.orchestration.scheduler_plan import (
+    PlannedRun,
+    ScheduleFailure,
+    plan_deployment,
+)
+from stratoflow_functions.orchestration.schedules import PlanBounds
 from stratoflow_functions.services.flow_runs import scheduled_run_of
 from stratoflow_functions.services.towel.common import PAGE_SIZE
 from stratoflow_functions.services.towel.late import mark_late_runs
@@ -26,6 +39,13 @@ from stratoflow_functions.store import Store
 from stratoflow_functions.store.towel import TowelRepository, towel_repository
 
 SCHEDULER = "scheduler"
+REPORTED_FAILURES = 50
+"""At most this many failed schedules are listed in a report (all are counted)."""
+SCHEDULER_PAGE_SIZE = 25
+"""Deployments per page: a page is planned whole, so this bounds what the tick does past its
+`walk_seconds` (25 deployments x the deployment planning budget of 0.5 s)."""
+
+logger = logging.getLogger(__name__)
 
 
 class Dispatcher(Protocol):
@@ -46,12 +66,17 @@ class NoDispatch:
 
 @dataclass(frozen=True)
 class SchedulerLimits:
-    """How much one invocation may do; what is left waits for the next tick."""
+    """How much one invocation may do; what is left waits for the next tick.
+
+    `walk_seconds` is checked between pages of deployments: once the walk has taken that
+    long, it stops after the page and the next tick goes on from the next one.
+    """
 
     deployments: int = 1000
     runs_created: int = 2000
     late_candidates: int = 1000
-    page_size: int = PAGE_SIZE
+    page_size: int = SCHEDULER_PAGE_SIZE
+    walk_seconds: float = 25.0
 
 
 @dataclass(frozen=True)
@@ -65,6 +90,9 @@ class SchedulerReport:
         late_runs_marked: Runs marked Late.
         dispatched: Runs handed to the push dispatcher.
         wrapped: True when the walk reached the last deployment (the next starts over).
+        schedules_failed: Schedules that could not be planned (skipped; see the module doc).
+        failed_schedules: The first `REPORTED_FAILURES` of them: ids, reason and message.
+        out_of_time: True when the walk stopped early at `walk_seconds`.
     """
 
     deployments: int = 0
@@ -73,6 +101,9 @@ class SchedulerReport:
     late_runs_marked: int = 0
     dispatched: int = 0
     wrapped: bool = False
+    schedules_failed: int = 0
+    failed_schedules: tuple[ScheduleFailure, ...] = ()
+    out_of_time: bool = False
 
     def metrics(self) -> dict[str, int]:
         """CloudWatch metric name → value (namespace `Stratoflow`)."""
@@ -80,6 +111,7 @@ class SchedulerReport:
             "RunsCreated": self.runs_created,
             "RunsDeleted": self.runs_deleted,
             "LateRunsMarked": self.late_runs_marked,
+            "ScheduleFailures": self.schedules_failed,
         }
 
 
@@ -88,14 +120,36 @@ class _Walk:
     """Counters of the deployment walk, while it runs."""
 
     limits: SchedulerLimits
+    clock: Clock = time.monotonic
     deployments: int = 0
     created: int = 0
     deleted: int = 0
-    out_of_budget: bool = False
+    failures: list[ScheduleFailure] = field(default_factory=list)
+    out_of_time: bool = False
+    started: float = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.started = self.clock()
 
     def room(self) -> int:
         """Runs this call may still create."""
         return self.limits.runs_created - self.created
+
+    def time_is_up(self) -> bool:
+        """Whether the walk has used up `walk_seconds` (checked between pages)."""
+        self.out_of_time = self.clock() - self.started >= self.limits.walk_seconds
+        return self.out_of_time
+
+    def failed(self, failure: ScheduleFailure) -> None:
+        """Record a schedule that could not be planned, and log it (ids, never parameters)."""
+        self.failures.append(failure)
+        logger.warning(
+            "schedule %s of deployment %s not planned (%s): %s",
+            failure.schedule_id,
+            failure.deployment_id,
+            failure.reason,
+            failure.message,
+        )
 
 
 def schedule_runs(
@@ -105,6 +159,7 @@ def schedule_runs(
     *,
     dispatcher: Dispatcher | None = None,
     limits: SchedulerLimits | None = None,
+    clock: Clock = time.monotonic,
 ) -> SchedulerReport:
     """One scheduler tick.
 
@@ -114,13 +169,14 @@ def schedule_runs(
         now: The current time (timezone-aware).
         dispatcher: Starts due push runs; by default nothing is dispatched.
         limits: Per-invocation bounds.
+        clock: The monotonic clock planning budgets and `walk_seconds` run on.
 
     Returns:
-        Counts of what this call did.
+        Counts of what this call did, with the schedules it could not plan.
     """
     limits = limits or SchedulerLimits()
     towel = towel_repository(store)
-    walk = _Walk(limits)
+    walk = _Walk(limits, clock)
     queues: set[str] = set()
     wrapped = _walk_deployments(store, towel, settings, now, walk, queues)
     late = mark_late_runs(
@@ -132,7 +188,17 @@ def schedule_runs(
         limits.late_candidates,
     )
     dispatched = (dispatcher or NoDispatch()).dispatch_due(now)
-    return SchedulerReport(walk.deployments, walk.created, walk.deleted, late, dispatched, wrapped)
+    return SchedulerReport(
+        walk.deployments,
+        walk.created,
+        walk.deleted,
+        late,
+        dispatched,
+        wrapped,
+        schedules_failed=len(walk.failures),
+        failed_schedules=tuple(walk.failures[:REPORTED_FAILURES]),
+        out_of_time=walk.out_of_time,
+    )
 
 
 def _walk_deployments(
@@ -162,6 +228,8 @@ def _walk_deployments(
         towel.set_cursor(SCHEDULER, token)
         if token is None:
             return True
+        if walk.time_is_up():
+            return False
     return False
 
 
@@ -174,13 +242,15 @@ def _fill(
     walk: _Walk,
 ) -> bool:
     """Create the deployment's missing planned runs; False when the run budget ran out first."""
-    planned = plan_runs(
-        deployment,
-        now,
-        min_runs=settings.scheduler_min_runs,
-        max_runs=settings.scheduler_max_runs,
-        horizon=timedelta(days=settings.scheduler_horizon_days),
+    bounds = PlanBounds(
+        settings.scheduler_min_runs,
+        settings.scheduler_max_runs,
+        timedelta(days=settings.scheduler_horizon_days),
     )
+    plan = plan_deployment(deployment, now, bounds, clock=walk.clock)
+    for failure in plan.failures:
+        walk.failed(failure)
+    planned = plan.runs
     if not planned:
         return True
     existing = towel.existing_keys((deployment.flow_id, p.idempotency_key) for p in planned)

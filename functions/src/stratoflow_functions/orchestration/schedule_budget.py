@@ -1,0 +1,115 @@
+"""How much work evaluating one schedule may take, and the errors a schedule evaluation raises.
+
+Pure orchestration code. A schedule is user input, and the libraries that expand it (dateutil
+for rrules, croniter for cron) can search for a very long time when nothing matches: dateutil
+walks period after period up to the year 9999 for `FREQ=SECONDLY;BYMONTH=2;BYMONTHDAY=30`, and
+never stops for `INTERVAL=0`. Every evaluation therefore carries a `Budget`: a number of steps
+(a candidate instant, or one period dateutil examined) and a time limit on a monotonic clock
+(the caller may pass one in). The step count makes the bound deterministic; the time limit
+covers steps that cost more than others. Spending past either raises `ScheduleBudgetError`.
+
+The API validates with `VALIDATION_BUDGET`, a quarter of the scheduler's `PLANNING_BUDGET`,
+so anything accepted is planned with room to spare.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+__all__ = [
+    "DEPLOYMENT_PLANNING_BUDGET",
+    "PLANNING_BUDGET",
+    "VALIDATION_BUDGET",
+    "Budget",
+    "BudgetSpec",
+    "Clock",
+    "ScheduleBudgetError",
+    "ScheduleError",
+]
+
+Clock = Callable[[], float]
+
+
+class ScheduleError(ValueError):
+    """A schedule that cannot be planned; the message names the problem.
+
+    Attributes:
+        reason: A short slug for logs and metrics: `invalid` (cannot be parsed or evaluated),
+            `never_fires` (no occurrence ahead), `over_budget` (see `ScheduleBudgetError`).
+    """
+
+    def __init__(self, message: str, reason: str = "invalid") -> None:
+        """Create the error with its message and reason slug."""
+        super().__init__(message)
+        self.reason = reason
+
+
+class ScheduleBudgetError(ScheduleError):
+    """Evaluating the schedule needed more steps or time than its budget allows."""
+
+    def __init__(self, message: str) -> None:
+        """Create the error; its reason is `over_budget`."""
+        super().__init__(message, reason="over_budget")
+
+
+@dataclass(frozen=True)
+class BudgetSpec:
+    """The size of a budget: at most `steps` steps and `seconds` of monotonic time."""
+
+    steps: int
+    seconds: float
+    name: str = "budget"
+    """How messages call it: `validation budget`, `planning budget`, …"""
+
+    def start(self, clock: Clock = time.monotonic, within: Budget | None = None) -> Budget:
+        """A fresh budget of this size whose time starts now on `clock`.
+
+        Args:
+            clock: A monotonic clock, in seconds.
+            within: A larger budget each step is also spent from (a deployment's, shared by
+                its schedules).
+        """
+        return Budget(self, clock, within)
+
+    def describe(self) -> str:
+        """`planning budget of 20,000 steps / 200 ms`, for messages."""
+        return f"{self.name} of {self.steps:,} steps / {self.seconds * 1000:.0f} ms"
+
+
+class Budget:
+    """Steps and time left for one schedule evaluation (mutable; one per evaluation)."""
+
+    def __init__(
+        self, spec: BudgetSpec, clock: Clock = time.monotonic, within: Budget | None = None
+    ) -> None:
+        """Start spending `spec` now on `clock` (and from `within`, if given)."""
+        self.spec = spec
+        self.spent = 0
+        self._clock = clock
+        self._deadline = clock() + spec.seconds
+        self._within = within
+
+    def spend(self, steps: int = 1) -> None:
+        """Count `steps` more steps.
+
+        Raises:
+            ScheduleBudgetError: The step count or the time limit is exceeded.
+        """
+        self.spent += steps
+        if self.spent > self.spec.steps or self._clock() > self._deadline:
+            raise ScheduleBudgetError(f"evaluating it takes more than the {self.spec.describe()}")
+        if self._within is not None:
+            self._within.spend(steps)
+
+
+PLANNING_BUDGET = BudgetSpec(20_000, 0.2, "planning budget")
+"""What the scheduler may spend planning one schedule in one tick."""
+
+DEPLOYMENT_PLANNING_BUDGET = BudgetSpec(100_000, 0.5, "deployment's planning budget")
+"""What the scheduler may spend on all the schedules of one deployment in one tick (up to 20
+schedules share it, so a deployment full of bad schedules costs at most about half a second)."""
+
+VALIDATION_BUDGET = BudgetSpec(5_000, 0.05, "validation budget")
+"""What the API spends validating one schedule: a quarter of `PLANNING_BUDGET`."""
