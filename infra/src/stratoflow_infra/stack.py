@@ -19,7 +19,6 @@ from constructs import Construct
 from stratoflow_infra.constructs import CustomDomain, FargateProps, Stratoflow, StratoflowProps
 
 PREFIX = "stratoflow:"
-DEFAULT_CODE_PATH = "build/lambda"
 
 
 def _optional_int(raw: Any) -> int | None:
@@ -86,7 +85,7 @@ def props_from_context(stack: Stack) -> StratoflowProps:
     ctx = ContextReader(stack)
     destroy = ctx.get("removalPolicy", "retain") == "destroy"
     return StratoflowProps(
-        code_path=ctx.get("codePath", DEFAULT_CODE_PATH),
+        code_path=ctx.get("codePath"),
         log_retention_days=ctx.get("logRetentionDays", 30, int),
         run_retention_days=ctx.get("runRetentionDays", 90, int),
         zombie_threshold_seconds=ctx.get("zombieThresholdSeconds", 600, int),

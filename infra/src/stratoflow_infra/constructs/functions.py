@@ -16,6 +16,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from stratoflow_infra.bundling import lambda_code
 from stratoflow_infra.constructs.props import HANDLER_PREFIX
 from stratoflow_infra.nag import acknowledge, wildcard_finding
 
@@ -75,13 +76,13 @@ class LambdaFactory:
         self,
         scope: Construct,
         *,
-        code_path: str,
+        code_path: str | None,
         environment: dict[str, str],
         log_retention: logs.RetentionDays,
         removal_policy: RemovalPolicy,
     ) -> None:
         self._scope = scope
-        self._code = lambda_.Code.from_asset(code_path)
+        self._code = lambda_.Code.from_asset(code_path) if code_path else lambda_code()
         self._environment = dict(environment)
         self._log_retention = log_retention
         self._removal_policy = removal_policy
