@@ -52,12 +52,14 @@ def _fargate(stack: Stack, ctx: ContextReader) -> FargateProps | None:
 
 def _public_vpc(stack: Stack) -> ec2.Vpc:
     # Public subnets only: tasks get a public IP for egress, so no NAT gateway bills by the
-    # hour; the tasks' security group admits nothing inbound.
+    # hour; the tasks' security group admits nothing inbound. The default security group is
+    # stripped of its rules (nothing uses it; anything put in it by mistake gets no traffic).
     vpc = ec2.Vpc(
         stack,
         "Vpc",
         max_azs=2,
         nat_gateways=0,
+        restrict_default_security_group=True,
         subnet_configuration=[
             ec2.SubnetConfiguration(name="public", subnet_type=ec2.SubnetType.PUBLIC, cidr_mask=24)
         ],
