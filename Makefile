@@ -2,7 +2,13 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
+# uv: the one bootstrapped into .tools/bin, else one on PATH, else bootstrap it (the same order
+# infra/launch.py, cdk.json's app, uses). .tools/bin goes first on PATH for everything make runs,
+# so the tests' subprocesses (`npx cdk synth`, the bundle build, wheel builds) find it too; it
+# holds only uv, never a python.
+TOOLS_BIN := $(CURDIR)/.tools/bin
+export PATH := $(TOOLS_BIN):$(PATH)
+UV := $(or $(wildcard $(TOOLS_BIN)/uv),$(shell command -v uv 2>/dev/null),$(TOOLS_BIN)/uv)
 export UV_LINK_MODE ?= copy
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export AWS_ACCOUNT_ID_ENDPOINT_MODE := disabled
@@ -17,9 +23,8 @@ help:
 	@echo "make synth  - synthesize the CDK app offline"
 	@echo "make bench  - orchestration overhead vs Prefect 3 (installs Prefect 3 in .bench/)"
 
-.tools/bin/uv:
-	python3 -m venv .tools
-	.tools/bin/python -m pip install --quiet --disable-pip-version-check uv
+$(TOOLS_BIN)/uv:
+	python3 infra/launch.py --bootstrap
 
 bootstrap: $(UV)
 
@@ -51,10 +56,11 @@ clean:
 bundle: sync
 	PYTHONPATH=infra/src $(UV) run python -m stratoflow_infra.bundle
 
-# Offline synth (cdk-nag runs inside). The default context is the placeholder account whose
-# AZs cdk.context.json holds; override with SYNTH_CONTEXT="-c stratoflow:account=... ...".
+# Offline synth (cdk-nag runs inside; the app builds its Lambda asset itself with local
+# bundling, cached in cdk.out). The default context is the placeholder account whose AZs
+# cdk.context.json holds; override with SYNTH_CONTEXT="-c stratoflow:account=... ...".
 SYNTH_CONTEXT ?= -c stratoflow:account=123456789012 -c stratoflow:region=us-east-1
-synth: bundle
+synth: sync
 	AWS_EC2_METADATA_DISABLED=true npx cdk synth --no-lookups -q $(SYNTH_CONTEXT)
 
 bench: sync

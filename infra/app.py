@@ -1,4 +1,4 @@
-"""The Stratoflow CDK app: `cdk.json` at the repository root runs this with `uv run`.
+"""The Stratoflow CDK app: `cdk.json` at the repository root runs it through `infra/launch.py`.
 
 One stack, named by `-c stratoflow:stackName=...` (default `Stratoflow`), in the account and
 region given by `-c stratoflow:account=... -c stratoflow:region=...` or, failing those, the

@@ -32,6 +32,27 @@ class Synthesized:
     """An `aws_cdk.assertions.Template`."""
     template_json: dict[str, Any]
     validation_report: dict[str, Any]
+    metadata: dict[str, list[dict[str, Any]]]
+    """The stack's construct metadata by construct path (logical ids, acknowledgements)."""
+
+    def acknowledgements(self, logical_id: str) -> dict[str, str]:
+        """The cdk-nag acknowledgements (rule id: reason) on the construct behind `logical_id`."""
+        [path] = [
+            path
+            for path, entries in self.metadata.items()
+            if {"type": "aws:cdk:logicalId", "data": logical_id} in _without_trace(entries)
+        ]
+        owner = path.removesuffix("/Resource")
+        return {
+            rule.removeprefix("Annotation::"): reason
+            for entry in self.metadata.get(owner, [])
+            if entry["type"] == "aws:cdk:acknowledged-rules"
+            for rule, reason in entry["data"].items()
+        }
+
+
+def _without_trace(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{"type": e["type"], "data": e.get("data")} for e in entries]
 
 
 def synthesize(outdir: Path, **context: Any) -> Synthesized:
@@ -53,4 +74,5 @@ def synthesize(outdir: Path, **context: Any) -> Synthesized:
     template = Template.from_stack(stack)
     report_path = outdir / "validation-report.json"
     report = json.loads(report_path.read_text()) if report_path.exists() else {}
-    return Synthesized(template, template.to_json(), report)
+    metadata = json.loads((outdir / f"{stack.artifact_id}.metadata.json").read_text())
+    return Synthesized(template, template.to_json(), report, metadata)

@@ -37,6 +37,7 @@ def test_the_lambda_requirements_leave_out_what_the_runtime_provides() -> None:
     names = {line.split("==")[0].lower() for line in bundle.requirements(False)}
 
     assert not names & {"boto3", "botocore", "s3transfer"}
+    assert not names & {"moto", "werkzeug", "waitress", "flask"}  # the local stack's extra
     assert {"aws-lambda-powertools", "pynamodb", "pydantic"} <= names
 
 

@@ -33,7 +33,12 @@ def _of_type(synthesized: Synthesized, kind: str) -> list[dict[str, Any]]:
 def test_without_fargate_there_is_no_launcher_cluster_vpc_or_start_execution(
     variant: Synthesized,
 ) -> None:
-    for kind in ("AWS::StepFunctions::StateMachine", "AWS::ECS::Cluster", "AWS::EC2::VPC"):
+    for kind in (
+        "AWS::StepFunctions::StateMachine",
+        "AWS::ECS::Cluster",
+        "AWS::EC2::VPC",
+        "Custom::VpcRestrictDefaultSG",
+    ):
         assert _of_type(variant, kind) == [], kind
     assert "states:StartExecution" not in json.dumps(variant.template_json)
 

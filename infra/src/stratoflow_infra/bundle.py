@@ -44,7 +44,9 @@ class BundleReport:
 
 
 def _uv() -> str:
-    return shutil.which("uv") or str(ROOT / ".tools/bin/uv")
+    # `uv run` names itself in $UV; else the Makefile's PATH (.tools/bin first), else the
+    # bootstrapped one directly.
+    return os.environ.get("UV") or shutil.which("uv") or str(ROOT / ".tools/bin/uv")
 
 
 def requirements(include_runtime_provided: bool) -> list[str]:
@@ -191,14 +193,22 @@ def import_ms(bundle: Path, module: str, python: str = sys.executable, runs: int
     return statistics.median(times)
 
 
+def build_lambda(target: Path, python312: str | None) -> None:
+    """The bundle the Lambdas run, in `target`: wheels for the Lambda platform, our two
+    packages, and bytecode when a CPython 3.12 (`python312`) is there to compile it."""
+    build(target, *LAMBDA_PLATFORM, with_runtime=False)
+    if python312:
+        precompile(target, python312)
+
+
 def main(argv: list[str] | None = None) -> BundleReport:
     """Build both bundles and print the size and the import time of each handler module."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "build")
     args = parser.parse_args(argv)
     lambda_dir, host_dir = args.out / "lambda", args.out / "lambda-host"
-    build(lambda_dir, *LAMBDA_PLATFORM, with_runtime=False)
     python312 = find_python312()
+    build_lambda(lambda_dir, python312)
     python = python312 or sys.executable
     host = ".".join(
         subprocess.run(  # noqa: S603 - probing our interpreter
@@ -208,7 +218,6 @@ def main(argv: list[str] | None = None) -> BundleReport:
     )  # fmt: skip
     build(host_dir, "x86_64-manylinux_2_28", host, with_runtime=True)
     if python312:
-        precompile(lambda_dir, python312)
         precompile(host_dir, python312)
     report = BundleReport(
         size_bytes=size_bytes(lambda_dir),

@@ -19,7 +19,6 @@ from constructs import Construct
 from stratoflow_infra.constructs import CustomDomain, FargateProps, Stratoflow, StratoflowProps
 
 PREFIX = "stratoflow:"
-DEFAULT_CODE_PATH = "build/lambda"
 
 
 def _optional_int(raw: Any) -> int | None:
@@ -53,12 +52,14 @@ def _fargate(stack: Stack, ctx: ContextReader) -> FargateProps | None:
 
 def _public_vpc(stack: Stack) -> ec2.Vpc:
     # Public subnets only: tasks get a public IP for egress, so no NAT gateway bills by the
-    # hour; the tasks' security group admits nothing inbound.
+    # hour; the tasks' security group admits nothing inbound. The default security group is
+    # stripped of its rules (nothing uses it; anything put in it by mistake gets no traffic).
     vpc = ec2.Vpc(
         stack,
         "Vpc",
         max_azs=2,
         nat_gateways=0,
+        restrict_default_security_group=True,
         subnet_configuration=[
             ec2.SubnetConfiguration(name="public", subnet_type=ec2.SubnetType.PUBLIC, cidr_mask=24)
         ],
@@ -86,7 +87,7 @@ def props_from_context(stack: Stack) -> StratoflowProps:
     ctx = ContextReader(stack)
     destroy = ctx.get("removalPolicy", "retain") == "destroy"
     return StratoflowProps(
-        code_path=ctx.get("codePath", DEFAULT_CODE_PATH),
+        code_path=ctx.get("codePath"),
         log_retention_days=ctx.get("logRetentionDays", 30, int),
         run_retention_days=ctx.get("runRetentionDays", 90, int),
         zombie_threshold_seconds=ctx.get("zombieThresholdSeconds", 600, int),

@@ -20,6 +20,7 @@ from types import FrameType
 
 import click
 
+from stratoflow.cli.extras import install_hint, missing_requirements
 from stratoflow.client.profile import stratoflow_home
 from stratoflow_functions.config import load_settings
 from stratoflow_functions.local.sigv4 import EmulatorCredentials
@@ -32,6 +33,8 @@ EMULATOR_ENV = {
 }
 DROPPED_ENV = ("AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_PROFILE")
 WAKE_SECONDS = 0.5
+DISTRIBUTION, EXTRA = "stratoflow-functions", "local"
+"""The extra that installs what the local stack runs on (the emulator, the HTTP servers)."""
 
 
 def options_from_env(env: Mapping[str, str], host: str, port: int) -> LocalOptions:
@@ -89,6 +92,7 @@ def server() -> None:
 @click.option("--port", default=4200, show_default=True, type=int, help="API port (0: any).")
 def start(host: str, port: int) -> None:
     """Start the local stack in the foreground; Ctrl-C stops it."""
+    _require_local_extra()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     user_env = dict(os.environ)
     settings = load_settings(user_env)
@@ -101,6 +105,16 @@ def start(host: str, port: int) -> None:
     os.environ.clear()
     os.environ.update(emulator_environment(user_env, settings.region, stack.emulator.credentials))
     _run(stack)
+
+
+def _require_local_extra() -> None:
+    """Exit 1 naming the extra when its packages are missing: they are imported only once the
+    stack is half started, where the error would be a traceback."""
+    missing = missing_requirements(DISTRIBUTION, EXTRA)
+    if missing:
+        hint = install_hint(DISTRIBUTION, EXTRA)
+        click.echo(f"Error: the local stack needs {', '.join(missing)}: {hint}", err=True)
+        sys.exit(1)
 
 
 def _run(stack: LocalStack) -> None:

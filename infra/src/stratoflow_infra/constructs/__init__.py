@@ -41,7 +41,7 @@ class Stratoflow(Construct):
     """Stratoflow's control plane on AWS.
 
     Example:
-        Stratoflow(stack, "Stratoflow", props=StratoflowProps(code_path="build/lambda"))
+        Stratoflow(stack, "Stratoflow", props=StratoflowProps(alarm_email="oncall@example.com"))
 
     Attributes:
         data: the table and buckets.

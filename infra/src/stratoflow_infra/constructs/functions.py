@@ -16,10 +16,16 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from stratoflow_infra.bundling import lambda_code
 from stratoflow_infra.constructs.props import HANDLER_PREFIX
 from stratoflow_infra.nag import acknowledge, wildcard_finding
 
 RUNTIME = lambda_.Runtime.PYTHON_3_12
+X_RAY_REASON = (
+    "xray:PutTraceSegments and xray:PutTelemetryRecords (active tracing) support no "
+    "resource-level permissions."
+)
+"""Why every function's role holds actions on `*`; `FunctionSpec.unscoped` adds the rest."""
 
 
 @dataclass(frozen=True)
@@ -34,6 +40,9 @@ class FunctionSpec:
         memory_mb: memory (and so CPU).
         reserved_concurrency: reserved concurrent executions, or None for unreserved.
         dead_letter_queue: where failed asynchronous invocations go.
+        unscoped: for each action beyond X-Ray that this function's role will hold on `*`
+            (granted by the caller), the sentence saying why it cannot be scoped; it becomes
+            part of the role's cdk-nag acknowledgement, which must name every such action.
     """
 
     construct_id: str
@@ -43,6 +52,7 @@ class FunctionSpec:
     memory_mb: int = 512
     reserved_concurrency: int | None = None
     dead_letter_queue: sqs.IQueue | None = None
+    unscoped: tuple[str, ...] = ()
 
 
 def secure_queue(scope: Construct, construct_id: str, reason: str) -> sqs.Queue:
@@ -75,13 +85,13 @@ class LambdaFactory:
         self,
         scope: Construct,
         *,
-        code_path: str,
+        code_path: str | None,
         environment: dict[str, str],
         log_retention: logs.RetentionDays,
         removal_policy: RemovalPolicy,
     ) -> None:
         self._scope = scope
-        self._code = lambda_.Code.from_asset(code_path)
+        self._code = lambda_.Code.from_asset(code_path) if code_path else lambda_code()
         self._environment = dict(environment)
         self._log_retention = log_retention
         self._removal_policy = removal_policy
@@ -109,17 +119,17 @@ class LambdaFactory:
             environment=self._environment,
             tracing=lambda_.Tracing.ACTIVE,
             log_group=log_group,
-            role=self._role(spec.construct_id, log_group),
+            role=self._role(spec, log_group),
         )
         self._acknowledge(function)
         return function
 
-    def _role(self, construct_id: str, log_group: logs.ILogGroup) -> iam.Role:
+    def _role(self, spec: FunctionSpec, log_group: logs.ILogGroup) -> iam.Role:
         # Our own role instead of AWSLambdaBasicExecutionRole: writes to this function's
         # log group only, not to every log group in the account.
         role = iam.Role(
             self._scope,
-            f"{construct_id}Role",
+            f"{spec.construct_id}Role",
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
         )
         streams = f"{log_group.log_group_arn}:*"
@@ -136,9 +146,7 @@ class LambdaFactory:
             "own log group.",
         )
         acknowledge(
-            role,
-            "AwsSolutions-IAM5[Resource::*]",
-            "X-Ray PutTraceSegments/PutTelemetryRecords support no resource-level permissions.",
+            role, "AwsSolutions-IAM5[Resource::*]", " ".join((X_RAY_REASON, *spec.unscoped))
         )
         return role
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from aws_cdk import Duration
+from aws_cdk import ArnFormat, Duration, Stack
 from aws_cdk import aws_apigatewayv2 as apigw
 from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_cloudwatch_actions as cw_actions
@@ -41,6 +41,30 @@ class Watched:
     table: dynamodb.ITable
     state_machines: Sequence[sfn.IStateMachine]
     stream_function: lambda_.IFunction
+
+
+def alarm_key_statement(stack: Stack) -> iam.PolicyStatement:
+    """CloudWatch may use the alarm topic's key only for alarms of this account and region.
+
+    Without the source conditions, CloudWatch acting for an alarm in any account could use the
+    key (the confused-deputy case). The alarms are not named (their ARNs are only known after
+    the key, which the topic and so the alarms depend on), hence `alarm:*` of this account.
+    """
+    alarms = stack.format_arn(
+        service="cloudwatch",
+        resource="alarm",
+        resource_name="*",
+        arn_format=ArnFormat.COLON_RESOURCE_NAME,
+    )
+    return iam.PolicyStatement(
+        actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+        principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+        resources=["*"],
+        conditions={
+            "StringEquals": {"aws:SourceAccount": stack.account},
+            "ArnLike": {"aws:SourceArn": alarms},
+        },
+    )
 
 
 def _sum(metric: cw.Metric) -> cw.Metric:
@@ -97,13 +121,7 @@ class Monitoring(Construct):
 
     def _topic(self) -> sns.Topic:
         key = kms.Key(self, "AlarmKey", enable_key_rotation=True, description="Stratoflow alarms")
-        key.add_to_resource_policy(
-            iam.PolicyStatement(
-                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
-                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
-                resources=["*"],
-            )
-        )
+        key.add_to_resource_policy(alarm_key_statement(Stack.of(self)))
         return sns.Topic(self, "AlarmTopic", master_key=key, enforce_ssl=True)
 
     def _alarm(

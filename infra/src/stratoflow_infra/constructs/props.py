@@ -58,8 +58,10 @@ class StratoflowProps:
     """How to build one Stratoflow control plane.
 
     Attributes:
-        code_path: directory holding the Lambda bundle (`make bundle` builds `build/lambda`);
-            tests pass a small stub directory.
+        code_path: a directory holding a prebuilt Lambda bundle (`make bundle` builds
+            `build/lambda`; tests pass a small stub directory). None (the default) builds the
+            bundle at synth time with CDK local bundling, no Docker (needs the repository
+            checkout and uv; see `stratoflow_infra.bundling`).
         log_retention_days: retention of every log group (a CloudWatch-allowed value).
         run_retention_days: finished runs and result objects expire after this many days.
         zombie_threshold_seconds: a RUNNING run with a heartbeat older than this is a zombie.
@@ -81,7 +83,7 @@ class StratoflowProps:
         api_memory_mb: memory of the API Lambda (CPU scales with it).
     """
 
-    code_path: str
+    code_path: str | None = None
     log_retention_days: int = 30
     run_retention_days: int = 90
     zombie_threshold_seconds: int = 600

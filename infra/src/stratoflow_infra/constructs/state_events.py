@@ -17,6 +17,11 @@ from constructs import Construct
 
 from stratoflow_infra.constructs.functions import FunctionSpec, LambdaFactory, secure_queue
 
+LIST_STREAMS_REASON = (
+    "dynamodb:ListStreams (granted with the stream read, called by the event source mapping) "
+    "supports no resource-level permissions; the records themselves (DescribeStream, "
+    "GetRecords, GetShardIterator) are read from this table's stream ARN only."
+)
 DETAIL_TYPE = "Stratoflow Flow Run State Change"
 EVENT_SOURCE = "stratoflow"
 
@@ -47,6 +52,7 @@ class StateEvents(Construct):
                 description="Publishes flow-run state changes from the table stream.",
                 timeout=Duration.seconds(30),
                 memory_mb=256,
+                unscoped=(LIST_STREAMS_REASON,),
             )
         )
         bus.grant_put_events_to(self.function)

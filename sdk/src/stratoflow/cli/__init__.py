@@ -17,6 +17,7 @@ from typing import Any
 import click
 
 from stratoflow._version import __version__
+from stratoflow.cli.extras import extra_providing, install_hint
 
 COMMANDS: dict[str, str] = {
     "runs": "stratoflow.cli.runs:runs",
@@ -53,8 +54,43 @@ class LazyGroup(click.Group):
         if target is None:
             return None
         module_name, _, attribute = target.partition(":")
-        loaded: Any = getattr(importlib.import_module(module_name), attribute)
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if not exc.name or exc.name.split(".")[0] == module_name.split(".")[0]:
+                raise  # the command's own package is broken: a bug, not a missing extra
+            return unavailable_command(cmd_name, self._distribution(cmd_name), exc.name)
+        loaded: Any = getattr(module, attribute)
         return loaded if isinstance(loaded, click.Command) else None
+
+    @staticmethod
+    def _distribution(cmd_name: str) -> str | None:
+        for entry in entry_points(group=ENTRY_POINT_GROUP, name=cmd_name):
+            return entry.dist.name if entry.dist else None
+        return None
+
+
+def unavailable_command(name: str, distribution: str | None, module: str) -> click.Command:
+    """A stand-in for a plug-in command whose dependencies are not installed: `--help` still
+    lists it, and running it names the missing package and the extra that installs it."""
+    hint = (
+        install_hint(distribution, extra_providing(distribution, module))
+        if distribution
+        else "install the package that provides it"
+    )
+    message = f"`stratoflow {name}` needs the Python package '{module}', not installed: {hint}"
+
+    def fail() -> None:
+        raise click.ClickException(message)
+
+    return click.Command(
+        name,
+        callback=fail,
+        help=message,
+        short_help=f"(unavailable: {hint})",
+        context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+        add_help_option=False,
+    )
 
 
 @click.group(cls=LazyGroup)
