@@ -21,6 +21,7 @@ from stratoflow.schemas import (
     WorkQueue,
     WorkQueueUpdate,
 )
+from stratoflow.schemas.common import Name, Tag
 from stratoflow_functions.api.common import (
     DEFAULT_LIMIT,
     ApiDeps,
@@ -44,15 +45,15 @@ def work_router(deps: ApiDeps) -> APIGatewayHttpRouter:
         return store.work_queues.list(limit, next_token)
 
     @router.get("/work-queues/<name>", tags=["work-queues"])
-    def get_queue(name: str) -> WorkQueue:
+    def get_queue(name: Name) -> WorkQueue:
         return store.work_queues.get(name)
 
     @router.put("/work-queues/<name>", tags=["work-queues"])
-    def put_queue(name: str, body: WorkQueueUpdate) -> WorkQueue:
+    def put_queue(name: Name, body: WorkQueueUpdate) -> WorkQueue:
         return update_work_queue(store, name, body, deps.clock())
 
     @router.post("/work-queues/<name>/claim", tags=["work-queues"])
-    def claim(name: str, body: ClaimRequest) -> ClaimResponse:
+    def claim(name: Name, body: ClaimRequest) -> ClaimResponse:
         return claim_runs(store, name, body, deps.clock())
 
     @router.post("/agents/<agent_id>/heartbeat", tags=["agents"])
@@ -74,16 +75,16 @@ def limits_router(deps: ApiDeps) -> APIGatewayHttpRouter:
         return store.concurrency.list(limit, next_token)
 
     @router.get("/concurrency-limits/<tag>", tags=["concurrency-limits"])
-    def get_limit(tag: str) -> ConcurrencyLimit:
+    def get_limit(tag: Tag) -> ConcurrencyLimit:
         return store.concurrency.get(tag)
 
     @router.put("/concurrency-limits/<tag>", tags=["concurrency-limits"])
-    def put_limit(tag: str, body: ConcurrencyLimitUpdate) -> ConcurrencyLimit:
+    def put_limit(tag: Tag, body: ConcurrencyLimitUpdate) -> ConcurrencyLimit:
         check_user_tag(tag)
         return store.concurrency.put(tag, body.limit, deps.clock())
 
     @router.delete("/concurrency-limits/<tag>", tags=["concurrency-limits"], status_code=204)
-    def delete_limit(tag: str) -> Response[str]:
+    def delete_limit(tag: Tag) -> Response[None]:
         check_user_tag(tag)
         store.concurrency.delete(tag)
         return no_content()

@@ -6,7 +6,6 @@ Lambda and the local stack's HTTP adapter.
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Mapping
 from typing import Any
 
@@ -20,6 +19,7 @@ from stratoflow_functions.api.auth import authenticate
 from stratoflow_functions.api.common import ApiDeps
 from stratoflow_functions.api.errors import error_event_response, install_error_handlers
 from stratoflow_functions.api.flows import code_router, deployments_router, flows_router
+from stratoflow_functions.api.requests import body_bytes, check_request
 from stratoflow_functions.api.runs import flow_runs_router, task_runs_router
 from stratoflow_functions.errors import PayloadTooLargeError, StratoflowError
 from stratoflow_functions.services.api_keys import authenticate_key
@@ -80,20 +80,20 @@ class ApiApp:
         self.resolver = build_resolver(deps)
 
     def handle(self, event: Mapping[str, Any], context: Any) -> dict[str, Any]:
-        """Check size and caller, then route."""
+        """Check size, caller and the request's shape (`check_request`), then route."""
         try:
             self._check_size(event)
             authenticate(event, self.deps.settings, self._check_key)
+            routed = check_request(event)
         except StratoflowError as exc:
             return error_event_response(exc.status, exc.code, exc.message)
-        return self.resolver.resolve(dict(event), context)
+        return self.resolver.resolve(routed, context)
 
     def _check_key(self, key: str) -> Any:
         return authenticate_key(self.deps.store, key)
 
     def _check_size(self, event: Mapping[str, Any]) -> None:
-        body = event.get("body") or ""
-        size = len(base64.b64decode(body)) if event.get("isBase64Encoded") else len(body.encode())
+        size = len(body_bytes(event))
         limit = self.deps.settings.max_body_bytes
         if size > limit:
             raise PayloadTooLargeError(

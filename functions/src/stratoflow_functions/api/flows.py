@@ -21,6 +21,7 @@ from stratoflow.schemas import (
     FlowRun,
     Page,
 )
+from stratoflow.schemas.common import Name
 from stratoflow_functions.api.common import (
     DEFAULT_LIMIT,
     ApiDeps,
@@ -78,7 +79,7 @@ def deployments_router(deps: ApiDeps) -> APIGatewayHttpRouter:
         return store.deployments.list(limit, next_token, flow_id=flow_id)
 
     @router.get("/deployments/by-name/<flow_name>/<name>", tags=["deployments"])
-    def get_deployment_by_name(flow_name: str, name: str) -> Deployment:
+    def get_deployment_by_name(flow_name: Name, name: Name) -> Deployment:
         return store.deployments.get_by_name(flow_name, name)
 
     @router.get("/deployments/<deployment_id>", tags=["deployments"])
@@ -86,7 +87,7 @@ def deployments_router(deps: ApiDeps) -> APIGatewayHttpRouter:
         return store.deployments.get(deployment_id)
 
     @router.delete("/deployments/<deployment_id>", tags=["deployments"], status_code=204)
-    def delete_deployment(deployment_id: UUID) -> Response[str]:
+    def delete_deployment(deployment_id: UUID) -> Response[None]:
         remove_deployment(store, deployment_id, deps.clock())
         return no_content()
 
