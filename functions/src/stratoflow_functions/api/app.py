@@ -20,6 +20,7 @@ from stratoflow_functions.api.common import ApiDeps
 from stratoflow_functions.api.errors import error_event_response, install_error_handlers
 from stratoflow_functions.api.flows import code_router, deployments_router, flows_router
 from stratoflow_functions.api.requests import body_bytes, check_request
+from stratoflow_functions.api.responses import open_answers, prune_unused_schemas
 from stratoflow_functions.api.runs import flow_runs_router, task_runs_router
 from stratoflow_functions.errors import PayloadTooLargeError, StratoflowError
 from stratoflow_functions.services.api_keys import authenticate_key
@@ -49,7 +50,7 @@ def build_resolver(deps: ApiDeps) -> APIGatewayHttpResolver:
 
 def openapi_document(app: APIGatewayHttpResolver) -> str:
     """The OpenAPI 3 document of `app`, as JSON."""
-    return app.get_openapi_json_schema(
+    document = app.get_openapi_json_schema(
         title=TITLE,
         version=__version__,
         description="Serverless workflow orchestration for Python. Errors have the body "
@@ -58,10 +59,17 @@ def openapi_document(app: APIGatewayHttpResolver) -> str:
         security_schemes={BEARER_SCHEME: {"type": "http", "scheme": "bearer"}},  # type: ignore[dict-item]
         security=[{BEARER_SCHEME: []}],
     )
+    return prune_unused_schemas(document)
 
 
 def _add_meta_routes(app: APIGatewayHttpResolver) -> None:
-    @app.get("/health", tags=["meta"], security=[{}])
+    @app.get(
+        "/health",
+        tags=["meta"],
+        security=[{}],
+        operation_id="getHealth",
+        responses=open_answers(200),
+    )
     def health() -> Health:
         return Health(version=__version__)
 
