@@ -42,11 +42,12 @@ def test_a_body_that_is_not_utf8_is_a_400_and_writes_nothing(api: ApiCaller) -> 
     assert _flow_names(api) == []
 
 
-def test_json_nested_1000_deep_is_a_400(api: ApiCaller, flow_id: str) -> None:
-    # Built by hand: json.dumps would itself recurse 1,000 deep.
-    body = f'{{"flow_id": "{flow_id}", "parameters": {{"x": {_nested(1000)}}}}}'
+@pytest.mark.parametrize("levels", [200, 1000, 100_000])
+def test_json_nested_far_too_deep_is_a_400(api: ApiCaller, flow_id: str, levels: int) -> None:
+    # Built by hand: json.dumps would itself recurse. 200 deep parses; 1,000 and more do not.
+    body = f'{{"flow_id": "{flow_id}", "parameters": {{"x": {_nested(levels)}}}}}'
     _assert_error(api.call("POST", "/flow-runs", raw=body.encode()), 400, "json_too_deep")
-    _assert_error(api.call("POST", "/flows", raw=_nested(1000).encode()), 400, "json_too_deep")
+    _assert_error(api.call("POST", "/flows", raw=_nested(levels).encode()), 400, "json_too_deep")
     assert api.get("/flow-runs").body["items"] == []
 
 

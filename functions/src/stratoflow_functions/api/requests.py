@@ -78,28 +78,38 @@ def check_json_value(value: Any, *, deep: bool = True, odd: bool = True) -> None
         BadRequestError: `json_too_deep`.
         UnprocessableError: `invalid_unicode`, naming where the string is.
     """
-    if not (deep or odd):
-        return
-    for node, depth, where in _nodes(value):
-        if deep and depth >= MAX_JSON_DEPTH and isinstance(node, dict | list):
-            raise _too_deep()  # this container is level depth + 1
-        if odd and isinstance(node, str):
-            _check_text(node, f"the string at {_location(where)}")
+    if deep and _nesting_exceeds(value, MAX_JSON_DEPTH):
+        raise _too_deep()
+    if odd:
+        for text, where in _strings(value):
+            _check_text(text, f"the string at {_location(where)}")
 
 
-def _nodes(value: Any) -> Iterator[tuple[Any, int, tuple[str | int, ...]]]:
-    """Every value and object key in `value`, with its nesting depth and location, iteratively
-    (a recursive walk would fail on the very bodies it is meant to refuse)."""
-    stack: list[tuple[Any, int, tuple[str | int, ...]]] = [(value, 0, ())]
+def _nesting_exceeds(value: Any, limit: int) -> bool:
+    """Whether arrays and objects nest more than `limit` levels, walked without recursion (a
+    recursive walk would fail on the very bodies it is meant to refuse)."""
+    stack: list[tuple[Any, int]] = [(value, 1)] if isinstance(value, dict | list) else []
     while stack:
-        node, depth, where = stack.pop()
-        yield node, depth, where
-        if isinstance(node, dict):
+        node, level = stack.pop()
+        if level > limit:
+            return True
+        children = node.values() if isinstance(node, dict) else node
+        stack.extend((child, level + 1) for child in children if isinstance(child, dict | list))
+    return False
+
+
+def _strings(value: Any) -> Iterator[tuple[str, tuple[str | int, ...]]]:
+    """Every string and object key in `value`, with its location."""
+    stack: list[tuple[Any, tuple[str | int, ...]]] = [(value, ())]
+    while stack:
+        node, where = stack.pop()
+        if isinstance(node, str):
+            yield node, where
+        elif isinstance(node, dict):
             for key, child in node.items():
-                stack.append((key, depth, (*where, key)))
-                stack.append((child, depth + 1, (*where, key)))
+                stack.extend(((key, (*where, key)), (child, (*where, key))))
         elif isinstance(node, list):
-            stack.extend((child, depth + 1, (*where, n)) for n, child in enumerate(node))
+            stack.extend((child, (*where, n)) for n, child in enumerate(node))
 
 
 def _check_text(text: str, what: str) -> None:
