@@ -38,6 +38,6 @@ def test_an_entrypoint_inside_the_code_folder_loads(code: Path) -> None:
 def test_an_entrypoint_leading_out_of_the_code_folder_is_refused(
     code: Path, entrypoint: str
 ) -> None:
-    with pytest.raises(CodeLoadError, match="(inside|outside) the code folder") as refused:
+    with pytest.raises(CodeLoadError, match=r"(inside|outside) the code folder") as refused:
         load_flow(entrypoint, code)
     assert entrypoint in str(refused.value)

@@ -62,6 +62,13 @@ class PayloadTooLargeError(StratoflowError):
     code = "payload_too_large"
 
 
+class UnsupportedMediaTypeError(StratoflowError):
+    """The body is not JSON (the API reads nothing else)."""
+
+    status = 415
+    code = "unsupported_media_type"
+
+
 class UnprocessableError(StratoflowError):
     """The request is well-formed but its values are invalid (a bad cron, say)."""
 

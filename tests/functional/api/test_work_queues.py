@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
+
+import pytest
 
 from tests.support import ApiCaller, FakeClock
 
@@ -141,3 +144,84 @@ def test_zombie_killer_gives_back_slots_of_finished_runs(
     assert [r["flow_run"]["id"] for r in claimed] == [second]
     assert kill_zombies(store, settings, clock()).slots_released == 0
     assert api.get("/concurrency-limits/work-queue:default").body["active_slots"] == [second]
+
+
+def _table_keys(settings) -> set[tuple[str, str]]:
+    import boto3
+
+    table = boto3.resource("dynamodb", region_name="us-east-1").Table(settings.table_name)
+    return {(item["pk"], item["sk"]) for item in table.scan()["Items"]}
+
+
+def _plant(settings, **item: str) -> None:
+    """Write an item as an older version or a bug could have left it, bypassing the store."""
+    import boto3
+
+    boto3.resource("dynamodb", region_name="us-east-1").Table(settings.table_name).put_item(
+        Item=item
+    )
+
+
+def test_a_put_with_an_invalid_queue_name_writes_nothing(api: ApiCaller, settings) -> None:
+    before = _table_keys(settings)
+    answer = api.put("/work-queues/bad%20name!", {"concurrency_limit": 2})
+    assert answer.status == 422
+    assert answer.body["error"]["details"][0]["loc"] == ["path", "name"]
+    assert _table_keys(settings) == before
+    assert api.get("/work-queues").status == 200
+
+
+def test_a_claim_on_an_invalid_queue_name_writes_nothing(api: ApiCaller, settings) -> None:
+    before = _table_keys(settings)
+    assert _claim(api, "bad%20name!").status == 422
+    assert api.put("/concurrency-limits/bad%20tag!", {"limit": 1}).status == 422
+    assert _table_keys(settings) == before
+
+
+def test_the_store_refuses_to_write_a_queue_it_could_not_read_back(store, settings) -> None:
+    from pydantic import ValidationError
+
+    from stratoflow.schemas import WorkQueueUpdate
+
+    before = _table_keys(settings)
+    with pytest.raises(ValidationError):
+        store.work_queues.put("bad name!", WorkQueueUpdate(), datetime.now(UTC))
+    with pytest.raises(ValidationError):
+        store.work_queues.get_or_create("", datetime.now(UTC))
+    assert _table_keys(settings) == before
+
+
+def test_one_unreadable_stored_item_does_not_break_lists_or_the_scheduler(
+    api: ApiCaller, deployment_id: str, store, settings, clock: FakeClock
+) -> None:
+    from stratoflow_functions.services.towel import schedule_runs
+
+    api.put("/work-queues/good", {})
+    _plant(
+        settings,
+        pk="WORK_QUEUE#bad name!",
+        sk="WORK_QUEUE",
+        entity="work_queue",
+        id="bad name!",
+        created="2026-03-01T12:00:00.000000Z",
+        data="{}",
+        gsi1pk="WORK_QUEUES",
+        gsi1sk="bad name!",
+    )
+    _plant(
+        settings,
+        pk="DEPLOYMENT#00000000-0000-4000-8000-000000000000",
+        sk="DEPLOYMENT",
+        entity="deployment",
+        data='{"not": "a deployment"}',
+        gsi1pk="DEPLOYMENTS",
+        gsi1sk="0",
+    )
+    queues = api.get("/work-queues")
+    assert queues.status == 200
+    assert [q["name"] for q in queues.body["items"]] == ["good"]
+    deployments = api.get("/deployments")
+    assert deployments.status == 200
+    assert [d["id"] for d in deployments.body["items"]] == [deployment_id]
+    schedule_runs(store, settings, clock())  # raised on the bad queue before
+    assert _claim(api, "good").status == 200

@@ -7,7 +7,6 @@ resolver of its own from a pool: see `api/resolvers.py`).
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Mapping
 from typing import Any
 
@@ -21,7 +20,9 @@ from stratoflow_functions.api.auth import authenticate
 from stratoflow_functions.api.common import ApiDeps
 from stratoflow_functions.api.errors import error_event_response, install_error_handlers
 from stratoflow_functions.api.flows import code_router, deployments_router, flows_router
+from stratoflow_functions.api.requests import body_bytes, check_request
 from stratoflow_functions.api.resolvers import RequestScopedResolver, ResolverPool
+from stratoflow_functions.api.responses import open_answers, prune_unused_schemas
 from stratoflow_functions.api.runs import flow_runs_router, task_runs_router
 from stratoflow_functions.errors import PayloadTooLargeError, StratoflowError
 from stratoflow_functions.services.api_keys import authenticate_key
@@ -51,7 +52,7 @@ def build_resolver(deps: ApiDeps) -> RequestScopedResolver:
 
 def openapi_document(app: APIGatewayHttpResolver) -> str:
     """The OpenAPI 3 document of `app`, as JSON."""
-    return app.get_openapi_json_schema(
+    document = app.get_openapi_json_schema(
         title=TITLE,
         version=__version__,
         description="Serverless workflow orchestration for Python. Errors have the body "
@@ -60,10 +61,17 @@ def openapi_document(app: APIGatewayHttpResolver) -> str:
         security_schemes={BEARER_SCHEME: {"type": "http", "scheme": "bearer"}},  # type: ignore[dict-item]
         security=[{BEARER_SCHEME: []}],
     )
+    return prune_unused_schemas(document)
 
 
 def _add_meta_routes(app: APIGatewayHttpResolver) -> None:
-    @app.get("/health", tags=["meta"], security=[{}])
+    @app.get(
+        "/health",
+        tags=["meta"],
+        security=[{}],
+        operation_id="getHealth",
+        responses=open_answers(200),
+    )
     def health() -> Health:
         return Health(version=__version__)
 
@@ -82,21 +90,21 @@ class ApiApp:
         self.resolvers = ResolverPool(lambda: build_resolver(deps))
 
     def handle(self, event: Mapping[str, Any], context: Any) -> dict[str, Any]:
-        """Check size and caller, then route."""
+        """Check size, caller and the request's shape (`check_request`), then route."""
         try:
             self._check_size(event)
             authenticate(event, self.deps.settings, self._check_key)
+            routed = check_request(event)
         except StratoflowError as exc:
             return error_event_response(exc.status, exc.code, exc.message)
         with self.resolvers.lease() as resolver:
-            return resolver.resolve(event, context)
+            return resolver.resolve(routed, context)
 
     def _check_key(self, key: str) -> Any:
         return authenticate_key(self.deps.store, key)
 
     def _check_size(self, event: Mapping[str, Any]) -> None:
-        body = event.get("body") or ""
-        size = len(base64.b64decode(body)) if event.get("isBase64Encoded") else len(body.encode())
+        size = len(body_bytes(event))
         limit = self.deps.settings.max_body_bytes
         if size > limit:
             raise PayloadTooLargeError(

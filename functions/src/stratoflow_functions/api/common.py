@@ -54,6 +54,6 @@ def created(model: M, is_new: bool) -> Response[M]:
     return json_response(model, 201 if is_new else 200)
 
 
-def no_content() -> Response[str]:
-    """204 with no body."""
-    return Response(status_code=204, content_type=content_types.APPLICATION_JSON, body="")
+def no_content() -> Response[None]:
+    """204: no body, so no content type either."""
+    return Response(status_code=204, body=None)

@@ -9,7 +9,10 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import APIGatewayHttpResolver
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError as RouteNotFoundError
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
 from pydantic import ValidationError
 
 from stratoflow_functions.errors import StratoflowError
@@ -68,6 +71,11 @@ def install_error_handlers(app: APIGatewayHttpResolver) -> None:
         if _is_bad_json(details):
             return error_response(400, "invalid_json", "the request body is not valid JSON")
         return error_response(422, "validation_error", "the request is not valid", details)
+
+    @app.exception_handler(RequestUnsupportedContentType)
+    def _not_json(exc: RequestUnsupportedContentType) -> Response[str]:
+        # `check_request` refuses these before routing; kept so none can ever be a 500.
+        return error_response(415, "unsupported_media_type", "the API reads only JSON bodies")
 
     @app.exception_handler(ValidationError)
     def _invalid_value(exc: ValidationError) -> Response[str]:

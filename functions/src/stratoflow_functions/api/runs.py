@@ -33,6 +33,7 @@ from stratoflow_functions.api.common import (
     created,
     json_response,
 )
+from stratoflow_functions.api.responses import answers, created_answers
 from stratoflow_functions.services.flow_run_states import propose_flow_run_state
 from stratoflow_functions.services.flow_runs import (
     cancel_flow_run,
@@ -49,12 +50,20 @@ def flow_runs_router(deps: ApiDeps) -> APIGatewayHttpRouter:
     router = APIGatewayHttpRouter()
     store = deps.store
 
-    @router.post("/flow-runs", tags=["flow-runs"], status_code=201)
+    @router.post(
+        "/flow-runs",
+        tags=["flow-runs"],
+        status_code=201,
+        operation_id="createFlowRun",
+        responses=created_answers(404, 409),
+    )
     def post_flow_run(body: FlowRunCreate) -> Response[FlowRun]:
         run, is_new = create_flow_run(store, body, deps.clock())
         return created(run, is_new)
 
-    @router.get("/flow-runs", tags=["flow-runs"])
+    @router.get(
+        "/flow-runs", tags=["flow-runs"], operation_id="listFlowRuns", responses=answers(200)
+    )
     def list_flow_runs(
         state: StateType | None = None,
         flow_id: UUID | None = None,
@@ -73,30 +82,60 @@ def flow_runs_router(deps: ApiDeps) -> APIGatewayHttpRouter:
         )
         return store.flow_runs.list(query, limit, next_token)
 
-    @router.get("/flow-runs/<run_id>", tags=["flow-runs"])
+    @router.get(
+        "/flow-runs/<run_id>",
+        tags=["flow-runs"],
+        operation_id="getFlowRun",
+        responses=answers(200, 404),
+    )
     def get_flow_run(run_id: UUID) -> FlowRun:
         return store.flow_runs.get(run_id).run
 
-    @router.post("/flow-runs/<run_id>/state", tags=["flow-runs"])
+    @router.post(
+        "/flow-runs/<run_id>/state",
+        tags=["flow-runs"],
+        operation_id="proposeFlowRunState",
+        responses=answers(200, 404, 409),
+    )
     def propose_flow_run(run_id: UUID, body: StateProposal) -> OrchestrationResult:
         return propose_flow_run_state(store, run_id, body, deps.clock())
 
-    @router.post("/flow-runs/<run_id>/heartbeat", tags=["flow-runs"])
+    @router.post(
+        "/flow-runs/<run_id>/heartbeat",
+        tags=["flow-runs"],
+        operation_id="heartbeatFlowRun",
+        responses=answers(200, 404, 409),
+    )
     def heartbeat(run_id: UUID, body: FlowRunHeartbeat) -> FlowRun:
         return heartbeat_flow_run(store, run_id, body, deps.clock())
 
-    @router.post("/flow-runs/<run_id>/cancel", tags=["flow-runs"])
+    @router.post(
+        "/flow-runs/<run_id>/cancel",
+        tags=["flow-runs"],
+        operation_id="cancelFlowRun",
+        responses=answers(200, 404, 409),
+    )
     def cancel(run_id: UUID) -> OrchestrationResult:
         return cancel_flow_run(store, run_id, deps.clock())
 
-    @router.get("/flow-runs/<run_id>/task-runs", tags=["flow-runs"])
+    @router.get(
+        "/flow-runs/<run_id>/task-runs",
+        tags=["flow-runs"],
+        operation_id="listTaskRunsOfFlowRun",
+        responses=answers(200, 404),
+    )
     def task_runs_of(
         run_id: UUID, limit: Limit = DEFAULT_LIMIT, next_token: NextToken = None
     ) -> Page[TaskRun]:
         store.flow_runs.get(run_id)
         return store.task_runs.list_for_flow_run(run_id, limit, next_token)
 
-    @router.get("/flow-runs/<run_id>/logs", tags=["flow-runs"])
+    @router.get(
+        "/flow-runs/<run_id>/logs",
+        tags=["flow-runs"],
+        operation_id="listLogsOfFlowRun",
+        responses=answers(200, 404),
+    )
     def logs_of(
         run_id: UUID, limit: Limit = DEFAULT_LIMIT, next_token: NextToken = None
     ) -> Page[Log]:
@@ -111,24 +150,51 @@ def task_runs_router(deps: ApiDeps) -> APIGatewayHttpRouter:
     router = APIGatewayHttpRouter()
     store = deps.store
 
-    @router.post("/task-runs", tags=["task-runs"], status_code=201)
+    @router.post(
+        "/task-runs",
+        tags=["task-runs"],
+        status_code=201,
+        operation_id="createTaskRun",
+        responses=created_answers(404, 409),
+    )
     def post_task_run(body: TaskRunCreate) -> Response[TaskRun]:
         run, is_new = create_task_run(store, body, deps.clock())
         return created(run, is_new)
 
-    @router.post("/task-runs/batch", tags=["task-runs"])
+    @router.post(
+        "/task-runs/batch",
+        tags=["task-runs"],
+        operation_id="recordTaskRunBatch",
+        responses=answers(200, 404, 409),
+    )
     def post_batch(body: TaskRunBatch) -> TaskRunBatchResponse:
         return record_batch(store, body, deps.clock())
 
-    @router.get("/task-runs/<task_run_id>", tags=["task-runs"])
+    @router.get(
+        "/task-runs/<task_run_id>",
+        tags=["task-runs"],
+        operation_id="getTaskRun",
+        responses=answers(200, 404),
+    )
     def get_task_run(task_run_id: UUID) -> TaskRun:
         return store.task_runs.get(task_run_id).run
 
-    @router.post("/task-runs/<task_run_id>/state", tags=["task-runs"])
+    @router.post(
+        "/task-runs/<task_run_id>/state",
+        tags=["task-runs"],
+        operation_id="proposeTaskRunState",
+        responses=answers(200, 404, 409),
+    )
     def propose_task_run(task_run_id: UUID, body: StateProposal) -> OrchestrationResult:
         return propose_task_run_state(store, task_run_id, body, deps.clock())
 
-    @router.post("/logs", tags=["logs"], status_code=201)
+    @router.post(
+        "/logs",
+        tags=["logs"],
+        status_code=201,
+        operation_id="writeLogs",
+        responses=answers(201, 404),
+    )
     def post_logs(body: list[LogCreate]) -> Response[LogsWritten]:
         return json_response(write_logs(store, body, deps.clock()), 201)
 

@@ -20,7 +20,7 @@ from stratoflow_functions.store.keys import (
     timed,
 )
 from stratoflow_functions.store.models import StoreItem
-from stratoflow_functions.store.pages import Query, query_items
+from stratoflow_functions.store.pages import Query, query_items, readable
 
 API_KEY_SK = "API_KEY"
 
@@ -91,4 +91,4 @@ class ApiKeyRepository:
         """
         query = Query(API_KEYS_PARTITION, "gsi1")
         items, token = query_items(self._ctx.item, query, self._ctx.clock(), limit, next_token)
-        return Page[ApiKey](items=[_key(i) for i in items], next_token=token)
+        return Page[ApiKey](items=readable(items, _key), next_token=token)

@@ -25,7 +25,7 @@ from stratoflow_functions.store.keys import (
     time_key,
 )
 from stratoflow_functions.store.models import StoreItem
-from stratoflow_functions.store.pages import Query, query_items
+from stratoflow_functions.store.pages import Query, query_items, readable
 
 CONCURRENCY_SK = "CONCURRENCY"
 
@@ -151,4 +151,4 @@ class ConcurrencyRepository:
         """
         query = Query(CONCURRENCY_PARTITION, "gsi1")
         items, token = query_items(self._ctx.item, query, self._ctx.clock(), limit, next_token)
-        return Page[ConcurrencyLimit](items=[_limit(i) for i in items], next_token=token)
+        return Page[ConcurrencyLimit](items=readable(items, _limit), next_token=token)

@@ -26,7 +26,7 @@ from stratoflow_functions.store.keys import (
     flow_id_for,
 )
 from stratoflow_functions.store.models import StoreItem
-from stratoflow_functions.store.pages import Query, query_items
+from stratoflow_functions.store.pages import Query, query_items, readable
 from stratoflow_functions.store.schedules import assign_schedule_ids
 
 DEPLOYMENT_SK = "DEPLOYMENT"
@@ -181,7 +181,7 @@ class DeploymentRepository:
         else:
             query = Query(flow_deployments_partition(flow_id), "gsi2")
         items, token = query_items(self._ctx.item, query, self._ctx.clock(), limit, next_token)
-        return Page[Deployment](items=[_deployment(i) for i in items], next_token=token)
+        return Page[Deployment](items=readable(items, _deployment), next_token=token)
 
 
 def _deployment(item: StoreItem) -> Deployment:

@@ -51,7 +51,7 @@ from stratoflow_functions.store.keys import (
     timed,
 )
 from stratoflow_functions.store.models import StoreItem
-from stratoflow_functions.store.pages import Query, all_of, query_items
+from stratoflow_functions.store.pages import Query, all_of, query_items, readable
 from stratoflow_functions.store.records import FlowRunRecord
 from stratoflow_functions.store.run_items import (
     FLOW_RUN_SK,
@@ -208,7 +208,7 @@ class FlowRunRepository:
             all_of(item.state_type == StateType.SCHEDULED.value, kinds),
         )
         items, _ = query_items(item, query, self._ctx.clock(), limit, None)
-        return [flow_run_from_item(i) for i in items]
+        return readable(items, flow_run_from_item)
 
     def stale(
         self, state_type: StateType, heartbeat_before: datetime, limit: int, next_token: str | None
@@ -229,7 +229,7 @@ class FlowRunRepository:
             item.state_type == state_type.value,
         )
         items, token = query_items(item, query, self._ctx.clock(), limit, next_token)
-        return Page[FlowRun](items=[flow_run_from_item(i) for i in items], next_token=token)
+        return Page[FlowRun](items=readable(items, flow_run_from_item), next_token=token)
 
     def list(self, filter: FlowRunFilter, limit: int, next_token: str | None) -> Page[FlowRun]:
         """Runs matching `filter`, newest first (by creation).
@@ -240,7 +240,7 @@ class FlowRunRepository:
         items, token = query_items(
             self._ctx.item, self._list_query(filter), self._ctx.clock(), limit, next_token
         )
-        return Page[FlowRun](items=[flow_run_from_item(i) for i in items], next_token=token)
+        return Page[FlowRun](items=readable(items, flow_run_from_item), next_token=token)
 
     def _list_query(self, filter: FlowRunFilter) -> Query:
         item = self._ctx.item

@@ -9,7 +9,7 @@ from stratoflow.schemas import Flow, FlowCreate, Page
 from stratoflow_functions.store.base import StoreContext
 from stratoflow_functions.store.keys import FLOWS_PARTITION, flow_id_for, flow_pk
 from stratoflow_functions.store.models import StoreItem
-from stratoflow_functions.store.pages import Query, query_items
+from stratoflow_functions.store.pages import Query, query_items, readable
 
 FLOW_SK = "FLOW"
 
@@ -59,7 +59,7 @@ class FlowRepository:
         """
         query = Query(FLOWS_PARTITION, "gsi1")
         items, token = query_items(self._ctx.item, query, self._ctx.clock(), limit, next_token)
-        return Page[Flow](items=[_flow(i) for i in items], next_token=token)
+        return Page[Flow](items=readable(items, _flow), next_token=token)
 
 
 def _flow(item: StoreItem) -> Flow:

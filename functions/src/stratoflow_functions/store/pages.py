@@ -10,12 +10,13 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Mapping, Sequence
+import logging
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import reduce
 from itertools import islice
-from typing import Any
+from typing import Any, TypeVar
 
 from pynamodb.expressions.condition import Condition
 
@@ -25,6 +26,8 @@ from stratoflow_functions.store.keys import epoch
 from stratoflow_functions.store.models import StoreItem
 
 BAD_CURSOR = "invalid_next_token"
+T = TypeVar("T")
+logger = logging.getLogger(__name__)
 
 
 def encode_token(key: Mapping[str, str]) -> str:
@@ -138,3 +141,19 @@ def query_items(
     if len(found) <= limit:
         return found, None
     return found[:limit], _token_for(found[limit - 1], query)
+
+
+def readable(items: Iterable[StoreItem], parse: Callable[[StoreItem], T]) -> list[T]:
+    """Each item parsed by `parse`, leaving out (and logging) those that no longer parse.
+
+    A list serves every caller (and the scheduler's tick), so one record that does not match
+    its model (written by an older version, or by a bug) must not fail the list for everyone;
+    a read of that one record by its key still reports it.
+    """
+    parsed: list[T] = []
+    for item in items:
+        try:
+            parsed.append(parse(item))
+        except ValueError as exc:  # pydantic's ValidationError is a ValueError
+            logger.warning("left out unreadable item %s / %s: %s", item.pk, item.sk, exc)
+    return parsed

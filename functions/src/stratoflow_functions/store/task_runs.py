@@ -17,7 +17,7 @@ from stratoflow_functions.store.base import StoreContext
 from stratoflow_functions.store.failures import dynamo_errors, is_condition_failure
 from stratoflow_functions.store.flow_runs import check_version_step
 from stratoflow_functions.store.keys import task_run_pk, task_runs_partition
-from stratoflow_functions.store.pages import Query, is_live, query_items
+from stratoflow_functions.store.pages import Query, is_live, query_items, readable
 from stratoflow_functions.store.records import TaskRunRecord
 from stratoflow_functions.store.run_items import (
     TASK_RUN_SK,
@@ -124,4 +124,4 @@ class TaskRunRepository:
         """
         query = Query(task_runs_partition(flow_run_id), "gsi1")
         items, token = query_items(self._ctx.item, query, self._ctx.clock(), limit, next_token)
-        return Page[TaskRun](items=[task_run_from_item(i) for i in items], next_token=token)
+        return Page[TaskRun](items=readable(items, task_run_from_item), next_token=token)

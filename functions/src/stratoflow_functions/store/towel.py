@@ -32,7 +32,7 @@ from stratoflow_functions.store.keys import (
     queue_partition,
     time_key,
 )
-from stratoflow_functions.store.pages import Query, all_of, is_live, query_items
+from stratoflow_functions.store.pages import Query, all_of, is_live, query_items, readable
 from stratoflow_functions.store.run_items import FLOW_RUN_SK, flow_run_from_item
 from stratoflow_functions.store.store import Store
 
@@ -134,7 +134,7 @@ class TowelRepository:
             item.state_type == StateType.SCHEDULED.value,
         )
         items, token = query_items(item, query, self._ctx.clock(), limit, next_token)
-        return Page[FlowRun](items=[flow_run_from_item(i) for i in items], next_token=token)
+        return Page[FlowRun](items=readable(items, flow_run_from_item), next_token=token)
 
     def unmarked_due(
         self, work_queue: str, before: datetime, limit: int, next_token: str | None
@@ -148,7 +148,7 @@ class TowelRepository:
             all_of(item.state_type == StateType.SCHEDULED.value, item.state_name == SCHEDULED_NAME),
         )
         items, token = query_items(item, query, self._ctx.clock(), limit, next_token)
-        return Page[FlowRun](items=[flow_run_from_item(i) for i in items], next_token=token)
+        return Page[FlowRun](items=readable(items, flow_run_from_item), next_token=token)
 
     def delete_scheduled_run(self, run: FlowRun) -> bool:
         """Delete a SCHEDULED run still at `run.version`, with its idempotency key, atomically.

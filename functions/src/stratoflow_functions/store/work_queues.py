@@ -9,9 +9,11 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
+from pydantic import TypeAdapter
 from pynamodb.expressions.update import Action
 
 from stratoflow.schemas import Agent, AgentHeartbeat, Page, WorkQueue, WorkQueueUpdate
+from stratoflow.schemas.common import Name
 from stratoflow_functions.store.base import StoreContext
 from stratoflow_functions.store.failures import dynamo_errors
 from stratoflow_functions.store.keys import (
@@ -22,9 +24,10 @@ from stratoflow_functions.store.keys import (
     work_queue_pk,
 )
 from stratoflow_functions.store.models import StoreItem
-from stratoflow_functions.store.pages import Query, query_items
+from stratoflow_functions.store.pages import Query, query_items, readable
 
 WORK_QUEUE_SK = "WORK_QUEUE"
+QUEUE_NAME: TypeAdapter[str] = TypeAdapter(Name)
 AGENT_SK = "AGENT"
 
 
@@ -43,6 +46,7 @@ class WorkQueueRepository:
         self._ctx = ctx
 
     def _write(self, name: str, settings: str, now: datetime, overwrite: bool) -> WorkQueue:
+        QUEUE_NAME.validate_python(name)  # never store a name that `_queue` cannot read back
         item = self._ctx.item
         target = item(work_queue_pk(name), WORK_QUEUE_SK)
         actions: list[Action] = [
@@ -81,7 +85,7 @@ class WorkQueueRepository:
         """
         query = Query(WORK_QUEUES_PARTITION, "gsi1")
         items, token = query_items(self._ctx.item, query, self._ctx.clock(), limit, next_token)
-        return Page[WorkQueue](items=[_queue(i) for i in items], next_token=token)
+        return Page[WorkQueue](items=readable(items, _queue), next_token=token)
 
 
 class AgentRepository:

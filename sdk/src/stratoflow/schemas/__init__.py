@@ -12,6 +12,7 @@ from stratoflow.schemas.auth import (
 )
 from stratoflow.schemas.common import (
     DEFAULT_PAGE_SIZE,
+    MAX_JSON_DEPTH,
     MAX_MESSAGE_CHARS,
     MAX_PAGE_SIZE,
     MAX_PARAMETERS_BYTES,
@@ -75,6 +76,7 @@ from stratoflow.schemas.states import (
 __all__ = [
     "API_KEY_PREFIX",
     "DEFAULT_PAGE_SIZE",
+    "MAX_JSON_DEPTH",
     "MAX_LOG_BATCH",
     "MAX_MESSAGE_CHARS",
     "MAX_PAGE_SIZE",

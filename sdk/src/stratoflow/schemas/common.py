@@ -14,6 +14,10 @@ MAX_LOG_MESSAGE_CHARS = 16_384
 MAX_PARAMETERS_BYTES = 64 * 1024
 """Parameters larger than this (as JSON) are rejected with 413; pass large data by reference."""
 
+MAX_JSON_DEPTH = 64
+"""How deeply arrays and objects may nest in a request body (parameters included); deeper is a
+400, refused before it can exhaust a parser's recursion."""
+
 MAX_PAGE_SIZE = 200
 DEFAULT_PAGE_SIZE = 50
 
