@@ -30,4 +30,4 @@ def aws() -> Iterator[None]:
         yield
 
 
-pytest_plugins = ["tests.fixtures.live_api"]
+pytest_plugins = ["tests.fixtures.live_api", "tests.fuzz.figures"]

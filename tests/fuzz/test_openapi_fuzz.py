@@ -4,9 +4,10 @@ admin key. Every operation gets schema-valid and schema-violating requests, with
 with ids of records that exist; every answer must be a non-5xx whose status, content type and
 body the document describes.
 
-Bounded and reproducible: a fixed number of examples per operation and mode, derandomized, no
-shrinking. `STRATOFLOW_FUZZ_EXAMPLES` raises the number for a longer local run. The figures
-(requests, statuses, 5xx, violations) are printed at the end of the session.
+Bounded: a fixed number of examples per operation and mode, derandomized (the same generated
+requests each run, though ids and times differ), no shrinking. `STRATOFLOW_FUZZ_EXAMPLES` raises
+the number for a longer local run. The figures (requests, statuses, 5xx, violations) are printed
+at the end of the session by the `tests.fuzz.figures` plugin.
 """
 
 from __future__ import annotations

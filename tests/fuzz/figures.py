@@ -1,5 +1,5 @@
-"""Print the fuzzer's figures at the end of the session (from xdist workers too, through the
-reports' user properties)."""
+"""A pytest plugin (listed in tests/conftest.py, so the xdist controller loads it too) that
+prints the fuzzer's figures at the end of the session, from the reports' user properties."""
 
 from __future__ import annotations
 
