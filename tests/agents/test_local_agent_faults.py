@@ -19,7 +19,7 @@ from uuid import UUID
 
 import pytest
 
-from stratoflow.client import StratoflowClient, load_client_settings
+from stratoflow.client import StratoflowClient
 from stratoflow.schemas import CodeBundle, StateType
 from stratoflow_agents import AgentConfig, LocalAgent
 from stratoflow_agents.local import stratoflow_command
@@ -51,27 +51,11 @@ SLEEPY = (EXAMPLES / "sleepy_flow.py").read_bytes()
 
 
 @pytest.fixture
-def home(tmp_path: Path) -> Path:
-    folder = tmp_path / "home"
-    folder.mkdir()
-    return folder
-
-
-@pytest.fixture
 def tmp(tmp_path: Path) -> Path:
     """The agents' and flows' TMPDIR, so what they leave behind can be seen."""
     folder = tmp_path / "tmp"
     folder.mkdir()
     return folder
-
-
-@pytest.fixture
-def client(live_api: LiveApi, home: Path) -> Iterator[StratoflowClient]:
-    settings = load_client_settings(
-        {"STRATOFLOW_HOME": str(home)}, api_url=live_api.url, api_key=live_api.key
-    )
-    with StratoflowClient(settings) as api:
-        yield api
 
 
 def sleepy_bundle(client: StratoflowClient) -> CodeBundle:

@@ -9,7 +9,6 @@ import os
 import signal
 import subprocess
 import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -18,7 +17,7 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from stratoflow.client import StratoflowClient, load_client_settings
+from stratoflow.client import StratoflowClient
 from stratoflow.schemas import (
     CodeBundle,
     DeploymentCreate,
@@ -31,7 +30,7 @@ from stratoflow.schemas import (
 from stratoflow_agents import AgentConfig, LocalAgent, LocalRunHandle
 from stratoflow_agents.local import stratoflow_command
 from stratoflow_functions.services.towel import kill_zombies
-from tests.agents.live_support import zip_bundle
+from tests.agents.live_support import FAST_FLAGS, wait_for, zip_bundle
 from tests.fixtures.live_api import LiveApi
 
 pytestmark = pytest.mark.slow
@@ -42,35 +41,6 @@ FAST = {
     "cancel_check_interval": 0.2, "watch_interval": 0.05, "cancel_grace": 3.0,
     "shutdown_grace": 0.5,
 }  # fmt: skip
-FAST_FLAGS = [
-    "--poll-interval", "0.1", "--backoff-max", "0.5", "--heartbeat-interval", "1",
-    "--cancel-check-interval", "0.2", "--watch-interval", "0.05", "--cancel-grace", "3",
-    "--shutdown-grace", "0.5",
-]  # fmt: skip
-
-
-def wait_for(check: Callable[[], bool], what: str, timeout: float = 15.0) -> None:
-    """Poll `check` until it holds, failing after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
-
-
-@pytest.fixture
-def home(tmp_path: Path) -> Path:
-    folder = tmp_path / "home"
-    folder.mkdir()
-    return folder
-
-
-@pytest.fixture
-def client(live_api: LiveApi, home: Path) -> Iterator[StratoflowClient]:
-    settings = load_client_settings(
-        {"STRATOFLOW_HOME": str(home)}, api_url=live_api.url, api_key=live_api.key
-    )
-    with StratoflowClient(settings) as api:
-        yield api
 
 
 def upload_example(client: StratoflowClient, name: str) -> CodeBundle:
