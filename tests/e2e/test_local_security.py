@@ -9,7 +9,6 @@ import hashlib
 import re
 import stat
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,23 +21,10 @@ from botocore.exceptions import ClientError
 from stratoflow.schemas import ApiKey, ApiKeyCreate, ApiKeyScope, CodeUploadRequest, utcnow
 from stratoflow_functions.config import Settings
 from stratoflow_functions.services.api_keys import hash_key
-from tests.e2e.local_stack import ServerProcess, stack_env, start_server, stop_quietly, wait_for
+from tests.e2e.local_stack import ServerProcess, stack_env, start_server, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 EMULATOR = re.compile(r"AWS emulator: (http://\S+)")
-
-
-@pytest.fixture
-def home(tmp_path: Path) -> Path:
-    return tmp_path / "home"
-
-
-@pytest.fixture
-def servers() -> Iterator[list[ServerProcess]]:
-    started: list[ServerProcess] = []
-    yield started
-    for server in started:
-        stop_quietly(server)
 
 
 def run(home: Path, servers: list[ServerProcess], tag: str, **env: str) -> ServerProcess:

@@ -25,24 +25,10 @@ from tests.e2e.local_stack import (
     process_gone,
     stack_env,
     start_server,
-    stop_quietly,
     wait_for,
 )
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
-
-
-@pytest.fixture
-def home(tmp_path: Path) -> Path:
-    return tmp_path / "home"
-
-
-@pytest.fixture
-def servers() -> Iterator[list[ServerProcess]]:
-    started: list[ServerProcess] = []
-    yield started
-    for server in started:
-        stop_quietly(server)
 
 
 def run_server(home: Path, servers: list[ServerProcess], tag: str, **env: str) -> ServerProcess:
