@@ -87,7 +87,7 @@ def test_what_a_rescheduled_attempt_left_is_closed_when_the_next_attempt_starts(
 def test_a_replayed_proposal_finishes_the_follow_up(store: Store, clock: FakeClock) -> None:
     run = live_run(store, clock.now)
     proposal = StateProposal(
-        state=State(type=StateType.COMPLETED, timestamp=clock.now), transition_id=uuid4()
+        state=State(type=StateType.FAILED, timestamp=clock.now), transition_id=uuid4()
     )
     first = propose_flow_run_state(store, run.id, proposal, clock.now)
     missed = task_run(store, run.id, clock.now, StateType.RUNNING)  # as if cut short before it

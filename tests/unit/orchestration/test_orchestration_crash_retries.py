@@ -12,6 +12,7 @@ from stratoflow.schemas import DecisionStatus, FlowRun, State, StateType
 from stratoflow_agents.reporting import final_state
 from stratoflow_functions.orchestration import Decision, RetryCrashedFlowRuns, decide
 from stratoflow_functions.orchestration.attempts import (
+    closes_left_over_task_runs,
     ends_attempt,
     left_over_task_state,
     starts_later_attempt,
@@ -145,3 +146,16 @@ def test_left_over_task_runs_crash_with_the_flow_runs_reason_or_are_cancelled() 
     assert "AwaitingRetry" in (retried.message or "")
     assert "earlier attempt" in (later.message or "")
     assert (cancelled.type, cancelled.timestamp) == (StateType.CANCELLED, NOW)
+
+
+def test_a_completed_attempt_needs_no_clean_up_but_every_other_end_does() -> None:
+    running = state(StateType.RUNNING)
+    ends = {
+        StateType.COMPLETED: False,
+        StateType.FAILED: True,
+        StateType.CRASHED: True,
+        StateType.CANCELLED: True,
+        StateType.SCHEDULED: True,
+    }
+    for kind, expected in ends.items():
+        assert closes_left_over_task_runs(running, state(kind)) is expected, kind

@@ -6,6 +6,12 @@ resurrection), no task run of it can still finish, and the service closes every 
 not final yet with `left_over_task_state`. When a later attempt enters RUNNING the service
 closes whatever an earlier attempt left (a clean-up that was cut short, a reschedule that went
 around the proposal path): at that moment no task run of the new attempt exists yet.
+
+A COMPLETED attempt needs no clean-up: only the engine proposes COMPLETED, and it does so after
+every task run it started has finished (it waits for submitted tasks first). Skipping it keeps
+the cost of a clean-up (a read of every task run of the flow run: 1,000 for a 1,000-task flow)
+off the path of every successful run; leftovers of an earlier attempt were closed when the
+attempt that completed entered RUNNING.
 """
 
 from __future__ import annotations
@@ -28,6 +34,14 @@ def ends_attempt(previous: State, new: State) -> bool:
         return True
     was_out = previous.type is StateType.SCHEDULED or previous.is_terminal
     return new.type is StateType.SCHEDULED and not was_out
+
+
+def closes_left_over_task_runs(previous: State, new: State) -> bool:
+    """Whether a flow run moving from `previous` to `new` may leave task runs open to close.
+
+    Every change that ends an attempt does, except completion (see the module docstring).
+    """
+    return ends_attempt(previous, new) and new.type is not StateType.COMPLETED
 
 
 def starts_later_attempt(previous: State, new: State, run_count: int) -> bool:
@@ -62,4 +76,9 @@ def left_over_task_state(flow_state: State, now: datetime) -> State:
     return new_state(StateType.CRASHED, "Crashed", now, message)
 
 
-__all__ = ["ends_attempt", "left_over_task_state", "starts_later_attempt"]
+__all__ = [
+    "closes_left_over_task_runs",
+    "ends_attempt",
+    "left_over_task_state",
+    "starts_later_attempt",
+]

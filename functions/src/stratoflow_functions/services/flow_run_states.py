@@ -21,7 +21,10 @@ from stratoflow.schemas import (
     StateType,
 )
 from stratoflow_functions.orchestration import Decision, ProposalContext, RunKind, RunView, decide
-from stratoflow_functions.orchestration.attempts import ends_attempt, starts_later_attempt
+from stratoflow_functions.orchestration.attempts import (
+    closes_left_over_task_runs,
+    starts_later_attempt,
+)
 from stratoflow_functions.services.attempt_end import close_left_over_task_runs
 from stratoflow_functions.services.proposals import (
     check_expected_version,
@@ -81,7 +84,7 @@ def _decide_and_apply(
         close_left_over_task_runs(store, run.id, updated.state, now)
     result = _save(store, record, updated, decision, proposal)
     give_back(store, run.id, leaving_active(run, updated))
-    if ends_attempt(run.state, updated.state):
+    if closes_left_over_task_runs(run.state, updated.state):
         close_left_over_task_runs(store, run.id, updated.state, now)
     return result
 
@@ -113,7 +116,10 @@ def _save(
 def _close_if_over(store: Store, run: FlowRun, now: datetime) -> None:
     """The follow-up again, for a replayed proposal whose change ended an attempt."""
     state = run.state
-    if state.is_terminal or (state.type is StateType.SCHEDULED and run.run_count >= 1):
+    settled = state.type is StateType.COMPLETED  # see orchestration.attempts
+    if (state.is_terminal and not settled) or (
+        state.type is StateType.SCHEDULED and run.run_count >= 1
+    ):
         close_left_over_task_runs(store, run.id, state, now)
 
 
