@@ -7,6 +7,7 @@ import hashlib
 import io
 import os
 import subprocess
+import threading
 import time
 import zipfile
 from collections.abc import Callable, Iterator, Sequence
@@ -24,11 +25,18 @@ from stratoflow.schemas import (
     FlowCreate,
     StateType,
 )
+from stratoflow_agents import AgentConfig, LocalAgent
 from stratoflow_agents.local import stratoflow_command
 from tests.fixtures.live_api import LiveApi
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 FLOWS = Path(__file__).resolve().parent / "flows"
+FAST = {
+    "poll_interval": 0.1, "backoff_max": 0.5, "heartbeat_interval": 1.0,
+    "cancel_check_interval": 0.2, "watch_interval": 0.05, "cancel_grace": 3.0,
+    "shutdown_grace": 0.5,
+}  # fmt: skip
+"""Agent settings that keep the live tests quick (the same values as `FAST_FLAGS`)."""
 FAST_FLAGS = [
     "--poll-interval", "0.1", "--backoff-max", "0.5", "--heartbeat-interval", "1",
     "--cancel-check-interval", "0.2", "--watch-interval", "0.05", "--cancel-grace", "3",
@@ -106,6 +114,26 @@ def agent_process(
             process.wait(timeout=10)
 
 
+@contextmanager
+def agent_in_thread(
+    client: StratoflowClient, queue: str, env: dict[str, str], **kwargs: Any
+) -> Iterator[LocalAgent]:
+    """A local agent looping in a thread of this process, stopped (and joined) at the end."""
+    agent = LocalAgent(
+        AgentConfig(work_queue=queue, **FAST), client, client.settings, env,  # type: ignore[arg-type]
+        **kwargs,
+    )  # fmt: skip
+    thread = threading.Thread(target=agent.run, name="agent", daemon=True)
+    thread.start()
+    try:
+        yield agent
+    finally:
+        agent.request_stop()
+        agent.request_stop()
+        thread.join(timeout=15)
+        assert not thread.is_alive(), "the agent did not stop"
+
+
 def children_of(pid: int) -> list[int]:
     """The pids whose parent is `pid` (from /proc)."""
     found = []
@@ -158,10 +186,15 @@ def environment_of_or_empty(pid: int) -> dict[str, str]:
         return {}
 
 
+def workspace(tmp: Path) -> Path:
+    """Where an agent whose `TMPDIR` is `tmp` keeps its folders."""
+    return tmp / f"stratoflow-agents-{os.getuid()}"
+
+
 def run_folders(tmp: Path) -> list[Path]:
     """Every run folder in the agents' workspaces under `tmp`."""
     found: list[Path] = []
-    for agent_folder in _children(tmp / f"stratoflow-agents-{os.getuid()}"):
+    for agent_folder in _children(workspace(tmp)):
         found += [p for p in _children(agent_folder) if p.name.startswith("stratoflow-run-")]
     return sorted(found)
 

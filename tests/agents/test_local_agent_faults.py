@@ -11,9 +11,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from uuid import UUID
 
@@ -21,12 +18,12 @@ import pytest
 
 from stratoflow.client import StratoflowClient
 from stratoflow.schemas import CodeBundle, StateType
-from stratoflow_agents import AgentConfig, LocalAgent
 from stratoflow_agents.local import stratoflow_command
 from tests.agents.live_support import (
     EXAMPLES,
     FLOWS,
     agent_env,
+    agent_in_thread,
     agent_process,
     alive,
     code_folders,
@@ -36,17 +33,13 @@ from tests.agents.live_support import (
     run_folders,
     start_run,
     wait_for,
+    workspace,
     zip_bundle,
 )
 from tests.fixtures.live_api import LiveApi
 
 pytestmark = pytest.mark.slow
 
-FAST = {
-    "poll_interval": 0.1, "backoff_max": 0.5, "heartbeat_interval": 1.0,
-    "cancel_check_interval": 0.2, "watch_interval": 0.05, "cancel_grace": 3.0,
-    "shutdown_grace": 0.5,
-}  # fmt: skip
 SLEEPY = (EXAMPLES / "sleepy_flow.py").read_bytes()
 
 
@@ -64,27 +57,6 @@ def sleepy_bundle(client: StratoflowClient) -> CodeBundle:
 
 def folder_of(tmp: Path, run_id: UUID) -> list[Path]:
     return [f for f in run_folders(tmp) if f.name.startswith(f"stratoflow-run-{run_id}-")]
-
-
-@contextmanager
-def agent_in_thread(
-    client: StratoflowClient, queue: str, tmp: Path, **kwargs: object
-) -> Iterator[LocalAgent]:
-    """A local agent looping in a thread of this process, stopped (and joined) at the end."""
-    agent = LocalAgent(
-        AgentConfig(work_queue=queue, **FAST), client, client.settings,  # type: ignore[arg-type]
-        dict(os.environ), workspace_root=tmp / f"stratoflow-agents-{os.getuid()}",
-        **kwargs,
-    )  # fmt: skip
-    thread = threading.Thread(target=agent.run, name="agent", daemon=True)
-    thread.start()
-    try:
-        yield agent
-    finally:
-        agent.request_stop()
-        agent.request_stop()
-        thread.join(timeout=15)
-        assert not thread.is_alive(), "the agent did not stop"
 
 
 # --- a killed flow process is retried ------------------------------------------------------
@@ -129,7 +101,9 @@ def test_a_restarted_agent_removes_what_a_killed_agent_left_and_nothing_still_in
     killed, orphan = (
         start_run(client, queue, "sleepy_flow.py:sleepy", sleepy_bundle(client)) for _ in range(2)
     )
-    with agent_in_thread(client, other_queue, tmp):  # another agent, alive throughout
+    with agent_in_thread(
+        client, other_queue, dict(os.environ), workspace_root=workspace(tmp)
+    ):  # another agent, alive throughout
         wait_for(in_state(client, other_run, StateType.RUNNING), "the other agent's run")
         with agent_process(env, queue, log, ["--limit", "2"]) as first:
             for run_id in (killed, orphan):
@@ -209,7 +183,14 @@ def test_a_process_that_dies_before_telling_the_api_is_crashed_with_its_last_std
     run_id = start_run(client, queue, "sleepy_flow.py:sleepy", sleepy_bundle(client))
     says_why = "import sys; sys.stderr.write('noise\\nthe real reason\\n'); sys.exit(2)"
     command = [sys.executable, "-c", says_why]  # gets `execute <id>` as its arguments
-    with agent_in_thread(client, queue, tmp, command=command, stream_output=False) as agent:
+    with agent_in_thread(
+        client,
+        queue,
+        dict(os.environ),
+        workspace_root=workspace(tmp),
+        command=command,
+        stream_output=False,
+    ) as agent:
         wait_for(in_state(client, run_id, StateType.CRASHED), "the crash to be recorded")
         wait_for(lambda: not agent.active, "the agent to reap the run")
     message = client.read_flow_run(run_id).state.message or ""

@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -27,20 +26,21 @@ from stratoflow.schemas import (
     StateType,
     utcnow,
 )
-from stratoflow_agents import AgentConfig, LocalAgent, LocalRunHandle
+from stratoflow_agents import LocalRunHandle
 from stratoflow_agents.local import stratoflow_command
 from stratoflow_functions.services.towel import kill_zombies
-from tests.agents.live_support import FAST_FLAGS, wait_for, zip_bundle
+from tests.agents.live_support import (
+    FAST_FLAGS,
+    agent_in_thread,
+    children_of,
+    wait_for,
+    zip_bundle,
+)
 from tests.fixtures.live_api import LiveApi
 
 pytestmark = pytest.mark.slow
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-FAST = {
-    "poll_interval": 0.1, "backoff_max": 0.5, "heartbeat_interval": 1.0,
-    "cancel_check_interval": 0.2, "watch_interval": 0.05, "cancel_grace": 3.0,
-    "shutdown_grace": 0.5,
-}  # fmt: skip
 
 
 def upload_example(client: StratoflowClient, name: str) -> CodeBundle:
@@ -71,24 +71,6 @@ def in_state(client: StratoflowClient, run_id: UUID, *types: StateType) -> Calla
     return lambda: state_of(client, run_id).state.type in types
 
 
-@contextmanager
-def agent_in_thread(client: StratoflowClient, home: Path, queue: str) -> Iterator[LocalAgent]:
-    """A local agent running its loop in a thread, stopped (and joined) at the end."""
-    agent = LocalAgent(
-        AgentConfig(work_queue=queue, **FAST), client, client.settings,  # type: ignore[arg-type]
-        {**os.environ, "STRATOFLOW_HOME": str(home)},
-    )  # fmt: skip
-    thread = threading.Thread(target=agent.run, name="agent", daemon=True)
-    thread.start()
-    try:
-        yield agent
-    finally:
-        agent.request_stop()
-        agent.request_stop()
-        thread.join(timeout=15)
-        assert not thread.is_alive(), "the agent did not stop"
-
-
 def queue_name() -> str:
     return f"agents-{uuid4().hex[:8]}"
 
@@ -98,7 +80,7 @@ def test_the_local_agent_runs_a_deployment_to_completed(
 ) -> None:
     queue = queue_name()
     run_id = start_run(client, tmp_path, queue, "etl.py:nightly_etl", "nightly-etl")
-    with agent_in_thread(client, home, queue) as agent:
+    with agent_in_thread(client, queue, {**os.environ, "STRATOFLOW_HOME": str(home)}) as agent:
         wait_for(in_state(client, run_id, StateType.COMPLETED), "the run to complete")
         wait_for(lambda: not agent.active, "the agent to reap the run")
     run = state_of(client, run_id)
@@ -112,7 +94,7 @@ def test_a_flow_process_killed_with_sigkill_is_reported_crashed_with_its_exit_co
 ) -> None:
     queue = queue_name()
     run_id = start_run(client, tmp_path, queue, "sleepy_flow.py:sleepy", "sleepy")
-    with agent_in_thread(client, home, queue) as agent:
+    with agent_in_thread(client, queue, {**os.environ, "STRATOFLOW_HOME": str(home)}) as agent:
         wait_for(in_state(client, run_id, StateType.RUNNING), "the run to start")
         handle = agent.active[run_id].handle
         assert isinstance(handle, LocalRunHandle)
@@ -130,7 +112,7 @@ def test_a_cancelled_run_is_stopped_and_ends_cancelled(
 ) -> None:
     queue = queue_name()
     run_id = start_run(client, tmp_path, queue, "sleepy_flow.py:sleepy", "sleepy")
-    with agent_in_thread(client, home, queue) as agent:
+    with agent_in_thread(client, queue, {**os.environ, "STRATOFLOW_HOME": str(home)}) as agent:
         wait_for(in_state(client, run_id, StateType.RUNNING), "the run to start")
         handle = agent.active[run_id].handle
         assert isinstance(handle, LocalRunHandle)
@@ -138,20 +120,6 @@ def test_a_cancelled_run_is_stopped_and_ends_cancelled(
         wait_for(lambda: run_id not in agent.active, "the agent to stop the run")
     assert state_of(client, run_id).state.type is StateType.CANCELLED
     assert handle.process.returncode is not None
-
-
-def children_of(pid: int) -> list[int]:
-    """The pids whose parent is `pid` (from /proc)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rpartition(")")[2].split()[1]) == pid:
-                found.append(int(entry.name))
-    return found
 
 
 @contextmanager
