@@ -192,3 +192,13 @@ def test_real_api_call_records_what_it_can_and_nothing_for_what_it_cannot(
     assert takes_anything({"when": date(2024, 6, 1), "limit": float("inf")}) == "ran"
     (run,) = real_runtime.list_flow_runs(FlowRunFilter()).items
     assert run.parameters == {"value": {"when": "2024-06-01", "limit": "inf"}}
+
+
+def test_the_deepest_parameter_the_sdk_accepts_is_one_the_api_accepts(
+    real_runtime: StratoflowClient,
+) -> None:
+    assert takes_anything(_nested(MAX_PARAMETER_DEPTH)) == "ran"
+    (run,) = real_runtime.list_flow_runs(FlowRunFilter()).items
+    assert run.parameters == {
+        "value": jsonable_parameters({"v": _nested(MAX_PARAMETER_DEPTH)})["v"]
+    }

@@ -23,11 +23,15 @@ from pydantic import ConfigDict, ValidationError, create_model
 from pydantic_core import to_jsonable_python
 
 from stratoflow.exceptions import ParameterValidationError
-from stratoflow.schemas import MAX_PARAMETERS_BYTES
+from stratoflow.schemas import MAX_JSON_DEPTH, MAX_PARAMETERS_BYTES
 
 _CONFIG = ConfigDict(arbitrary_types_allowed=True)
-MAX_PARAMETER_DEPTH = 64
-"""How deeply lists and dicts may nest inside one parameter."""
+PARAMETERS_ENVELOPE_DEPTH = 2
+"""The levels around a parameter's value in the request that records it: the body object and
+its `parameters` object (`POST /flow-runs`)."""
+MAX_PARAMETER_DEPTH = MAX_JSON_DEPTH - PARAMETERS_ENVELOPE_DEPTH
+"""How deeply lists and dicts may nest inside one parameter: as deep as the API then accepts
+the request that records it (`MAX_JSON_DEPTH` for the whole body)."""
 MAX_PARAMETER_VALUES = MAX_PARAMETERS_BYTES
 """How many values (scalars and containers) all parameters may hold together: each takes at
 least a byte of JSON, so more could never fit the API's limit, and the walk stays bounded even
