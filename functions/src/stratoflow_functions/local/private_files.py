@@ -4,58 +4,22 @@ makes is 0700 and every file 0600, whatever the process umask.
 Files are created with an explicit mode and then set to it exactly (a umask only removes bits:
 022 would be harmless, but one as strict as 0277 would leave a file the stack cannot write).
 The process umask itself is left alone, so the flows the agent starts keep the user's. Data a
-previous version left with looser modes is tightened at start (`secure_home`).
+previous version left with looser modes is tightened at start (`secure_home`). The primitives
+(`open_private`, `private_dir`) are the SDK's, shared with the profile writer.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import stat
 from pathlib import Path
-from typing import IO
+
+from stratoflow._private_files import DIR_MODE, FILE_MODE, open_private, private_dir
 
 logger = logging.getLogger(__name__)
-DIR_MODE = 0o700
-FILE_MODE = 0o600
-_FLAGS = {
-    "w": os.O_WRONLY | os.O_CREAT | os.O_EXCL,
-    "a": os.O_WRONLY | os.O_CREAT | os.O_APPEND,
-}
 
-
-def open_private(path: Path, mode: str = "w") -> IO[str]:
-    """Open a text file 0600 for writing ("w": always a new file) or appending ("a").
-
-    "w" replaces any file already there instead of truncating it, so a descriptor someone
-    opened on the old file never sees the new contents. A symbolic link as the last component
-    is never followed (the open fails instead).
-    """
-    if mode == "w":
-        path.unlink(missing_ok=True)
-    fd = os.open(path, _FLAGS[mode] | os.O_CLOEXEC | os.O_NOFOLLOW, FILE_MODE)
-    try:
-        os.fchmod(fd, FILE_MODE)
-        return os.fdopen(fd, mode, encoding="utf-8")
-    except BaseException:
-        os.close(fd)
-        raise
-
-
-def private_dir(path: Path) -> Path:
-    """Make `path` an owner-only folder, creating it and any missing parents (all 0700)."""
-    missing: list[Path] = []
-    current = path
-    while not os.path.lexists(current) and current != current.parent:
-        missing.append(current)
-        current = current.parent
-    for folder in reversed(missing):
-        with contextlib.suppress(FileExistsError):  # made meanwhile: tightened just below
-            os.mkdir(folder, DIR_MODE)
-        os.chmod(folder, DIR_MODE)
-    os.chmod(path, DIR_MODE)
-    return path
+__all__ = ["DIR_MODE", "FILE_MODE", "open_private", "private_dir", "secure_home", "tighten_tree"]
 
 
 def secure_home(home: Path, data_dir: Path) -> int:

@@ -14,6 +14,8 @@ import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 
+from stratoflow._private_files import open_private, private_dir
+
 PROFILE_FILE = "profile.toml"
 PROFILE_KEYS = ("api_url", "api_key", "auth", "region", "results_uri")
 """The keys a profile may hold; anything else in the file is ignored."""
@@ -63,16 +65,12 @@ def write_profile(values: Mapping[str, str], path: Path) -> Path:
         raise ValueError(f"unknown profile keys: {sorted(unknown)}")
     merged = {**read_profile(path), **values}
     if not path.parent.exists():  # a new home: owner-only, whatever the umask
-        path.parent.mkdir(parents=True, mode=0o700)
-        path.parent.chmod(0o700)
+        private_dir(path.parent)
     text = "".join(f"{key} = {json.dumps(merged[key])}\n" for key in sorted(merged))
     tmp = path.with_suffix(".tmp")
     # A new file, 0600 from creation (not chmod after writing, nor a leftover tmp someone may
     # hold open): the key is never readable by others.
-    tmp.unlink(missing_ok=True)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    os.fchmod(fd, 0o600)  # whatever the umask
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+    with open_private(tmp) as handle:
         handle.write(text)
     tmp.replace(path)
     return path
