@@ -89,7 +89,10 @@ class ApiHttpServer:
         """Stop serving: close the listener and every connection, then stop the workers."""
         if self._thread is None:
             return
-        self._server.trigger.pull_trigger(self._close_all)  # runs in the server's own loop thread
+        try:
+            self._server.trigger.pull_trigger(self._close_all)  # runs in the server's loop thread
+        except OSError:  # the loop already closed its trigger: nothing runs thunks any more
+            self._close_all()
         self._thread.join(timeout=10)
         self._server.task_dispatcher.shutdown(cancel_pending=True, timeout=5)
         self._thread = None
