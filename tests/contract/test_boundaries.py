@@ -63,10 +63,10 @@ def test_sdk_imports_only_its_small_dependency_set() -> None:
     assert third_party <= SDK_THIRD_PARTY, {n: roots[n] for n in third_party - SDK_THIRD_PARTY}
 
 
-ORCHESTRATION = "functions/src/stratoflow_functions/orchestration"
-PURE_MAY_IMPORT = {"pydantic", "croniter", "dateutil"}
-"""Besides the standard library and the wire schemas: what the rules may import."""
-PURE_OWN_PREFIXES = ("stratoflow_functions.orchestration", "stratoflow.schemas")
+ORCHESTRATION = "sdk/src/stratoflow/orchestration"
+PURE_MAY_IMPORT = {"pydantic"}
+"""Besides the standard library and the wire schemas: what the kernel may import."""
+PURE_OWN_PREFIXES = ("stratoflow.orchestration", "stratoflow.schemas")
 
 
 def impure_imports(folder: Path, package: str) -> dict[str, set[str]]:
@@ -108,8 +108,20 @@ def _resolve(node: ast.ImportFrom, package_parts: list[str]) -> str:
 
 
 def test_orchestration_is_pure() -> None:
-    package = "stratoflow_functions.orchestration"
+    package = "stratoflow.orchestration"
     assert impure_imports(ROOT / ORCHESTRATION, package) == {}
+
+
+SCHEDULING = "functions/src/stratoflow_functions/scheduling"
+SCHEDULING_MAY_IMPORT = {"pydantic", "croniter", "dateutil"}
+
+
+def test_schedule_arithmetic_is_pure() -> None:
+    """The scheduler's arithmetic (cron, rrule, budgets, plans) does no I/O either."""
+    found = impure_imports(ROOT / SCHEDULING, "stratoflow_functions.scheduling")
+    own = {m for m in found if m.startswith("stratoflow_functions.scheduling")}
+    extra = {m for m in found if m.split(".")[0] in SCHEDULING_MAY_IMPORT}
+    assert set(found) - own - extra == set()
 
 
 def test_the_purity_check_catches_every_kind_of_impure_import(tmp_path: Path) -> None:
@@ -123,12 +135,12 @@ def test_the_purity_check_catches_every_kind_of_impure_import(tmp_path: Path) ->
         "from stratoflow_functions.services import flow_runs\nfrom stratoflow.client import C\n"
     )
     (rules / "sub" / "deep.py").write_text("from ...store.keys import pk\n")
-    found = impure_imports(rules, "stratoflow_functions.orchestration")
+    found = impure_imports(rules, "stratoflow.orchestration")
     assert set(found) == {
         "boto3",
         "httpx",
-        "stratoflow_functions.store",
-        "stratoflow_functions.store.keys",
+        "stratoflow.store",
+        "stratoflow.store.keys",
         "stratoflow_functions.services",
         "stratoflow.client",
     }

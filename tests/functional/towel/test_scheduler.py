@@ -12,7 +12,7 @@ import pytest
 
 from stratoflow.schemas import DeploymentRunCreate, StateType
 from stratoflow_functions.config import Settings
-from stratoflow_functions.orchestration.scheduler_plan import idempotency_key
+from stratoflow_functions.scheduling.scheduler_plan import idempotency_key
 from stratoflow_functions.services.catalog import set_deployment_paused
 from stratoflow_functions.services.flow_runs import create_deployment_run
 from stratoflow_functions.services.towel import SchedulerLimits, schedule_runs
@@ -232,7 +232,7 @@ def test_a_run_created_by_a_tick_that_raced_the_pause_is_removed_next_tick(
     stale_view = store.deployments.get(deployment.id)
     set_deployment_paused(store, deployment.id, True, clock.now)
     schedule_runs(store, settings, clock.now)  # sweeps (nothing yet) and marks
-    from stratoflow_functions.orchestration.scheduler_plan import plan_runs
+    from stratoflow_functions.scheduling.scheduler_plan import plan_runs
     from stratoflow_functions.services.towel.scheduler import _create
 
     for planned in plan_runs(stale_view, clock.now):

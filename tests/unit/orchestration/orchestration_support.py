@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from stratoflow.orchestration import ProposalContext, RunKind, RunView, TagSlots
 from stratoflow.schemas import RetryPolicy, State, StateType
-from stratoflow_functions.orchestration import ProposalContext, RunKind, RunView, TagSlots
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 

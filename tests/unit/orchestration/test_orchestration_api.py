@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-import stratoflow_functions.orchestration as orchestration
+import stratoflow.orchestration as orchestration
 
 PACKAGE_DIR = Path(orchestration.__file__).parent
 FORBIDDEN_IMPORTS = ("boto3", "botocore", "pynamodb", "aws_lambda_powertools", "httpx")

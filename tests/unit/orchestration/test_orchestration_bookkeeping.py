@@ -6,8 +6,8 @@ from datetime import timedelta
 
 import pytest
 
+from stratoflow.orchestration import Bookkeeping, bookkeeping
 from stratoflow.schemas import TERMINAL_STATE_TYPES, StateType
-from stratoflow_functions.orchestration import Bookkeeping, bookkeeping
 from tests.unit.orchestration.orchestration_support import NOW, state
 
 

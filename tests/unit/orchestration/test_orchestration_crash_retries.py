@@ -8,15 +8,15 @@ from datetime import timedelta
 
 import pytest
 
-from stratoflow.schemas import DecisionStatus, FlowRun, State, StateType
-from stratoflow_agents.reporting import final_state
-from stratoflow_functions.orchestration import Decision, RetryCrashedFlowRuns, decide
-from stratoflow_functions.orchestration.attempts import (
+from stratoflow.orchestration import Decision, RetryCrashedFlowRuns, decide
+from stratoflow.orchestration.attempts import (
     closes_left_over_task_runs,
     ends_attempt,
     left_over_task_state,
     starts_later_attempt,
 )
+from stratoflow.schemas import DecisionStatus, FlowRun, State, StateType
+from stratoflow_agents.reporting import final_state
 from stratoflow_functions.services.towel.zombies import zombie_message
 from tests.unit.orchestration.orchestration_support import NOW, ctx, state
 

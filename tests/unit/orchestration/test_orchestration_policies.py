@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from stratoflow.schemas import DecisionStatus, StateType
-from stratoflow_functions.orchestration import (
+from stratoflow.orchestration import (
     FLOW_RUN_POLICY,
     TASK_RUN_POLICY,
     Decision,
@@ -14,6 +13,7 @@ from stratoflow_functions.orchestration import (
     decide,
     policy_for,
 )
+from stratoflow.schemas import DecisionStatus, StateType
 from tests.unit.orchestration.orchestration_support import NOW, ctx, state, task_ctx
 
 

@@ -18,8 +18,7 @@ from uuid import UUID, uuid4
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from stratoflow.schemas import TERMINAL_STATE_TYPES, RetryPolicy, State, StateType
-from stratoflow_functions.orchestration import (
+from stratoflow.orchestration import (
     Decision,
     ProposalContext,
     RunKind,
@@ -29,6 +28,7 @@ from stratoflow_functions.orchestration import (
     decide,
     enters_running,
 )
+from stratoflow.schemas import TERMINAL_STATE_TYPES, RetryPolicy, State, StateType
 from tests.unit.orchestration.orchestration_support import NOW, state
 
 MAX_ATTEMPTS = 3

@@ -6,8 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from stratoflow.schemas import TERMINAL_STATE_TYPES, DecisionStatus, ResultRef, State, StateType
-from stratoflow_functions.orchestration import (
+from stratoflow.orchestration import (
     FLOW_NOT_RUNNING_WAIT_SECONDS,
     TAG_SLOT_WAIT_SECONDS,
     CancellingOnlyEnds,
@@ -25,6 +24,7 @@ from stratoflow_functions.orchestration import (
     WaitForScheduledTime,
     decide,
 )
+from stratoflow.schemas import TERMINAL_STATE_TYPES, DecisionStatus, ResultRef, State, StateType
 from tests.unit.orchestration.orchestration_support import NOW, ctx, state, task_ctx
 
 ACCEPT, REJECT, WAIT, ABORT = (
@@ -393,8 +393,8 @@ def test_scheduled_proposal_with_a_time_keeps_it() -> None:
 def test_server_cannot_retry_a_running_flow_run_without_retries_left() -> None:
     from datetime import UTC, datetime
 
+    from stratoflow.orchestration import ProposalContext, RunKind, RunView, decide
     from stratoflow.schemas import DecisionStatus, RetryPolicy, State, StateType
-    from stratoflow_functions.orchestration import ProposalContext, RunKind, RunView, decide
 
     now = datetime(2026, 1, 1, tzinfo=UTC)
     retry = State(type=StateType.SCHEDULED, name="AwaitingRetry", scheduled_time=now)

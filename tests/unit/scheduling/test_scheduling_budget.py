@@ -15,13 +15,13 @@ from datetime import timedelta
 import pytest
 
 from stratoflow.schemas.flows import CronSchedule, IntervalSchedule, RRuleSchedule
-from stratoflow_functions.orchestration.schedule_budget import (
+from stratoflow_functions.scheduling.schedule_budget import (
     Budget,
     BudgetSpec,
     ScheduleBudgetError,
 )
-from stratoflow_functions.orchestration.scheduler_plan import plan_deployment
-from stratoflow_functions.orchestration.schedules import next_times
+from stratoflow_functions.scheduling.scheduler_plan import plan_deployment
+from stratoflow_functions.scheduling.schedules import next_times
 from tests.unit.scheduling.scheduling_support import (
     OTHER_SCHEDULE_ID,
     SCHEDULE_ID,

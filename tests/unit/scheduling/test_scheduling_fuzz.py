@@ -13,9 +13,9 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from stratoflow.schemas.flows import CronSchedule, IntervalSchedule, RRuleSchedule
-from stratoflow_functions.orchestration.schedule_budget import ScheduleError
-from stratoflow_functions.orchestration.scheduler_plan import plan_deployment
-from stratoflow_functions.orchestration.schedules import validate_schedule
+from stratoflow_functions.scheduling.schedule_budget import ScheduleError
+from stratoflow_functions.scheduling.scheduler_plan import plan_deployment
+from stratoflow_functions.scheduling.schedules import validate_schedule
 from tests.unit.scheduling.scheduling_support import deployment, entry
 
 NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)

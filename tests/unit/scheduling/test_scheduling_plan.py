@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from stratoflow.schemas.flows import CronSchedule, IntervalSchedule, RRuleSchedule
-from stratoflow_functions.orchestration.schedule_budget import ScheduleError
-from stratoflow_functions.orchestration.scheduler_plan import (
+from stratoflow_functions.scheduling.schedule_budget import ScheduleError
+from stratoflow_functions.scheduling.scheduler_plan import (
     PlannedRun,
     ScheduleFailure,
     idempotency_key,

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from stratoflow.schemas.flows import CronSchedule, IntervalSchedule, RRuleSchedule
-from stratoflow_functions.orchestration.schedules import next_times
+from stratoflow_functions.scheduling.schedules import next_times
 
 # Zones with DST in either hemisphere, a half-hour shift (Lord Howe) and none at all.
 ZONES = ["UTC", "Europe/Berlin", "America/New_York", "Australia/Sydney", "Australia/Lord_Howe"]

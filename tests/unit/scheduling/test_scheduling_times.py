@@ -13,8 +13,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from stratoflow.schemas.flows import CronSchedule, IntervalSchedule, RRuleSchedule
-from stratoflow_functions.orchestration.rrules import build_rrule
-from stratoflow_functions.orchestration.schedules import next_times, resolve_wall_time
+from stratoflow_functions.scheduling.rrules import build_rrule
+from stratoflow_functions.scheduling.schedules import next_times, resolve_wall_time
 from tests.unit.scheduling.scheduling_support import utc
 
 BERLIN = "Europe/Berlin"

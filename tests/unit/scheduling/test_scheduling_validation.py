@@ -11,8 +11,8 @@ import pytest
 from pydantic import ValidationError
 
 from stratoflow.schemas.flows import CronSchedule, IntervalSchedule, RRuleSchedule
-from stratoflow_functions.orchestration.schedule_budget import ScheduleError
-from stratoflow_functions.orchestration.schedules import next_times, validate_schedule
+from stratoflow_functions.scheduling.schedule_budget import ScheduleError
+from stratoflow_functions.scheduling.schedules import next_times, validate_schedule
 from tests.unit.scheduling.scheduling_support import utc
 
 NOW = utc(2026, 3, 1, 12)

@@ -15,7 +15,7 @@ from stratoflow.schemas import (
     State,
     StateType,
 )
-from stratoflow_functions.orchestration.scheduler_plan import idempotency_key
+from stratoflow_functions.scheduling.scheduler_plan import idempotency_key
 from stratoflow_functions.services.towel.sweep import (
     RACE_WINDOW,
     is_unwanted,

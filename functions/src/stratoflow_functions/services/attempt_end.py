@@ -14,9 +14,9 @@ from collections.abc import Iterator
 from datetime import datetime
 from uuid import UUID
 
+from stratoflow.orchestration.attempts import left_over_task_state
 from stratoflow.schemas import DecisionStatus, State, StateProposal, TaskRun
 from stratoflow_functions.errors import ConflictError, NotFoundError
-from stratoflow_functions.orchestration.attempts import left_over_task_state
 from stratoflow_functions.services.task_run_states import propose_task_run_state
 from stratoflow_functions.store import Store
 

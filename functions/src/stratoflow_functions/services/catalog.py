@@ -14,8 +14,8 @@ from stratoflow.schemas import (
     FlowCreate,
 )
 from stratoflow_functions.errors import UnprocessableError
-from stratoflow_functions.orchestration.schedule_budget import ScheduleError
-from stratoflow_functions.orchestration.schedules import validate_schedule
+from stratoflow_functions.scheduling.schedule_budget import ScheduleError
+from stratoflow_functions.scheduling.schedules import validate_schedule
 from stratoflow_functions.services.limits import check_parameters, json_size
 from stratoflow_functions.services.run_slots import deployment_slot, set_slot_limit
 from stratoflow_functions.store import Store

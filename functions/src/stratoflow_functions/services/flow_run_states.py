@@ -13,17 +13,17 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
+from stratoflow.orchestration import Decision, ProposalContext, RunKind, RunView, decide
+from stratoflow.orchestration.attempts import (
+    closes_left_over_task_runs,
+    starts_later_attempt,
+)
 from stratoflow.schemas import (
     DecisionStatus,
     FlowRun,
     OrchestrationResult,
     StateProposal,
     StateType,
-)
-from stratoflow_functions.orchestration import Decision, ProposalContext, RunKind, RunView, decide
-from stratoflow_functions.orchestration.attempts import (
-    closes_left_over_task_runs,
-    starts_later_attempt,
 )
 from stratoflow_functions.services.attempt_end import close_left_over_task_runs
 from stratoflow_functions.services.proposals import (

@@ -10,9 +10,9 @@ from collections.abc import Callable
 from datetime import datetime
 from uuid import UUID
 
+from stratoflow.orchestration import Decision, bookkeeping
 from stratoflow.schemas import OrchestrationResult, State, StateProposal
 from stratoflow_functions.errors import ConflictError
-from stratoflow_functions.orchestration import Decision, bookkeeping
 
 MAX_ATTEMPTS = 5
 """How often a proposal re-reads after losing a race before it gives up with a 409."""

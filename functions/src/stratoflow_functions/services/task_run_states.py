@@ -8,6 +8,14 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
+from stratoflow.orchestration import (
+    Decision,
+    ProposalContext,
+    RunKind,
+    RunView,
+    TagSlots,
+    decide,
+)
 from stratoflow.schemas import (
     DecisionStatus,
     OrchestrationResult,
@@ -17,14 +25,6 @@ from stratoflow.schemas import (
     TaskRun,
 )
 from stratoflow_functions.errors import ConflictError
-from stratoflow_functions.orchestration import (
-    Decision,
-    ProposalContext,
-    RunKind,
-    RunView,
-    TagSlots,
-    decide,
-)
 from stratoflow_functions.services.proposals import (
     check_expected_version,
     replay_answer,

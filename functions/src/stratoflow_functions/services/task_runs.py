@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID, uuid4
 
+from stratoflow.orchestration import ProposalContext, decide
 from stratoflow.schemas import (
     DecisionStatus,
     FlowRun,
@@ -23,7 +24,6 @@ from stratoflow.schemas import (
     TaskRunCreate,
 )
 from stratoflow_functions.errors import NotFoundError, UnprocessableError
-from stratoflow_functions.orchestration import ProposalContext, decide
 from stratoflow_functions.services.task_run_states import (
     advance_task_run,
     remember_cached_result,

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
+from stratoflow.orchestration import ProposalContext, decide
 from stratoflow.schemas import (
     ClaimedRun,
     ClaimRequest,
@@ -21,7 +22,6 @@ from stratoflow.schemas import (
     WorkQueueUpdate,
 )
 from stratoflow_functions.errors import ConflictError, NotFoundError
-from stratoflow_functions.orchestration import ProposalContext, decide
 from stratoflow_functions.services.flow_run_states import advance_flow_run, flow_run_view
 from stratoflow_functions.services.run_slots import (
     give_back,

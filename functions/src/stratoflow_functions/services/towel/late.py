@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
+from stratoflow.orchestration.common_rules import LATE
 from stratoflow.schemas import FlowRun, State, StateType
-from stratoflow_functions.orchestration.common_rules import LATE
-from stratoflow_functions.orchestration.scheduler_plan import is_late
+from stratoflow_functions.scheduling.scheduler_plan import is_late
 from stratoflow_functions.services.towel.common import Pager, bounded, propose_flow
 from stratoflow_functions.store import Store
 from stratoflow_functions.store.run_items import due_time

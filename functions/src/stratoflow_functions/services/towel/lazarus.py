@@ -14,10 +14,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from stratoflow.orchestration import ProposalContext, decide
 from stratoflow.schemas import DecisionStatus, FlowRun, State, StateType
 from stratoflow_functions.config import Settings
 from stratoflow_functions.errors import ConflictError, ThrottledError
-from stratoflow_functions.orchestration import ProposalContext, decide
 from stratoflow_functions.services.flow_run_states import advance_flow_run, flow_run_view
 from stratoflow_functions.services.run_slots import give_back, leaving_active
 from stratoflow_functions.services.towel.common import (

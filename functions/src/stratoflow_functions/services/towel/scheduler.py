@@ -24,13 +24,13 @@ from typing import Protocol
 from stratoflow.schemas import Deployment, FlowRun
 from stratoflow_functions.config import Settings
 from stratoflow_functions.errors import ConflictError, ThrottledError
-from stratoflow_functions.orchestration.schedule_budget import Clock
-from stratoflow_functions.orchestration.scheduler_plan import (
+from stratoflow_functions.scheduling.schedule_budget import Clock
+from stratoflow_functions.scheduling.scheduler_plan import (
     PlannedRun,
     ScheduleFailure,
     plan_deployment,
 )
-from stratoflow_functions.orchestration.schedules import PlanBounds
+from stratoflow_functions.scheduling.schedules import PlanBounds
 from stratoflow_functions.services.flow_runs import scheduled_run_of
 from stratoflow_functions.services.towel.common import PAGE_SIZE
 from stratoflow_functions.services.towel.late import mark_late_runs

@@ -14,8 +14,8 @@ from abc import ABC, abstractmethod
 from datetime import datetime
 from typing import ClassVar
 
+from stratoflow.orchestration.context import Decision, ProposalContext, RunKind
 from stratoflow.schemas import DecisionStatus, State, StateType
-from stratoflow_functions.orchestration.context import Decision, ProposalContext, RunKind
 
 ALL_STATE_TYPES: frozenset[StateType] = frozenset(StateType)
 """Every state type a run can be proposed into."""

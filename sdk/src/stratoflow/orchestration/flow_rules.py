@@ -10,16 +10,16 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import ClassVar
 
-from stratoflow.schemas import StateType
-from stratoflow_functions.orchestration.common_rules import AWAITING_RETRY, retries_remain
-from stratoflow_functions.orchestration.context import Decision, ProposalContext, RunKind
-from stratoflow_functions.orchestration.rules import (
+from stratoflow.orchestration.common_rules import AWAITING_RETRY, retries_remain
+from stratoflow.orchestration.context import Decision, ProposalContext, RunKind
+from stratoflow.orchestration.rules import (
     TransitionRule,
     abort,
     new_state,
     reject,
     wait,
 )
+from stratoflow.schemas import StateType
 
 FLOW_ONLY: frozenset[RunKind] = frozenset({RunKind.FLOW})
 

@@ -10,15 +10,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import ClassVar
 
-from stratoflow.schemas import TERMINAL_STATE_TYPES, State, StateType
-from stratoflow_functions.orchestration.context import Decision, ProposalContext, RunKind
-from stratoflow_functions.orchestration.rules import (
+from stratoflow.orchestration.context import Decision, ProposalContext, RunKind
+from stratoflow.orchestration.rules import (
     ANY_CURRENT,
     TransitionRule,
     abort,
     accept_with,
     describe_current,
 )
+from stratoflow.schemas import TERMINAL_STATE_TYPES, State, StateType
 
 AWAITING_RETRY = "AwaitingRetry"
 LATE = "Late"

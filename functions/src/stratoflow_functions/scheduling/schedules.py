@@ -37,7 +37,7 @@ from zoneinfo import ZoneInfo
 from croniter import CroniterBadDateError, croniter  # type: ignore[import-untyped]
 
 from stratoflow.schemas.flows import CronSchedule, IntervalSchedule, RRuleSchedule, Schedule
-from stratoflow_functions.orchestration.rrules import (
+from stratoflow_functions.scheduling.rrules import (
     DEFAULT_ANCHOR,
     build_rrule,
     check_rrule_cost,
@@ -45,7 +45,7 @@ from stratoflow_functions.orchestration.rrules import (
     rrule_occurrences,
     zone,
 )
-from stratoflow_functions.orchestration.schedule_budget import (
+from stratoflow_functions.scheduling.schedule_budget import (
     PLANNING_BUDGET,
     VALIDATION_BUDGET,
     Budget,

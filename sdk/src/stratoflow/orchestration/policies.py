@@ -17,28 +17,28 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from stratoflow.schemas import DecisionStatus
-from stratoflow_functions.orchestration.common_rules import (
+from stratoflow.orchestration.common_rules import (
     CancellingOnlyEnds,
     ClaimOnlyOnce,
     FillScheduledTime,
     LateOnlyFromScheduled,
     PreventLeavingTerminalStates,
 )
-from stratoflow_functions.orchestration.context import Decision, ProposalContext, RunKind
-from stratoflow_functions.orchestration.flow_rules import (
+from stratoflow.orchestration.context import Decision, ProposalContext, RunKind
+from stratoflow.orchestration.flow_rules import (
     AwaitingRetryNeedsRetriesLeft,
     RetryCrashedFlowRuns,
     RetryFailedFlowRuns,
     WaitForScheduledTime,
 )
-from stratoflow_functions.orchestration.rules import TransitionRule, leaves_running
-from stratoflow_functions.orchestration.task_rules import (
+from stratoflow.orchestration.rules import TransitionRule, leaves_running
+from stratoflow.orchestration.task_rules import (
     EnforceTagConcurrency,
     ReleaseTagSlots,
     TaskRunsNeedRunningFlow,
     UseCachedResult,
 )
+from stratoflow.schemas import DecisionStatus
 
 Policy = tuple[TransitionRule, ...]
 

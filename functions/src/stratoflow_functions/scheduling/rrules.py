@@ -46,7 +46,7 @@ from dateutil.rrule import (
     rrulestr,
 )
 
-from stratoflow_functions.orchestration.schedule_budget import (
+from stratoflow_functions.scheduling.schedule_budget import (
     Budget,
     ScheduleBudgetError,
     ScheduleError,

@@ -20,14 +20,14 @@ from typing import Any
 from uuid import UUID
 
 from stratoflow.schemas.flows import Deployment, DeploymentSchedule
-from stratoflow_functions.orchestration.schedule_budget import (
+from stratoflow_functions.scheduling.schedule_budget import (
     DEPLOYMENT_PLANNING_BUDGET,
     PLANNING_BUDGET,
     BudgetSpec,
     Clock,
     ScheduleError,
 )
-from stratoflow_functions.orchestration.schedules import PlanBounds, upcoming_times
+from stratoflow_functions.scheduling.schedules import PlanBounds, upcoming_times
 
 __all__ = [
     "DeploymentPlan",

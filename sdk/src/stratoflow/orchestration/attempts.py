@@ -18,9 +18,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from stratoflow.orchestration.bookkeeping import enters_running, enters_terminal
+from stratoflow.orchestration.rules import new_state
 from stratoflow.schemas import State, StateType
-from stratoflow_functions.orchestration.bookkeeping import enters_running, enters_terminal
-from stratoflow_functions.orchestration.rules import new_state
 
 
 def ends_attempt(previous: State, new: State) -> bool:

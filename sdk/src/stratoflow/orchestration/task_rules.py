@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from stratoflow.schemas import TERMINAL_STATE_TYPES, State, StateType
-from stratoflow_functions.orchestration.context import Decision, ProposalContext, RunKind
-from stratoflow_functions.orchestration.rules import (
+from stratoflow.orchestration.context import Decision, ProposalContext, RunKind
+from stratoflow.orchestration.rules import (
     ALL_STATE_TYPES,
     TransitionRule,
     abort,
@@ -21,6 +20,7 @@ from stratoflow_functions.orchestration.rules import (
     reject,
     wait,
 )
+from stratoflow.schemas import TERMINAL_STATE_TYPES, State, StateType
 
 TASK_ONLY: frozenset[RunKind] = frozenset({RunKind.TASK})
 TO_RUNNING: frozenset[StateType] = frozenset({StateType.RUNNING})

@@ -9,47 +9,47 @@ full path). The one clock there is a schedule budget's monotonic time limit, a b
 rather than a business time, and callers may pass their own.
 """
 
-from stratoflow_functions.orchestration.attempts import (
+from stratoflow.orchestration.attempts import (
     ends_attempt,
     left_over_task_state,
     starts_later_attempt,
 )
-from stratoflow_functions.orchestration.bookkeeping import (
+from stratoflow.orchestration.bookkeeping import (
     Bookkeeping,
     bookkeeping,
     enters_running,
     enters_terminal,
 )
-from stratoflow_functions.orchestration.common_rules import (
+from stratoflow.orchestration.common_rules import (
     CancellingOnlyEnds,
     ClaimOnlyOnce,
     FillScheduledTime,
     LateOnlyFromScheduled,
     PreventLeavingTerminalStates,
 )
-from stratoflow_functions.orchestration.context import (
+from stratoflow.orchestration.context import (
     Decision,
     ProposalContext,
     RunKind,
     RunView,
     TagSlots,
 )
-from stratoflow_functions.orchestration.flow_rules import (
+from stratoflow.orchestration.flow_rules import (
     AwaitingRetryNeedsRetriesLeft,
     RetryCrashedFlowRuns,
     RetryFailedFlowRuns,
     WaitForScheduledTime,
     retry_decision,
 )
-from stratoflow_functions.orchestration.policies import (
+from stratoflow.orchestration.policies import (
     FLOW_RUN_POLICY,
     TASK_RUN_POLICY,
     Policy,
     decide,
     policy_for,
 )
-from stratoflow_functions.orchestration.rules import TransitionRule
-from stratoflow_functions.orchestration.task_rules import (
+from stratoflow.orchestration.rules import TransitionRule
+from stratoflow.orchestration.task_rules import (
     FLOW_NOT_RUNNING_WAIT_SECONDS,
     TAG_SLOT_WAIT_SECONDS,
     EnforceTagConcurrency,
