@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from stratoflow.orchestration import ProposalContext, RunKind, RunView, TagSlots
+from stratoflow.orchestration import ProposalContext, Proposer, RunKind, RunView, TagSlots
 from stratoflow.schemas import RetryPolicy, State, StateType
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -48,7 +48,7 @@ def ctx(
         flow_run_state=_as_state(flow_run_state),
         tag_slots=tag_slots,
         cached=cached,
-        from_server=from_server,
+        proposer=Proposer.CONTROL_PLANE if from_server else Proposer.CLIENT,
     )
 
 

@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from stratoflow.orchestration import (
     Decision,
     ProposalContext,
+    Proposer,
     RunKind,
     RunView,
     TagSlots,
@@ -132,7 +133,7 @@ def service_propose(
             run=view,
             proposed=proposal.state,
             now=now,
-            from_server=proposal.from_server,
+            proposer=Proposer.CONTROL_PLANE if proposal.from_server else Proposer.CLIENT,
             **(ctx_extra or {}),  # type: ignore[arg-type]
         )
         decision = decide(context)

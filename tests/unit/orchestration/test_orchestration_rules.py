@@ -15,6 +15,7 @@ from stratoflow.orchestration import (
     FillScheduledTime,
     LateOnlyFromScheduled,
     PreventLeavingTerminalStates,
+    Proposer,
     ReleaseTagSlots,
     RetryFailedFlowRuns,
     RunKind,
@@ -404,7 +405,7 @@ def test_server_cannot_retry_a_running_flow_run_without_retries_left() -> None:
         run = RunView(
             kind=RunKind.FLOW, state=running, run_count=1, retry_policy=RetryPolicy(retries=retries)
         )
-        ctx = ProposalContext(run=run, proposed=retry, now=now, from_server=True)
+        ctx = ProposalContext(run=run, proposed=retry, now=now, proposer=Proposer.CONTROL_PLANE)
         return decide(ctx).status
 
     assert propose(retries=0) is DecisionStatus.ABORT

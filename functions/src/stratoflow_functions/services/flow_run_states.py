@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from stratoflow.orchestration import Decision, ProposalContext, RunKind, RunView, decide
+from stratoflow.orchestration import Decision, ProposalContext, Proposer, RunKind, RunView, decide
 from stratoflow.orchestration.attempts import (
     closes_left_over_task_runs,
     starts_later_attempt,
@@ -47,7 +47,7 @@ def propose_flow_run_state(
     proposal: StateProposal,
     now: datetime,
     *,
-    from_server: bool = False,
+    proposer: Proposer = Proposer.CLIENT,
 ) -> OrchestrationResult:
     """Answer a proposal for a flow run and apply what the policy decided."""
 
@@ -58,7 +58,7 @@ def propose_flow_run_state(
             _close_if_over(store, record.run, now)
             return replayed
         check_expected_version(record.run.version, proposal)
-        return _decide_and_apply(store, record, proposal, now, from_server)
+        return _decide_and_apply(store, record, proposal, now, proposer)
 
     return retry_lost_races(attempt, proposal, f"flow run {run_id}")
 
@@ -68,13 +68,13 @@ def _decide_and_apply(
     record: FlowRunRecord,
     proposal: StateProposal,
     now: datetime,
-    from_server: bool,
+    proposer: Proposer,
 ) -> OrchestrationResult:
     run = record.run
     if proposal.retry_policy is not None:
         run = run.model_copy(update={"retry_policy": proposal.retry_policy})
     context = ProposalContext(
-        run=flow_run_view(run), proposed=proposal.state, now=now, from_server=from_server
+        run=flow_run_view(run), proposed=proposal.state, now=now, proposer=proposer
     )
     decision = decide(context)
     if decision.state is None or decision.status in (DecisionStatus.WAIT, DecisionStatus.ABORT):

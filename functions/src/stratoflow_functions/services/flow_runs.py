@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid4
 
+from stratoflow.orchestration import Proposer
 from stratoflow.schemas import (
     DecisionStatus,
     Deployment,
@@ -120,7 +121,7 @@ def cancel_flow_run(store: Store, run_id: UUID, now: datetime) -> OrchestrationR
         state=State(type=target, timestamp=now, message="Cancelled by request"),
         expected_version=run.version,
     )
-    return propose_flow_run_state(store, run_id, proposal, now, from_server=True)
+    return propose_flow_run_state(store, run_id, proposal, now, proposer=Proposer.CONTROL_PLANE)
 
 
 def heartbeat_flow_run(

@@ -1,12 +1,13 @@
-"""Stratoflow's orchestration rules: pure state-transition logic for the control plane.
+"""Stratoflow's orchestration kernel: the rules, policies, bookkeeping and retry arithmetic that
+decide a run's fate, once, for the control plane and the offline orchestrator alike.
 
-The service layer builds a `ProposalContext`, asks `decide` for a `Decision`, persists it with
-one version-conditional write, and records the run's counters and times from `bookkeeping`;
-`attempts` says when a flow run's attempt is over and what its open task runs then become.
-Nothing in this package does I/O or reads the clock; schedule arithmetic lives beside it in
-`orchestration.schedules`, `rrules`, `schedule_budget` and `scheduler_plan` (imported by their
-full path). The one clock there is a schedule budget's monotonic time limit, a bound on work
-rather than a business time, and callers may pass their own.
+A caller reads the run and what the rules need, and asks a `plan_*` function (`plans`) for a
+`Plan`: the decision (`decide` over the ordered rules of `policies`), the run as it will be
+stored with its counters and times (`bookkeeping`), and the concurrency-slot leases to take and
+give back. Its store applies the plan whole or not at all. `attempts` says when a flow run's
+attempt is over and what its open task runs then become; `needs_answer` tells the engine which
+task runs must wait for an answer. Nothing here does I/O or reads the clock: callers pass `now`.
+It imports the standard library, pydantic and `stratoflow.schemas` only (a test checks it).
 """
 
 from stratoflow.orchestration.attempts import (
@@ -30,9 +31,11 @@ from stratoflow.orchestration.common_rules import (
 from stratoflow.orchestration.context import (
     Decision,
     ProposalContext,
+    Proposer,
     RunKind,
     RunView,
     TagSlots,
+    TaskTraits,
 )
 from stratoflow.orchestration.flow_rules import (
     AwaitingRetryNeedsRetriesLeft,
@@ -41,11 +44,24 @@ from stratoflow.orchestration.flow_rules import (
     WaitForScheduledTime,
     retry_decision,
 )
+from stratoflow.orchestration.plans import (
+    ACTIVE_STATES,
+    DEFAULT_LEASE_SECONDS,
+    Plan,
+    SlotGiveBack,
+    SlotTake,
+    flow_run_view,
+    plan_claim,
+    plan_flow_run,
+    plan_task_run,
+    task_run_view,
+)
 from stratoflow.orchestration.policies import (
     FLOW_RUN_POLICY,
     TASK_RUN_POLICY,
     Policy,
     decide,
+    needs_answer,
     policy_for,
 )
 from stratoflow.orchestration.rules import TransitionRule
@@ -59,6 +75,8 @@ from stratoflow.orchestration.task_rules import (
 )
 
 __all__ = [
+    "ACTIVE_STATES",
+    "DEFAULT_LEASE_SECONDS",
     "FLOW_NOT_RUNNING_WAIT_SECONDS",
     "FLOW_RUN_POLICY",
     "TAG_SLOT_WAIT_SECONDS",
@@ -71,16 +89,21 @@ __all__ = [
     "EnforceTagConcurrency",
     "FillScheduledTime",
     "LateOnlyFromScheduled",
+    "Plan",
     "Policy",
     "PreventLeavingTerminalStates",
     "ProposalContext",
+    "Proposer",
     "ReleaseTagSlots",
     "RetryCrashedFlowRuns",
     "RetryFailedFlowRuns",
     "RunKind",
     "RunView",
+    "SlotGiveBack",
+    "SlotTake",
     "TagSlots",
     "TaskRunsNeedRunningFlow",
+    "TaskTraits",
     "TransitionRule",
     "UseCachedResult",
     "WaitForScheduledTime",
@@ -89,8 +112,14 @@ __all__ = [
     "ends_attempt",
     "enters_running",
     "enters_terminal",
+    "flow_run_view",
     "left_over_task_state",
+    "needs_answer",
+    "plan_claim",
+    "plan_flow_run",
+    "plan_task_run",
     "policy_for",
     "retry_decision",
     "starts_later_attempt",
+    "task_run_view",
 ]

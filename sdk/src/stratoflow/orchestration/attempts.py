@@ -20,7 +20,7 @@ from datetime import datetime
 
 from stratoflow.orchestration.bookkeeping import enters_running, enters_terminal
 from stratoflow.orchestration.rules import new_state
-from stratoflow.schemas import State, StateType
+from stratoflow.schemas import State, StateName, StateType
 
 
 def ends_attempt(previous: State, new: State) -> bool:
@@ -63,17 +63,19 @@ def left_over_task_state(flow_state: State, now: datetime) -> State:
         flow run's state and carries its message.
     """
     if flow_state.type is StateType.CANCELLED:
-        return new_state(StateType.CANCELLED, "Cancelled", now, "The flow run was cancelled.")
+        return new_state(
+            StateType.CANCELLED, StateName.CANCELLED, now, "The flow run was cancelled."
+        )
     if flow_state.type is StateType.RUNNING:
         message = "Left over from an earlier attempt of the flow run, which is running again."
-        return new_state(StateType.CRASHED, "Crashed", now, message)
+        return new_state(StateType.CRASHED, StateName.CRASHED, now, message)
     message = (
         f"The flow run's attempt ended ({flow_state.type.value} / {flow_state.name}) "
         "before this task run finished"
     )
     if flow_state.message:
         message += f": {flow_state.message}"
-    return new_state(StateType.CRASHED, "Crashed", now, message)
+    return new_state(StateType.CRASHED, StateName.CRASHED, now, message)
 
 
 __all__ = [

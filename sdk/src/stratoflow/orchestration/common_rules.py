@@ -18,10 +18,7 @@ from stratoflow.orchestration.rules import (
     accept_with,
     describe_current,
 )
-from stratoflow.schemas import TERMINAL_STATE_TYPES, State, StateType
-
-AWAITING_RETRY = "AwaitingRetry"
-LATE = "Late"
+from stratoflow.schemas import TERMINAL_STATE_TYPES, State, StateName, StateType
 
 
 def retries_remain(ctx: ProposalContext) -> bool:
@@ -32,9 +29,9 @@ def retries_remain(ctx: ProposalContext) -> bool:
 class PreventLeavingTerminalStates(TransitionRule):
     """A COMPLETED, FAILED, CRASHED or CANCELLED run cannot move.
 
-    The one way out is a flow-run retry that the server itself schedules (SCHEDULED /
-    AwaitingRetry with `ctx.from_server`) for a run that FAILED or CRASHED, and only while its
-    retries remain, so a server retry never gives a run more attempts than its policy allows.
+    The one way out is a flow-run retry that the control plane itself schedules (SCHEDULED /
+    AwaitingRetry, `ctx.from_control_plane`) for a run that FAILED or CRASHED, and only while
+    its retries remain, so a server retry never gives a run more attempts than its policy allows.
     A COMPLETED run has nothing to retry and a CANCELLED one was stopped on purpose.
     """
 
@@ -52,12 +49,12 @@ _RETRYABLE: frozenset[StateType] = frozenset({StateType.FAILED, StateType.CRASHE
 
 def _is_server_retry(ctx: ProposalContext) -> bool:
     return (
-        ctx.from_server
+        ctx.from_control_plane
         and ctx.run.state is not None
         and ctx.run.state.type in _RETRYABLE
         and ctx.run.kind is RunKind.FLOW
         and ctx.proposed.type is StateType.SCHEDULED
-        and ctx.proposed.name == AWAITING_RETRY
+        and ctx.proposed.name == StateName.AWAITING_RETRY
     )
 
 
@@ -99,7 +96,7 @@ class LateOnlyFromScheduled(TransitionRule):
 
     def applies(self, ctx: ProposalContext) -> bool:
         """Only proposals named Late."""
-        return super().applies(ctx) and ctx.proposed.name == LATE
+        return super().applies(ctx) and ctx.proposed.name == StateName.LATE
 
     def evaluate(self, ctx: ProposalContext) -> Decision | None:
         """ABORT: only a SCHEDULED run can be late."""
@@ -132,8 +129,6 @@ def _due_time(ctx: ProposalContext) -> datetime:
 
 
 __all__ = [
-    "AWAITING_RETRY",
-    "LATE",
     "CancellingOnlyEnds",
     "ClaimOnlyOnce",
     "FillScheduledTime",

@@ -7,9 +7,11 @@ decision with one conditional write. Rules never query anything.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from uuid import UUID
 
 from stratoflow.schemas import DecisionStatus, RetryPolicy, State
 
@@ -19,6 +21,19 @@ class RunKind(StrEnum):
 
     FLOW = "flow"
     TASK = "task"
+
+
+class Proposer(StrEnum):
+    """Who made a proposal: the rules trust the control plane's own services further.
+
+    Everything that reaches the API (an engine, an agent, a launcher reporting through it, a
+    user) and the offline orchestrator's engine is a CLIENT. The control plane's services (the
+    zombie killer, Lazarus, a retry or cancellation the server decides) are the CONTROL_PLANE;
+    nothing a request carries can make a proposal one.
+    """
+
+    CLIENT = "client"
+    CONTROL_PLANE = "control_plane"
 
 
 @dataclass(frozen=True)
@@ -38,18 +53,60 @@ class RunView:
 
 @dataclass(frozen=True)
 class TagSlots:
-    """The concurrency limit of one tag as read just before deciding."""
+    """The concurrency limit of one tag (or reserved slot tag) as read just before deciding.
+
+    Slots are leases: each holder's slot expires unless renewed, so a holder that dies frees
+    its slot by itself. `active` counts the live leases; `expired` names the holders whose
+    lease has run out, which a take removes in the same write.
+    """
 
     tag: str
     limit: int
     active: int
     holds_slot: bool = False
-    """True when this task run already holds one of the tag's slots."""
+    """True when this run already holds one of the tag's slots (a live lease)."""
+    version: int = 0
+    """The limit's lease version as read: a take is conditional on it, so two runs racing for
+    the last slot cannot both win."""
+    expired: tuple[UUID, ...] = ()
+    """Holders whose lease expired: they hold nothing, and a take drops them."""
 
     @property
     def available(self) -> bool:
         """Whether this run may hold a slot now."""
         return self.holds_slot or self.active < self.limit
+
+    @classmethod
+    def from_leases(
+        cls,
+        tag: str,
+        limit: int,
+        leases: Mapping[UUID, datetime],
+        holder: UUID,
+        now: datetime,
+        version: int = 0,
+    ) -> TagSlots:
+        """Count the live leases of a limit's lease map (holder id → lease expiry)."""
+        live = {run_id for run_id, expires in leases.items() if expires > now}
+        expired = tuple(sorted(run_id for run_id in leases if run_id not in live))
+        return cls(
+            tag=tag,
+            limit=limit,
+            active=len(live),
+            holds_slot=holder in live,
+            version=version,
+            expired=expired,
+        )
+
+
+@dataclass(frozen=True)
+class TaskTraits:
+    """What the engine knows of a task run before its first proposal, for `needs_answer`."""
+
+    tags: tuple[str, ...] = ()
+    cache_key: str | None = None
+    flow_stopping: bool = False
+    """The flow run is being cancelled or held, or the engine is checking for it."""
 
 
 @dataclass(frozen=True)
@@ -65,9 +122,13 @@ class ProposalContext:
     """Task runs only: limits of the run's tags that have one."""
     cached: State | None = None
     """Task runs proposing RUNNING with a cache key: an unexpired COMPLETED state for that key."""
-    from_server: bool = False
-    """True when the proposal comes from the control plane itself (a Towel service, a retry the
-    server schedules), not from a client."""
+    proposer: Proposer = Proposer.CLIENT
+    """Who proposes: the control plane's own services may schedule retries of ended runs."""
+
+    @property
+    def from_control_plane(self) -> bool:
+        """Whether the control plane itself proposes (a Towel service, a server retry)."""
+        return self.proposer is Proposer.CONTROL_PLANE
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import ClassVar
 
-from stratoflow.orchestration.common_rules import AWAITING_RETRY, retries_remain
+from stratoflow.orchestration.common_rules import retries_remain
 from stratoflow.orchestration.context import Decision, ProposalContext, RunKind
 from stratoflow.orchestration.rules import (
     TransitionRule,
@@ -19,7 +19,7 @@ from stratoflow.orchestration.rules import (
     reject,
     wait,
 )
-from stratoflow.schemas import StateType
+from stratoflow.schemas import StateName, StateType
 
 FLOW_ONLY: frozenset[RunKind] = frozenset({RunKind.FLOW})
 
@@ -40,7 +40,7 @@ def retry_decision(ctx: ProposalContext) -> Decision:
         message += f" after: {ctx.proposed.message}"
     retry = new_state(
         StateType.SCHEDULED,
-        AWAITING_RETRY,
+        StateName.AWAITING_RETRY,
         ctx.now,
         message,
         scheduled_time=ctx.now + timedelta(seconds=delay),
@@ -61,7 +61,7 @@ class RetryFailedFlowRuns(TransitionRule):
 
     def evaluate(self, ctx: ProposalContext) -> Decision | None:
         """REJECT with SCHEDULED/AwaitingRetry while retries remain; no opinion otherwise."""
-        if ctx.from_server or not retries_remain(ctx):
+        if ctx.from_control_plane or not retries_remain(ctx):
             return None
         return retry_decision(ctx)
 
@@ -103,7 +103,7 @@ class AwaitingRetryNeedsRetriesLeft(TransitionRule):
 
     def evaluate(self, ctx: ProposalContext) -> Decision | None:
         """ABORT an AwaitingRetry with no retries left; no opinion otherwise."""
-        if ctx.proposed.name != AWAITING_RETRY or retries_remain(ctx):
+        if ctx.proposed.name != StateName.AWAITING_RETRY or retries_remain(ctx):
             return None
         policy = ctx.run.retry_policy
         return abort(f"no retries left ({ctx.run.run_count} runs, {policy.retries} retries)")

@@ -24,7 +24,7 @@ from stratoflow.orchestration.common_rules import (
     LateOnlyFromScheduled,
     PreventLeavingTerminalStates,
 )
-from stratoflow.orchestration.context import Decision, ProposalContext, RunKind
+from stratoflow.orchestration.context import Decision, ProposalContext, RunKind, TaskTraits
 from stratoflow.orchestration.flow_rules import (
     AwaitingRetryNeedsRetriesLeft,
     RetryCrashedFlowRuns,
@@ -67,6 +67,17 @@ TASK_RUN_POLICY: Policy = (
     FillScheduledTime(),
 )
 """The rules for task runs, in the order they run."""
+
+
+def needs_answer(task: TaskTraits, policy: Policy = TASK_RUN_POLICY) -> bool:
+    """Whether a task run's proposals must wait for the answer (a rule might hold it back).
+
+    The engine asks this before a task's first proposal: True means propose each state and
+    obey the answer; False means no rule can change the outcome, so its states are recorded
+    in batches. A new rule that can hold tasks back says so in its `may_hold_back`, and
+    engines follow without a change of their own.
+    """
+    return any(rule.may_hold_back(task) for rule in policy)
 
 
 def policy_for(kind: RunKind) -> Policy:
@@ -128,4 +139,11 @@ def _refusal(ctx: ProposalContext, answer: Decision) -> Decision:
     return answer
 
 
-__all__ = ["FLOW_RUN_POLICY", "TASK_RUN_POLICY", "Policy", "decide", "policy_for"]
+__all__ = [
+    "FLOW_RUN_POLICY",
+    "TASK_RUN_POLICY",
+    "Policy",
+    "decide",
+    "needs_answer",
+    "policy_for",
+]

@@ -14,7 +14,7 @@ from abc import ABC, abstractmethod
 from datetime import datetime
 from typing import ClassVar
 
-from stratoflow.orchestration.context import Decision, ProposalContext, RunKind
+from stratoflow.orchestration.context import Decision, ProposalContext, RunKind, TaskTraits
 from stratoflow.schemas import DecisionStatus, State, StateType
 
 ALL_STATE_TYPES: frozenset[StateType] = frozenset(StateType)
@@ -109,6 +109,12 @@ class TransitionRule(ABC):
             and current_type(ctx) in self.FROM_STATES
             and ctx.proposed.type in self.TO_STATES
         )
+
+    def may_hold_back(self, task: TaskTraits) -> bool:
+        """Whether this rule could answer a task run's RUNNING proposal other than by accepting
+        it as proposed. The engine proposes such task runs and waits for the answer; all
+        others it records in batches. A rule that guards task runs overrides this."""
+        return False
 
     @abstractmethod
     def evaluate(self, ctx: ProposalContext) -> Decision | None:

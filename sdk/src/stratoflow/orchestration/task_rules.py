@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from stratoflow.orchestration.context import Decision, ProposalContext, RunKind
+from stratoflow.orchestration.context import Decision, ProposalContext, RunKind, TaskTraits
 from stratoflow.orchestration.rules import (
     ALL_STATE_TYPES,
     TransitionRule,
@@ -20,7 +20,7 @@ from stratoflow.orchestration.rules import (
     reject,
     wait,
 )
-from stratoflow.schemas import TERMINAL_STATE_TYPES, State, StateType
+from stratoflow.schemas import TERMINAL_STATE_TYPES, State, StateName, StateType
 
 TASK_ONLY: frozenset[RunKind] = frozenset({RunKind.TASK})
 TO_RUNNING: frozenset[StateType] = frozenset({StateType.RUNNING})
@@ -44,6 +44,10 @@ class TaskRunsNeedRunningFlow(TransitionRule):
     KINDS: ClassVar[frozenset[RunKind]] = TASK_ONLY
     TO_STATES: ClassVar[frozenset[StateType]] = TO_RUNNING
 
+    def may_hold_back(self, task: TaskTraits) -> bool:
+        """Only when the flow run may not be RUNNING (the engine runs tasks inside it)."""
+        return task.flow_stopping
+
     def evaluate(self, ctx: ProposalContext) -> Decision | None:
         """ABORT for a stopped flow run, WAIT for one not running yet, else no opinion."""
         flow_state = ctx.flow_run_state
@@ -62,6 +66,10 @@ class UseCachedResult(TransitionRule):
     KINDS: ClassVar[frozenset[RunKind]] = TASK_ONLY
     TO_STATES: ClassVar[frozenset[StateType]] = TO_RUNNING
 
+    def may_hold_back(self, task: TaskTraits) -> bool:
+        """Only a task run with a cache key can hit the cache."""
+        return bool(task.cache_key)
+
     def applies(self, ctx: ProposalContext) -> bool:
         """Only proposals with a usable cached state."""
         return super().applies(ctx) and _usable(ctx.cached, ctx)
@@ -73,7 +81,7 @@ class UseCachedResult(TransitionRule):
             return None
         state = new_state(
             StateType.COMPLETED,
-            "Cached",
+            StateName.CACHED,
             ctx.now,
             f"Cached result for key {cached.cache_key!r}",
             result=cached.result,
@@ -100,6 +108,10 @@ class EnforceTagConcurrency(TransitionRule):
 
     KINDS: ClassVar[frozenset[RunKind]] = TASK_ONLY
     TO_STATES: ClassVar[frozenset[StateType]] = TO_RUNNING
+
+    def may_hold_back(self, task: TaskTraits) -> bool:
+        """Any tag may have a limit (only the server knows which)."""
+        return bool(task.tags)
 
     def applies(self, ctx: ProposalContext) -> bool:
         """Only runs with limited tags."""

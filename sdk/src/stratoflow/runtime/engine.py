@@ -55,6 +55,7 @@ from stratoflow.schemas import (
     OrchestrationResult,
     RetryPolicy,
     State,
+    StateName,
     StateProposal,
     StateType,
     TaskRunCreate,
@@ -178,7 +179,7 @@ class FlowRunEngine:
         while True:
             attempt += 1
             outcome = self._attempt(context, parameters, attempt)
-            if outcome.state.name != "AwaitingRetry" or not in_process_retries:
+            if outcome.state.name != StateName.AWAITING_RETRY or not in_process_retries:
                 return self._finish(outcome)
             if not self._wait_for_retry(outcome.state):
                 return self._finish(Outcome(self._settle_cancel()))
@@ -187,7 +188,7 @@ class FlowRunEngine:
     def _attempt(
         self, context: FlowRunContext, parameters: dict[str, Any], attempt: int
     ) -> Outcome:
-        name = "Running" if attempt == 1 else "Retrying"
+        name = StateName.RUNNING if attempt == 1 else StateName.RETRYING
         # The policy travels with RUNNING so runs created elsewhere (deployments) get the
         # flow's retries too: the server schedules those retries for an agent to claim.
         started = self._propose(State(type=StateType.RUNNING, name=name), self._retry_policy())
@@ -238,7 +239,7 @@ class FlowRunEngine:
         exc = body.exception
         if isinstance(exc, FlowTimeoutError):
             context.cancel_event.set()  # the abandoned body must not start more tasks
-            return State(type=StateType.FAILED, name="TimedOut", message=str(exc))
+            return State(type=StateType.FAILED, name=StateName.TIMED_OUT, message=str(exc))
         if context.cancel_event.is_set() or isinstance(exc, CancelledRunError):
             return State(type=StateType.CANCELLED, message="the flow run was cancelled")
         if exc is not None:

@@ -39,6 +39,7 @@ from stratoflow.schemas import (
     DecisionStatus,
     OrchestrationResult,
     State,
+    StateName,
     StateProposal,
     StateType,
     TaskRunCreate,
@@ -173,7 +174,9 @@ class TaskRunEngine:
                 if self._should_retry(context, attempt):
                     self._await_retry(attempt, exc)
                     continue
-                name = "TimedOut" if isinstance(exc, TaskTimeoutError) else "Failed"
+                name = (
+                    StateName.TIMED_OUT if isinstance(exc, TaskTimeoutError) else StateName.FAILED
+                )
                 failed = State(type=StateType.FAILED, name=name, message=failure_message(exc))
                 return self._finish(Outcome(self._propose(failed), None, exc), context)
             return self._finish(self._complete(value, cache_key), context)
@@ -183,7 +186,7 @@ class TaskRunEngine:
         if self.flow_run.cancel_event.is_set():
             name = self.flow_run.flow_run_name
             raise CancelledRunError(f"flow run {name!r} is cancelled or its attempt timed out")
-        name = "Running" if attempt == 1 else "Retrying"
+        name = StateName.RUNNING if attempt == 1 else StateName.RETRYING
         taken = self._propose(State(type=StateType.RUNNING, name=name, cache_key=cache_key))
         if taken.type == StateType.RUNNING:
             return None
@@ -226,7 +229,7 @@ class TaskRunEngine:
         task = self.task
         delay = retry_delay(task.retry_delay_seconds, attempt, task.retry_jitter_factor, self._rng)
         retry = State(
-            type=StateType.SCHEDULED, name="AwaitingRetry", message=failure_message(exc),
+            type=StateType.SCHEDULED, name=StateName.AWAITING_RETRY, message=failure_message(exc),
             scheduled_time=utcnow() + timedelta(seconds=delay),
         )  # fmt: skip
         self._propose(retry)

@@ -69,6 +69,7 @@ from stratoflow.schemas.states import (
     ResultRef,
     RetryPolicy,
     State,
+    StateName,
     StateProposal,
     StateType,
 )
@@ -128,6 +129,7 @@ __all__ = [
     "RetryPolicy",
     "Schedule",
     "State",
+    "StateName",
     "StateProposal",
     "StateType",
     "TaskRun",

@@ -38,16 +38,36 @@ TERMINAL_STATE_TYPES: frozenset[StateType] = frozenset(
     {StateType.COMPLETED, StateType.FAILED, StateType.CRASHED, StateType.CANCELLED}
 )
 
+
+class StateName(StrEnum):
+    """Every named state (SPEC 2). Code compares and builds names with these, never literals."""
+
+    SCHEDULED = "Scheduled"
+    LATE = "Late"
+    AWAITING_RETRY = "AwaitingRetry"
+    PENDING = "Pending"
+    RUNNING = "Running"
+    RETRYING = "Retrying"
+    COMPLETED = "Completed"
+    CACHED = "Cached"
+    FAILED = "Failed"
+    TIMED_OUT = "TimedOut"
+    CRASHED = "Crashed"
+    CANCELLING = "Cancelling"
+    CANCELLED = "Cancelled"
+    PAUSED = "Paused"
+
+
 STATE_NAMES: dict[StateType, tuple[str, ...]] = {
-    StateType.SCHEDULED: ("Scheduled", "Late", "AwaitingRetry"),
-    StateType.PENDING: ("Pending",),
-    StateType.RUNNING: ("Running", "Retrying"),
-    StateType.COMPLETED: ("Completed", "Cached"),
-    StateType.FAILED: ("Failed", "TimedOut"),
-    StateType.CRASHED: ("Crashed",),
-    StateType.CANCELLING: ("Cancelling",),
-    StateType.CANCELLED: ("Cancelled",),
-    StateType.PAUSED: ("Paused",),
+    StateType.SCHEDULED: (StateName.SCHEDULED, StateName.LATE, StateName.AWAITING_RETRY),
+    StateType.PENDING: (StateName.PENDING,),
+    StateType.RUNNING: (StateName.RUNNING, StateName.RETRYING),
+    StateType.COMPLETED: (StateName.COMPLETED, StateName.CACHED),
+    StateType.FAILED: (StateName.FAILED, StateName.TIMED_OUT),
+    StateType.CRASHED: (StateName.CRASHED,),
+    StateType.CANCELLING: (StateName.CANCELLING,),
+    StateType.CANCELLED: (StateName.CANCELLED,),
+    StateType.PAUSED: (StateName.PAUSED,),
 }
 """The named states of each type; the first name is the type's default."""
 
@@ -94,9 +114,12 @@ class State(BaseModel):
     def _check_name(self) -> State:
         names = STATE_NAMES[self.type]
         if not self.name:
-            object.__setattr__(self, "name", names[0])
+            object.__setattr__(self, "name", str(names[0]))
         elif self.name not in names:
-            raise ValueError(f"state name {self.name!r} is not a {self.type} state ({names})")
+            shown = tuple(str(name) for name in names)
+            raise ValueError(f"state name {self.name!r} is not a {self.type} state ({shown})")
+        else:
+            object.__setattr__(self, "name", str(self.name))
         return self
 
     @property
@@ -121,10 +144,18 @@ class RetryPolicy(BaseModel):
         return value
 
     def delay_for(self, attempt: int) -> float:
-        """Delay before retry number `attempt` (1-based); the last delay repeats."""
+        """Delay before retry number `attempt` (1-based); the last delay repeats.
+
+        The one retry arithmetic: flow-run retries (decided by the kernel) and task-run retries
+        (decided by the engine) both use it.
+        """
         if not self.retry_delay_seconds:
             return 0.0
-        return self.retry_delay_seconds[min(attempt, len(self.retry_delay_seconds)) - 1]
+        return self.retry_delay_seconds[min(max(attempt, 1), len(self.retry_delay_seconds)) - 1]
+
+    def allows_another_attempt(self, run_count: int) -> bool:
+        """Whether a run that has entered RUNNING `run_count` times may run again."""
+        return run_count <= self.retries
 
 
 class StateProposal(BaseModel):

@@ -1,7 +1,7 @@
 """What the three Towel services share: bounded paging, race-tolerant proposals.
 
-Every state change goes through `propose_flow_run_state` / `propose_task_run_state` with
-`from_server=True` and the version the service read as `expected_version`, so a run that moved
+Every state change goes through `propose_flow_run_state` / `propose_task_run_state` as
+`Proposer.CONTROL_PLANE`, with the version the service read as `expected_version`, so a run that moved
 since (a heartbeat that bumped its state, a rival invocation) is skipped, never overwritten.
 """
 
@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from uuid import UUID
 
+from stratoflow.orchestration import Proposer
 from stratoflow.schemas import (
     DecisionStatus,
     FlowRun,
@@ -64,7 +65,9 @@ def propose_flow(store: Store, run: FlowRun, state: State, now: datetime) -> boo
     """Propose `state` for `run` at the version read; True when the run took exactly it."""
     proposal = StateProposal(state=state, expected_version=run.version)
     try:
-        result = propose_flow_run_state(store, run.id, proposal, now, from_server=True)
+        result = propose_flow_run_state(
+            store, run.id, proposal, now, proposer=Proposer.CONTROL_PLANE
+        )
     except (ConflictError, NotFoundError, ThrottledError):
         return False  # lost a race: someone else moved the run; next tick sees the truth
     return _took(result, state)

@@ -10,8 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from stratoflow.orchestration.common_rules import LATE
-from stratoflow.schemas import FlowRun, State, StateType
+from stratoflow.schemas import FlowRun, State, StateName, StateType
 from stratoflow_functions.scheduling.scheduler_plan import is_late
 from stratoflow_functions.services.towel.common import Pager, bounded, propose_flow
 from stratoflow_functions.store import Store
@@ -23,7 +22,7 @@ def late_state(run: FlowRun, now: datetime) -> State:
     """The Late state for `run`, due when it was due."""
     return State(
         type=StateType.SCHEDULED,
-        name=LATE,
+        name=StateName.LATE,
         timestamp=now,
         message=f"Not started {int((now - due_time(run)).total_seconds())}s after its start time",
         scheduled_time=due_time(run),

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from stratoflow.orchestration import ProposalContext, decide
+from stratoflow.orchestration import ProposalContext, Proposer, decide
 from stratoflow.schemas import DecisionStatus, FlowRun, State, StateType
 from stratoflow_functions.config import Settings
 from stratoflow_functions.errors import ConflictError, ThrottledError
@@ -142,7 +142,10 @@ def _reschedule(store: Store, run: FlowRun, now: datetime) -> bool:
     """SCHEDULED with one more resurrection, in one version-conditional save (the proposal
     service cannot count resurrections, so the decision is applied here)."""
     context = ProposalContext(
-        run=flow_run_view(run), proposed=resurrected_state(run, now), now=now, from_server=True
+        run=flow_run_view(run),
+        proposed=resurrected_state(run, now),
+        now=now,
+        proposer=Proposer.CONTROL_PLANE,
     )
     decision = decide(context)
     if decision.status is not DecisionStatus.ACCEPT or decision.state is None:

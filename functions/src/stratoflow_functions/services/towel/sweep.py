@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID
 
-from stratoflow.schemas import Deployment, FlowRun, StateType
+from stratoflow.schemas import Deployment, FlowRun, StateName, StateType
 from stratoflow_functions.errors import ThrottledError
 from stratoflow_functions.services.towel.common import PAGE_SIZE
 from stratoflow_functions.store.towel import SweepMark, TowelRepository
@@ -26,7 +26,7 @@ from stratoflow_functions.store.towel import SweepMark, TowelRepository
 AUTO_SCHEDULED_PREFIX = "scheduled:"
 RACE_WINDOW = timedelta(minutes=5)
 """Longer than one scheduler invocation can last (the Lambda timeout is 55 s)."""
-NOT_STARTED = frozenset({"Scheduled", "Late"})
+NOT_STARTED = frozenset({StateName.SCHEDULED, StateName.LATE})
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from stratoflow.orchestration import Proposer
 from stratoflow.schemas import DecisionStatus, FlowRun, State, StateProposal, StateType
 from stratoflow_functions.config import Settings
 from stratoflow_functions.errors import ConflictError, NotFoundError, ThrottledError
@@ -100,7 +101,9 @@ def _propose(store: Store, run: FlowRun, state: State, now: datetime) -> State |
     """Propose `state` at the version read; the state the run took, None if it moved first."""
     proposal = StateProposal(state=state, expected_version=run.version)
     try:
-        answer = propose_flow_run_state(store, run.id, proposal, now, from_server=True)
+        answer = propose_flow_run_state(
+            store, run.id, proposal, now, proposer=Proposer.CONTROL_PLANE
+        )
     except (ConflictError, NotFoundError, ThrottledError):
         return None  # lost a race: someone else moved the run; next tick sees the truth
     if answer.status not in (DecisionStatus.ACCEPT, DecisionStatus.REJECT):
