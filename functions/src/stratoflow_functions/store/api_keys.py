@@ -13,19 +13,20 @@ from stratoflow.schemas import ApiKey, ApiKeyScope, Page
 from stratoflow_functions.errors import ConflictError, NotFoundError
 from stratoflow_functions.store.base import StoreContext
 from stratoflow_functions.store.failures import dynamo_errors
+from stratoflow_functions.store.items import ApiKeyItem
 from stratoflow_functions.store.keys import (
     API_KEYS_PARTITION,
     api_key_id_partition,
     api_key_pk,
     timed,
 )
-from stratoflow_functions.store.models import StoreItem
-from stratoflow_functions.store.pages import Query, query_items, readable
+from stratoflow_functions.store.pages import Query
+from stratoflow_functions.store.typed_pages import query_items, readable
 
 API_KEY_SK = "API_KEY"
 
 
-def _key(item: StoreItem) -> ApiKey:
+def _key(item: ApiKeyItem) -> ApiKey:
     return ApiKey.model_validate_json(item.data or "{}")
 
 
@@ -35,6 +36,7 @@ class ApiKeyRepository:
     def __init__(self, ctx: StoreContext) -> None:
         """Bind to a store's table and clock."""
         self._ctx = ctx
+        self._keys = ctx.models.api_key
 
     def create(
         self, name: str, scope: ApiKeyScope, key_hash: str, prefix: str, now: datetime
@@ -45,10 +47,9 @@ class ApiKeyRepository:
             ConflictError: `already_exists` if a key with this hash exists.
         """
         key = ApiKey(id=uuid4(), name=name, scope=scope, prefix=prefix, created=now)
-        item = self._ctx.item(
+        item = self._keys(
             api_key_pk(key_hash),
             API_KEY_SK,
-            entity="api_key",
             id=str(key.id),
             data=key.model_dump_json(),
             gsi1pk=API_KEYS_PARTITION,
@@ -62,7 +63,7 @@ class ApiKeyRepository:
 
     def get_by_hash(self, key_hash: str) -> ApiKey | None:
         """The key with this hash, or None if there is none or it is revoked."""
-        found = self._ctx.find(api_key_pk(key_hash), API_KEY_SK)
+        found = self._ctx.find(api_key_pk(key_hash), API_KEY_SK, self._keys)
         if found is None:
             return None
         key = _key(found)
@@ -74,7 +75,7 @@ class ApiKeyRepository:
         Raises:
             NotFoundError: No key with this id.
         """
-        item = self._ctx.item
+        item = self._keys
         with dynamo_errors():
             found = next(iter(item.query(api_key_id_partition(key_id), index_name="gsi2")), None)
             if found is None:
@@ -90,5 +91,5 @@ class ApiKeyRepository:
             BadRequestError: `invalid_next_token`.
         """
         query = Query(API_KEYS_PARTITION, "gsi1")
-        items, token = query_items(self._ctx.item, query, self._ctx.clock(), limit, next_token)
+        items, token = query_items(self._keys, query, self._ctx.clock(), limit, next_token)
         return Page[ApiKey](items=readable(items, _key), next_token=token)

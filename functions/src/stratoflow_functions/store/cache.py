@@ -18,6 +18,7 @@ class CacheRepository:
     def __init__(self, ctx: StoreContext) -> None:
         """Bind to a store's table and clock."""
         self._ctx = ctx
+        self._entries = ctx.models.cache_entry
 
     def put(self, cache_key: str, state: State) -> None:
         """Store (or replace) the cached state; it expires at `state.cache_expiration`, if set.
@@ -28,10 +29,9 @@ class CacheRepository:
         if state.type != StateType.COMPLETED or state.result is None:
             raise ValueError("only a COMPLETED state with a result can be cached")
         expires = state.cache_expiration
-        item = self._ctx.item(
+        item = self._entries(
             cache_pk(cache_key),
             CACHE_SK,
-            entity="cache_entry",
             data=state.model_dump_json(),
             expires_at=None if expires is None else epoch(expires),
         )
@@ -40,7 +40,7 @@ class CacheRepository:
 
     def get(self, cache_key: str, now: datetime) -> State | None:
         """The cached state, or None if absent or expired at `now`."""
-        found = self._ctx.find(cache_pk(cache_key), CACHE_SK)
+        found = self._ctx.find(cache_pk(cache_key), CACHE_SK, self._entries)
         if found is None:
             return None
         state = State.model_validate_json(found.data or "{}")

@@ -18,6 +18,7 @@ from stratoflow.schemas import Deployment, DeploymentCreate, Flow, Page
 from stratoflow_functions.errors import ConflictError, NotFoundError
 from stratoflow_functions.store.base import StoreContext
 from stratoflow_functions.store.failures import dynamo_errors, is_condition_failure
+from stratoflow_functions.store.items import DeploymentItem
 from stratoflow_functions.store.keys import (
     DEPLOYMENTS_PARTITION,
     deployment_id_for,
@@ -25,9 +26,9 @@ from stratoflow_functions.store.keys import (
     flow_deployments_partition,
     flow_id_for,
 )
-from stratoflow_functions.store.models import StoreItem
-from stratoflow_functions.store.pages import Query, query_items, readable
+from stratoflow_functions.store.pages import Query
 from stratoflow_functions.store.schedules import assign_schedule_ids
+from stratoflow_functions.store.typed_pages import query_items, readable
 
 DEPLOYMENT_SK = "DEPLOYMENT"
 MAX_ATTEMPTS = 5
@@ -64,6 +65,7 @@ class DeploymentRepository:
     def __init__(self, ctx: StoreContext) -> None:
         """Bind to a store's table and clock."""
         self._ctx = ctx
+        self._deployments = ctx.models.deployment
 
     def upsert(self, data: DeploymentCreate, flow: Flow, now: datetime) -> tuple[Deployment, bool]:
         """Create the deployment, or update it in place.
@@ -90,8 +92,8 @@ class DeploymentRepository:
         Raises:
             NotFoundError: No such deployment.
         """
-        item = self._ctx.fetch(deployment_pk(deployment_id), DEPLOYMENT_SK, "deployment")
-        return _deployment(item)
+        pk = deployment_pk(deployment_id)
+        return _deployment(self._ctx.fetch(pk, DEPLOYMENT_SK, "deployment", self._deployments))
 
     def get_by_name(self, flow_name: str, name: str) -> Deployment:
         """The deployment `name` of the flow called `flow_name`.
@@ -121,10 +123,10 @@ class DeploymentRepository:
         Raises:
             NotFoundError: No such deployment.
         """
-        target = self._ctx.item(deployment_pk(deployment_id), DEPLOYMENT_SK)
+        target = self._deployments(deployment_pk(deployment_id), DEPLOYMENT_SK)
         try:
             with dynamo_errors():
-                target.delete(condition=self._ctx.item.pk.exists())
+                target.delete(condition=self._deployments.pk.exists())
         except DeleteError as exc:
             if is_condition_failure(exc):
                 raise NotFoundError("deployment not found") from exc
@@ -132,7 +134,7 @@ class DeploymentRepository:
 
     def _change(self, deployment_id: UUID, change: Change) -> Deployment:
         for _ in range(MAX_ATTEMPTS):
-            stored = self._ctx.find(deployment_pk(deployment_id), DEPLOYMENT_SK)
+            stored = self._ctx.find(deployment_pk(deployment_id), DEPLOYMENT_SK, self._deployments)
             existing = None if stored is None else _deployment(stored)
             updated = change(existing)
             version = None if stored is None else int(stored.version or 0)
@@ -141,7 +143,7 @@ class DeploymentRepository:
         raise ConflictError("deployment changed concurrently; retry", code="version_conflict")
 
     def _write(self, deployment: Deployment, version: int | None) -> bool:
-        item = self._ctx.item
+        item = self._deployments
         condition = item.pk.does_not_exist() if version is None else item.version == version
         try:
             with dynamo_errors():
@@ -152,11 +154,10 @@ class DeploymentRepository:
             raise
         return True
 
-    def _item(self, deployment: Deployment, version: int) -> StoreItem:
-        return self._ctx.item(
+    def _item(self, deployment: Deployment, version: int) -> DeploymentItem:
+        return self._deployments(
             deployment_pk(deployment.id),
             DEPLOYMENT_SK,
-            entity="deployment",
             id=str(deployment.id),
             flow_id=str(deployment.flow_id),
             flow_name=deployment.flow_name,
@@ -180,9 +181,9 @@ class DeploymentRepository:
             query = Query(DEPLOYMENTS_PARTITION, "gsi1")
         else:
             query = Query(flow_deployments_partition(flow_id), "gsi2")
-        items, token = query_items(self._ctx.item, query, self._ctx.clock(), limit, next_token)
+        items, token = query_items(self._deployments, query, self._ctx.clock(), limit, next_token)
         return Page[Deployment](items=readable(items, _deployment), next_token=token)
 
 
-def _deployment(item: StoreItem) -> Deployment:
+def _deployment(item: DeploymentItem) -> Deployment:
     return Deployment.model_validate_json(item.data or "{}")

@@ -7,9 +7,10 @@ from uuid import UUID
 
 from stratoflow.schemas import Flow, FlowCreate, Page
 from stratoflow_functions.store.base import StoreContext
+from stratoflow_functions.store.items import FlowItem
 from stratoflow_functions.store.keys import FLOWS_PARTITION, flow_id_for, flow_pk
-from stratoflow_functions.store.models import StoreItem
-from stratoflow_functions.store.pages import Query, query_items, readable
+from stratoflow_functions.store.pages import Query
+from stratoflow_functions.store.typed_pages import query_items, readable
 
 FLOW_SK = "FLOW"
 
@@ -20,12 +21,12 @@ class FlowRepository:
     def __init__(self, ctx: StoreContext) -> None:
         """Bind to a store's table and clock."""
         self._ctx = ctx
+        self._flows = ctx.models.flow
 
-    def _item(self, flow: Flow) -> StoreItem:
-        return self._ctx.item(
+    def _item(self, flow: Flow) -> FlowItem:
+        return self._flows(
             flow_pk(flow.id),
             FLOW_SK,
-            entity="flow",
             id=str(flow.id),
             data=flow.model_dump_json(),
             gsi1pk=FLOWS_PARTITION,
@@ -49,7 +50,7 @@ class FlowRepository:
         Raises:
             NotFoundError: No such flow.
         """
-        return _flow(self._ctx.fetch(flow_pk(flow_id), FLOW_SK, "flow"))
+        return _flow(self._ctx.fetch(flow_pk(flow_id), FLOW_SK, "flow", self._flows))
 
     def list(self, limit: int, next_token: str | None) -> Page[Flow]:
         """Flows ordered by name.
@@ -58,9 +59,9 @@ class FlowRepository:
             BadRequestError: `invalid_next_token`.
         """
         query = Query(FLOWS_PARTITION, "gsi1")
-        items, token = query_items(self._ctx.item, query, self._ctx.clock(), limit, next_token)
+        items, token = query_items(self._flows, query, self._ctx.clock(), limit, next_token)
         return Page[Flow](items=readable(items, _flow), next_token=token)
 
 
-def _flow(item: StoreItem) -> Flow:
+def _flow(item: FlowItem) -> Flow:
     return Flow.model_validate_json(item.data or "{}")

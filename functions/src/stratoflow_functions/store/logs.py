@@ -18,9 +18,10 @@ from stratoflow.schemas import Log, LogCreate, Page
 from stratoflow_functions.errors import BadRequestError
 from stratoflow_functions.store.base import StoreContext
 from stratoflow_functions.store.failures import dynamo_errors
+from stratoflow_functions.store.items import LogChunkItem
 from stratoflow_functions.store.keys import expiry, logs_pk, time_key
-from stratoflow_functions.store.models import StoreItem
-from stratoflow_functions.store.pages import BAD_CURSOR, decode_token, encode_token, live
+from stratoflow_functions.store.pages import BAD_CURSOR, decode_token, encode_token
+from stratoflow_functions.store.typed_pages import live
 
 MAX_CHUNK_BYTES = 300_000
 """Bytes of JSON per item: well under DynamoDB's 400 KB, leaving room for keys and names."""
@@ -61,6 +62,7 @@ class LogRepository:
     def __init__(self, ctx: StoreContext) -> None:
         """Bind to a store's table and clock."""
         self._ctx = ctx
+        self._chunks_of = ctx.models.log_chunk
 
     def write(self, lines: list[LogCreate], now: datetime) -> int:
         """Store a batch of lines (of one or more runs) in as few items as fit.
@@ -71,22 +73,19 @@ class LogRepository:
         write_id = f"{time_key(now)}#{uuid4().hex[:12]}"
         expires_at = expiry(now, self._ctx.settings.log_retention_days)
         items = [
-            self._chunk_item(
-                run_id, chunk, f"{time_key(chunk[0].timestamp)}#{write_id}#{n:04d}", expires_at
-            )
+            self._chunk_item(run_id, chunk, _chunk_sk(chunk, write_id, n), expires_at)
             for run_id, run_lines in _by_run(lines).items()
             for n, chunk in enumerate(chunk_lines(run_lines))
         ]
-        with dynamo_errors(), self._ctx.item.batch_write() as batch:
+        with dynamo_errors(), self._chunks_of.batch_write() as batch:
             for item in items:
                 batch.save(item)
         return len(lines)
 
-    def _chunk_item(self, run_id: UUID, chunk: list[Log], sk: str, expires_at: int) -> StoreItem:
-        return self._ctx.item(
+    def _chunk_item(self, run_id: UUID, chunk: list[Log], sk: str, expires_at: int) -> LogChunkItem:
+        return self._chunks_of(
             logs_pk(run_id),
             sk,
-            entity="log_chunk",
             flow_run_id=str(run_id),
             lines=_LINES.dump_json(chunk).decode(),
             expires_at=expires_at,
@@ -109,7 +108,7 @@ class LogRepository:
         return Page[Log](items=found, next_token=None)
 
     def _chunks(self, flow_run_id: UUID, start_sk: str | None) -> Iterator[tuple[str, list[Log]]]:
-        item = self._ctx.item
+        item = self._chunks_of
         with dynamo_errors():
             for chunk in item.query(
                 logs_pk(flow_run_id),

@@ -1,84 +1,62 @@
-"""The one pynamodb item class of Stratoflow's single DynamoDB table, bound to settings.
+"""The store's bound item classes: one per entity (store/items.py), plus the generic one.
 
-Every entity (flows, deployments, runs, logs, keys, slots, ...) is a `StoreItem`: the table keys
-`pk`/`sk`, an `entity` tag, five overloaded GSI key pairs, the TTL attribute, a JSON `data` body
-with the full wire model, and a few plain attributes that conditions, filters and the stream
-publisher need. pynamodb binds `Meta.table_name` when a class is defined, so the module only
-declares the unbound base; `build_models(settings)` makes a subclass per table (per store).
+pynamodb binds `Meta.table_name` when a class is defined, so nothing here is bound at import:
+`build_models(settings)` makes, per store, a root class holding the table's `Meta` and its own
+`entity` discriminator, one subclass of each entity class of `items.py` under that root, and
+the generic `StoreItem` subclass. All of them share the root's one connection, so a
+transaction may mix them. `StoreItem`, with every attribute any entity uses, serves the
+repositories not yet moved to their entity's class (flow runs, task runs, concurrency limits);
+it reads and writes the same items.
 """
 
 from __future__ import annotations
 
+import types
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar, cast
 
-from pynamodb.attributes import NumberAttribute, UnicodeAttribute, UnicodeSetAttribute
+from pynamodb.attributes import (
+    DiscriminatorAttribute,
+    NumberAttribute,
+    UnicodeAttribute,
+    UnicodeSetAttribute,
+)
 from pynamodb.connection import Connection
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
 from stratoflow_functions.config import Settings
+from stratoflow_functions.store.items import (
+    ENTITY_CLASSES,
+    GSI_COUNT,
+    AgentItem,
+    ApiKeyItem,
+    CacheEntryItem,
+    ConcurrencyLimitItem,
+    DeploymentItem,
+    FlowItem,
+    FlowRunItem,
+    Gsi1,
+    Gsi2,
+    Gsi3,
+    Gsi4,
+    Gsi5,
+    IdempotencyKeyItem,
+    LogChunkItem,
+    SweepMarkItem,
+    TableItem,
+    TaskRunItem,
+    TowelCursorItem,
+    WorkQueueItem,
+)
 
-GSI_COUNT = 5
+__all__ = ["GSI_COUNT", "Models", "StoreItem", "build_models"]
 
-
-class Gsi1(GlobalSecondaryIndex["StoreItem"]):  # type: ignore[no-untyped-call]
-    """Work-queue index (SCHEDULED runs) and heartbeat index (live runs); lists of entities."""
-
-    class Meta:
-        index_name = "gsi1"
-        projection = AllProjection()
-
-    gsi1pk = UnicodeAttribute(hash_key=True)
-    gsi1sk = UnicodeAttribute(range_key=True)
-
-
-class Gsi2(GlobalSecondaryIndex["StoreItem"]):  # type: ignore[no-untyped-call]
-    """Runs of a deployment; deployments of a flow; API keys by id."""
-
-    class Meta:
-        index_name = "gsi2"
-        projection = AllProjection()
-
-    gsi2pk = UnicodeAttribute(hash_key=True)
-    gsi2sk = UnicodeAttribute(range_key=True)
-
-
-class Gsi3(GlobalSecondaryIndex["StoreItem"]):  # type: ignore[no-untyped-call]
-    """Runs of a flow."""
-
-    class Meta:
-        index_name = "gsi3"
-        projection = AllProjection()
-
-    gsi3pk = UnicodeAttribute(hash_key=True)
-    gsi3sk = UnicodeAttribute(range_key=True)
-
-
-class Gsi4(GlobalSecondaryIndex["StoreItem"]):  # type: ignore[no-untyped-call]
-    """Runs by state type."""
-
-    class Meta:
-        index_name = "gsi4"
-        projection = AllProjection()
-
-    gsi4pk = UnicodeAttribute(hash_key=True)
-    gsi4sk = UnicodeAttribute(range_key=True)
-
-
-class Gsi5(GlobalSecondaryIndex["StoreItem"]):  # type: ignore[no-untyped-call]
-    """All runs."""
-
-    class Meta:
-        index_name = "gsi5"
-        projection = AllProjection()
-
-    gsi5pk = UnicodeAttribute(hash_key=True)
-    gsi5sk = UnicodeAttribute(range_key=True)
+E = TypeVar("E", bound=TableItem)
 
 
 class StoreItem(Model):
-    """Any item of the table; subclassed per table by `build_models` (never used unbound)."""
+    """Any item of the table, every attribute nullable: the repositories of flow runs, task runs
+    and concurrency limits still use it (their entities' classes are in items.py)."""
 
     pk = UnicodeAttribute(hash_key=True)
     sk = UnicodeAttribute(range_key=True)
@@ -128,32 +106,89 @@ class StoreItem(Model):
 
 @dataclass(frozen=True)
 class Models:
-    """The item class bound to one table, and a connection for transactions on it."""
+    """The classes bound to one table: one per entity (named as its `entity` value).
 
-    item: type[StoreItem]
+    Attributes:
+        item: The generic class, for the repositories not yet on their entity's class.
+        root: The root of every class here; it owns the table's one connection.
+    """
+
     settings: Settings
+    root: type[TableItem]
+    item: type[StoreItem]
+    flow: type[FlowItem]
+    deployment: type[DeploymentItem]
+    flow_run: type[FlowRunItem]
+    idempotency_key: type[IdempotencyKeyItem]
+    task_run: type[TaskRunItem]
+    log_chunk: type[LogChunkItem]
+    cache_entry: type[CacheEntryItem]
+    concurrency_limit: type[ConcurrencyLimitItem]
+    api_key: type[ApiKeyItem]
+    work_queue: type[WorkQueueItem]
+    agent: type[AgentItem]
+    towel_cursor: type[TowelCursorItem]
+    sweep_mark: type[SweepMarkItem]
 
     def connection(self) -> Connection:
         """The pynamodb connection of the bound table (for `TransactWrite`)."""
-        conn: Connection = self.item._get_connection().connection
+        conn: Connection = self.root._get_connection().connection
         return conn
+
+    def entities(self) -> dict[str, type[TableItem]]:
+        """Every entity's bound class, by `entity` value."""
+        return {spec.ENTITY: getattr(self, spec.ENTITY) for spec in ENTITY_CLASSES}
+
+
+def _root(settings: Settings) -> type[TableItem]:
+    class BoundItem(TableItem):
+        class Meta:
+            table_name = settings.table_name
+            region = settings.region
+            host = settings.aws_endpoint_url
+
+        entity = DiscriminatorAttribute(attr_name="entity")
+
+    return BoundItem
+
+
+def _bind(spec: type[E], root: type[TableItem]) -> type[E]:
+    def body(namespace: dict[str, Any]) -> None:
+        namespace["__module__"] = spec.__module__
+
+    bound = types.new_class(spec.__name__, (spec, root), {"discriminator": spec.ENTITY}, body)
+    return cast("type[E]", bound)
 
 
 def build_models(settings: Settings) -> Models:
-    """Bind the item class to the table, region and endpoint of `settings`.
+    """Bind every item class to the table, region and endpoint of `settings`.
 
     Args:
         settings: Where the table lives.
 
     Returns:
-        A fresh item class (its own connection), so two stores never share a table.
+        Fresh classes with their own connection, so two stores never share a table.
     """
-    meta: dict[str, Any] = {
-        "table_name": settings.table_name,
-        "region": settings.region,
-        "host": settings.aws_endpoint_url,
-    }
-    item_class = type(
-        "Item", (StoreItem,), {"Meta": type("Meta", (), meta), "__module__": __name__}
+    root = _root(settings)
+    models = Models(
+        settings=settings,
+        root=root,
+        item=type("Item", (StoreItem, root), {"__module__": __name__}),
+        flow=_bind(FlowItem, root),
+        deployment=_bind(DeploymentItem, root),
+        flow_run=_bind(FlowRunItem, root),
+        idempotency_key=_bind(IdempotencyKeyItem, root),
+        task_run=_bind(TaskRunItem, root),
+        log_chunk=_bind(LogChunkItem, root),
+        cache_entry=_bind(CacheEntryItem, root),
+        concurrency_limit=_bind(ConcurrencyLimitItem, root),
+        api_key=_bind(ApiKeyItem, root),
+        work_queue=_bind(WorkQueueItem, root),
+        agent=_bind(AgentItem, root),
+        towel_cursor=_bind(TowelCursorItem, root),
+        sweep_mark=_bind(SweepMarkItem, root),
     )
-    return Models(item=item_class, settings=settings)
+    # Made once every entity is registered, so its table description knows all their indexes;
+    # the subclasses inherit it rather than each opening a client of its own.
+    root._get_connection()
+    return models

@@ -73,12 +73,12 @@ class TowelRepository:
 
     def cursor(self, service: str) -> str | None:
         """Where `service` stopped walking last time (an opaque list token), None at the start."""
-        found = self._ctx.find(cursor_pk(service), CURSOR_SK)
+        found = self._ctx.find(cursor_pk(service), CURSOR_SK, self._ctx.models.towel_cursor)
         return None if found is None else found.data
 
     def set_cursor(self, service: str, token: str | None) -> None:
         """Remember where to walk on from; last writer wins (overlapping ticks agree anyway)."""
-        item = self._ctx.item(cursor_pk(service), CURSOR_SK, entity="towel_cursor", data=token)
+        item = self._ctx.models.towel_cursor(cursor_pk(service), CURSOR_SK, data=token)
         with dynamo_errors():
             item.save()
 
@@ -87,7 +87,7 @@ class TowelRepository:
         keys = [(sweep_pk(deployment_id), SWEEP_SK) for deployment_id in deployment_ids]
         marks: dict[UUID, SweepMark] = {}
         with dynamo_errors():
-            for item in self._ctx.item.batch_get(keys, consistent_read=True):
+            for item in self._ctx.models.sweep_mark.batch_get(keys, consistent_read=True):
                 body = json.loads(item.data or "{}")
                 marks[UUID(item.pk.removeprefix("SCHEDULER#"))] = SweepMark(
                     parse_time(body["deployment_updated"]), parse_time(body["swept_at"])
@@ -100,9 +100,7 @@ class TowelRepository:
             "deployment_updated": time_key(mark.deployment_updated),
             "swept_at": time_key(mark.swept_at),
         }
-        item = self._ctx.item(
-            sweep_pk(deployment_id), SWEEP_SK, entity="sweep_mark", data=json.dumps(body)
-        )
+        item = self._ctx.models.sweep_mark(sweep_pk(deployment_id), SWEEP_SK, data=json.dumps(body))
         with dynamo_errors():
             item.save()
 

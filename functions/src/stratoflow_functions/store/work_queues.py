@@ -16,6 +16,7 @@ from stratoflow.schemas import Agent, AgentHeartbeat, Page, WorkQueue, WorkQueue
 from stratoflow.schemas.common import Name
 from stratoflow_functions.store.base import StoreContext
 from stratoflow_functions.store.failures import dynamo_errors
+from stratoflow_functions.store.items import WorkQueueItem
 from stratoflow_functions.store.keys import (
     WORK_QUEUES_PARTITION,
     agent_pk,
@@ -23,15 +24,15 @@ from stratoflow_functions.store.keys import (
     time_key,
     work_queue_pk,
 )
-from stratoflow_functions.store.models import StoreItem
-from stratoflow_functions.store.pages import Query, query_items, readable
+from stratoflow_functions.store.pages import Query
+from stratoflow_functions.store.typed_pages import query_items, readable
 
 WORK_QUEUE_SK = "WORK_QUEUE"
 QUEUE_NAME: TypeAdapter[str] = TypeAdapter(Name)
 AGENT_SK = "AGENT"
 
 
-def _queue(item: StoreItem) -> WorkQueue:
+def _queue(item: WorkQueueItem) -> WorkQueue:
     settings = WorkQueueUpdate.model_validate_json(item.data or "{}")
     return WorkQueue(
         name=item.id or "", created=parse_time(item.created or ""), **settings.model_dump()
@@ -44,13 +45,14 @@ class WorkQueueRepository:
     def __init__(self, ctx: StoreContext) -> None:
         """Bind to a store's table and clock."""
         self._ctx = ctx
+        self._queues = ctx.models.work_queue
 
     def _write(self, name: str, settings: str, now: datetime, overwrite: bool) -> WorkQueue:
         QUEUE_NAME.validate_python(name)  # never store a name that `_queue` cannot read back
-        item = self._ctx.item
+        item = self._queues
         target = item(work_queue_pk(name), WORK_QUEUE_SK)
         actions: list[Action] = [
-            item.entity.set("work_queue"),
+            item.entity.set(item),  # an update writes only its actions: `entity` is one
             item.id.set(name),
             item.created.set(item.created | time_key(now)),
             item.data.set(settings if overwrite else item.data | settings),
@@ -75,7 +77,8 @@ class WorkQueueRepository:
         Raises:
             NotFoundError: No such queue.
         """
-        return _queue(self._ctx.fetch(work_queue_pk(name), WORK_QUEUE_SK, "work queue"))
+        found = self._ctx.fetch(work_queue_pk(name), WORK_QUEUE_SK, "work queue", self._queues)
+        return _queue(found)
 
     def list(self, limit: int, next_token: str | None) -> Page[WorkQueue]:
         """Queues by name.
@@ -84,7 +87,7 @@ class WorkQueueRepository:
             BadRequestError: `invalid_next_token`.
         """
         query = Query(WORK_QUEUES_PARTITION, "gsi1")
-        items, token = query_items(self._ctx.item, query, self._ctx.clock(), limit, next_token)
+        items, token = query_items(self._queues, query, self._ctx.clock(), limit, next_token)
         return Page[WorkQueue](items=readable(items, _queue), next_token=token)
 
 
@@ -98,10 +101,9 @@ class AgentRepository:
     def heartbeat(self, agent_id: UUID, data: AgentHeartbeat, now: datetime) -> Agent:
         """Record that the agent is alive (and what it serves)."""
         agent = Agent(id=agent_id, last_heartbeat=now, **data.model_dump())
-        item = self._ctx.item(
+        item = self._ctx.models.agent(
             agent_pk(agent_id),
             AGENT_SK,
-            entity="agent",
             id=str(agent_id),
             work_queue=agent.work_queue,
             data=agent.model_dump_json(),
