@@ -161,3 +161,41 @@ def test_wire_schemas_are_defined_once() -> None:
 def _is_model(node: ast.ClassDef) -> bool:
     names = {ast.unparse(base).split(".")[-1] for base in node.bases}
     return bool(names & {"BaseModel", "RootModel"})
+
+
+FUNCTIONS = "functions/src/stratoflow_functions"
+LOCAL_STACK = f"{FUNCTIONS}/local"
+LOCAL_EXTRA = {"moto", "flask", "flask_cors", "werkzeug", "waitress"}
+"""What the `[local]` extra installs (import names); the Lambda bundle has none of it."""
+
+
+def local_stack_imports(folder: Path, package: str, local: Path) -> dict[str, set[str]]:
+    """Imports of the local stack or its extra's packages made outside `local`, with where."""
+    found: dict[str, set[str]] = {}
+    for path, module in _absolute_imports(folder, package):
+        if path.is_relative_to(local):
+            continue
+        if module.split(".")[0] in LOCAL_EXTRA or module.startswith(f"{package}.local"):
+            found.setdefault(module, set()).add(str(path.relative_to(folder)))
+    return found
+
+
+def test_the_control_plane_never_imports_the_local_stack() -> None:
+    """`local/` (left out of the Lambda bundle) imports the control plane, never the reverse."""
+    assert local_stack_imports(ROOT / FUNCTIONS, "stratoflow_functions", ROOT / LOCAL_STACK) == {}
+
+
+def test_the_local_stack_check_catches_absolute_and_relative_imports(tmp_path: Path) -> None:
+    (tmp_path / "local").mkdir()
+    (tmp_path / "handlers").mkdir()
+    (tmp_path / "local" / "stack.py").write_text("import moto\nfrom ..services import x\n")
+    (tmp_path / "handlers" / "api.py").write_text(
+        "from ..local.stack import Stack\nimport stratoflow_functions.local.http\n"
+        "from werkzeug import serving\nfrom ..services import flows\n"
+    )
+    found = local_stack_imports(tmp_path, "stratoflow_functions", tmp_path / "local")
+    assert set(found) == {
+        "stratoflow_functions.local.stack",
+        "stratoflow_functions.local.http",
+        "werkzeug",
+    }

@@ -1,20 +1,39 @@
-"""The Lambda bundle imports each existing handler module in a clean interpreter.
+"""The Lambda bundle holds the control plane only and imports each handler in a clean interpreter.
 
 The Lambda build targets aarch64 / CPython 3.12, which cannot run on this x86_64 machine, so
 the import check runs on the host-platform build of the same lock (with boto3/botocore added,
 as the Lambda runtime provides them), in `python -I -S -B` with only the bundle on sys.path.
-The build downloads wheels from PyPI (cached by uv after the first run).
+The build downloads wheels from PyPI (cached by uv after the first run). The handlers checked
+are the ones the synthesized stack's functions name, so a function whose handler module
+needed the local stack (`stratoflow_functions/local/`, left out of the bundle) would fail here.
 """
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from stratoflow_infra import bundle
+from stratoflow_infra import bundle, bundling
+
+LOCAL_STACK = "stratoflow_functions/local"
+# Imports a handler with only the bundle on the path, checks it is callable and prints the
+# local-stack modules (and the `[local]` extra's packages) the import loaded: none, expected.
+HANDLER_PROBE = """
+import importlib, json, sys
+sys.path.insert(0, sys.argv[1])
+module, name = sys.argv[2].rsplit(".", 1)
+function = getattr(importlib.import_module(module), name)
+local = set(sys.argv[3].split(","))
+loaded = sorted(m for m in sys.modules
+                if m.split(".")[0] in local or m.startswith("stratoflow_functions.local"))
+where = sys.modules[module].__file__
+print(json.dumps({"callable": callable(function), "local": loaded, "file": where}))
+"""
 
 
 @pytest.fixture(scope="module")
@@ -39,6 +58,53 @@ def test_the_lambda_requirements_leave_out_what_the_runtime_provides() -> None:
     assert not names & {"boto3", "botocore", "s3transfer"}
     assert not names & {"moto", "werkzeug", "waitress", "flask"}  # the local stack's extra
     assert {"aws-lambda-powertools", "pynamodb", "pydantic"} <= names
+
+
+def test_the_bundle_holds_no_file_of_the_local_stack_and_nothing_of_its_extra(
+    host_bundle: Path,
+) -> None:
+    assert (host_bundle / "stratoflow_functions/handlers/api.py").is_file()
+    assert not (host_bundle / LOCAL_STACK).exists()
+    assert not [path for path in host_bundle.rglob("*") if LOCAL_STACK in path.as_posix()]
+    names = {path.name.split("-")[0].lower() for path in host_bundle.iterdir()}
+    assert not names & {"moto", "flask", "flask_cors", "werkzeug", "waitress"}
+
+
+def test_the_asset_fingerprint_reads_no_file_of_the_local_stack() -> None:
+    files = [path.relative_to(bundle.ROOT).as_posix() for path in bundling.input_files()]
+
+    assert "functions/src/stratoflow_functions/handlers/api.py" in files
+    assert "sdk/src/stratoflow/__init__.py" in files
+    assert not [file for file in files if f"/{LOCAL_STACK}/" in file]
+    # A path test, not a prefix: a module named like the folder would still ship.
+    assert bundle.shipped(bundle.ROOT / "functions/src/stratoflow_functions/localized.py")
+
+
+def _handlers(template: Any) -> set[str]:
+    """The handlers of every function built from the Stratoflow code asset (the API's), not
+    of CDK's own custom-resource functions."""
+    functions = [r["Properties"] for r in template.find_resources("AWS::Lambda::Function").values()]
+    [ours] = {json.dumps(f["Code"]) for f in functions if f["Handler"].endswith(".api.handler")}
+    return {f["Handler"] for f in functions if json.dumps(f["Code"]) == ours}
+
+
+def test_every_handler_the_stack_names_imports_from_the_bundle_alone(
+    host_bundle: Path, template: Any
+) -> None:
+    handlers = _handlers(template)
+    assert "stratoflow_functions.handlers.api.handler" in handlers
+    assert len(handlers) >= 5  # api, authorizer, state events and the towel's services
+    for handler in sorted(handlers):
+        result = subprocess.run(
+            [sys.executable, "-I", "-S", "-B", "-c", HANDLER_PROBE, str(host_bundle), handler,
+             ",".join(bundle.LOCAL_EXTRA)],
+            capture_output=True, text=True, timeout=120, check=False,
+            env={"AWS_DEFAULT_REGION": "us-east-1"},
+        )  # fmt: skip
+        assert result.returncode == 0, f"{handler}: {result.stderr[-2000:]}"
+        probe = json.loads(result.stdout.strip().splitlines()[-1])
+        assert probe == {"callable": True, "local": [], "file": probe["file"]}, handler
+        assert Path(probe["file"]).is_relative_to(host_bundle), handler
 
 
 def test_each_existing_handler_module_imports_with_only_the_bundle_on_the_path(

@@ -1,8 +1,10 @@
 """Build the one Lambda bundle without Docker, and measure its size and cold import times.
 
-`make bundle` runs this. The bundle holds `sdk/` and `functions/` and their runtime
-dependencies as pinned in `uv.lock` (`uv export --package stratoflow-functions`), installed
-as wheels built for the Lambda platform (manylinux aarch64, CPython 3.12) into `build/lambda`.
+`make bundle` runs this. The bundle holds `sdk/` and `functions/` (the control plane only:
+not the local stack, `stratoflow_functions/local/`, see `LOCAL_ONLY`) and their runtime
+dependencies as pinned in `uv.lock` (`uv export --package stratoflow-functions`, without the
+`[local]` extra), installed as wheels built for the Lambda platform (manylinux aarch64,
+CPython 3.12) into `build/lambda`.
 boto3, botocore and s3transfer are left out: the Lambda Python runtime provides them, and they
 are about 25 MB unzipped. Nothing of CDK, Kubernetes or GCP can get in: only the functions
 package's own dependency tree is exported.
@@ -28,9 +30,19 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[3]
 SOURCES = (ROOT / "sdk/src/stratoflow", ROOT / "functions/src/stratoflow_functions")
+LOCAL_ONLY = (ROOT / "functions/src/stratoflow_functions/local",)
+"""Parts of `SOURCES` never shipped: the local stack (`stratoflow server start`: the embedded
+AWS emulator, its moto patches, the waitress / flask glue). It imports the control plane,
+never the reverse (tests/contract/test_boundaries.py), and needs the `[local]` extra, which
+the bundle does not install."""
 RUNTIME_PROVIDED = frozenset({"boto3", "botocore", "s3transfer"})
 """Packages the Lambda Python runtime ships; left out of the Lambda build."""
-FORBIDDEN = ("aws_cdk", "cdk_nag", "jsii", "kubernetes", "google")
+LOCAL_EXTRA = ("moto", "flask", "flask_cors", "werkzeug", "waitress")
+"""What the `[local]` extra installs (import names): the local stack's alone."""
+FORBIDDEN = (
+    "aws_cdk", "cdk_nag", "jsii", "kubernetes", "google", *LOCAL_EXTRA,
+    "stratoflow_functions/local",
+)  # fmt: skip
 LAMBDA_PLATFORM = ("aarch64-manylinux_2_28", "3.12")
 HANDLERS_DIR = ROOT / "functions/src/stratoflow_functions/handlers"
 
@@ -82,9 +94,20 @@ def build(target: Path, platform: str, python_version: str, *, with_runtime: boo
     finally:
         os.unlink(handle.name)
     for source in SOURCES:
-        shutil.copytree(source, target / source.name, ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copytree(source, target / source.name, ignore=_unshipped)
     prune(target)
     _check_clean(target)
+
+
+def shipped(path: Path) -> bool:
+    """Whether `path` (a file or folder of `SOURCES`) goes into the bundle."""
+    unshipped = any(path.is_relative_to(part) for part in LOCAL_ONLY)
+    return not unshipped and "__pycache__" not in path.parts and path.suffix != ".pyc"
+
+
+def _unshipped(folder: str, names: list[str]) -> set[str]:
+    """`shutil.copytree`'s filter: the names in `folder` that stay out of the bundle."""
+    return {name for name in names if not shipped(Path(folder) / name)}
 
 
 PRUNE = (

@@ -1,11 +1,13 @@
 """The Lambda code asset, built by the CDK app itself at synth time: CDK local bundling, no Docker.
 
 `npx cdk synth` / `deploy` on a fresh clone need no `make bundle` first: the asset's bundling
-runs `bundle.build_lambda` (wheels for the Lambda platform from `uv.lock`, our two packages,
-bytecode when a CPython 3.12 is found) into the directory the CDK hands over. The asset hash
-is a fingerprint of everything that goes in (the lock, the sources of `sdk/` and `functions/`,
-this builder and whether bytecode is compiled), so an unchanged tree reuses the bundle already
-staged in the cloud-assembly folder (`cdk.out/asset.<hash>`) instead of building it again.
+runs `bundle.build_lambda` (wheels for the Lambda platform from `uv.lock`, our two packages
+but the local stack, bytecode when a CPython 3.12 is found) into the directory the CDK hands
+over. The asset hash is a fingerprint of everything that goes in (the lock, the shipped
+sources of `sdk/` and `functions/`, this builder and whether bytecode is compiled: a change
+to `stratoflow_functions/local/` alone is no new asset), so an unchanged tree reuses the
+bundle already staged in the cloud-assembly folder (`cdk.out/asset.<hash>`) instead of
+building it again.
 
 It needs the repository checkout (uv.lock and the package sources) and uv; the CDK never falls
 back to Docker, because a failed build raises instead of returning False.
@@ -43,17 +45,22 @@ def _files(path: Path) -> Iterator[Path]:
         yield path
         return
     for child in sorted(path.rglob("*")):
-        if child.is_file() and "__pycache__" not in child.parts and child.suffix != ".pyc":
+        if child.is_file() and bundle.shipped(child):
             yield child
+
+
+def input_files() -> Iterator[Path]:
+    """Every file the bundle is built from, in a stable order (`INPUTS`, shipped files only)."""
+    for path in INPUTS:
+        yield from _files(path)
 
 
 def fingerprint(precompiled: bool) -> str:
     """A hash of the bundle's inputs and of how it is built."""
     digest = hashlib.sha256(repr((bundle.LAMBDA_PLATFORM, precompiled)).encode())
-    for path in INPUTS:
-        for file in _files(path):
-            digest.update(str(file.relative_to(bundle.ROOT)).encode() + b"\0")
-            digest.update(file.read_bytes() + b"\0")
+    for file in input_files():
+        digest.update(str(file.relative_to(bundle.ROOT)).encode() + b"\0")
+        digest.update(file.read_bytes() + b"\0")
     return digest.hexdigest()
 
 

@@ -12,7 +12,8 @@ import pytest
 
 from tests.support import ApiCaller
 
-# The validation budget is 50 ms per schedule; moto and the resolver add the rest.
+# Validation spends at most 100 ms per schedule (50 ms per plan); moto and the resolver add the
+# rest.
 ANSWER_BOUND_SECONDS = 2.0
 
 

@@ -56,6 +56,7 @@ __all__ = [
     "DEFAULT_ANCHOR",
     "build_rrule",
     "check_rrule_cost",
+    "metered",
     "quote",
     "rrule_occurrences",
     "zone",
@@ -134,7 +135,7 @@ def rrule_occurrences(rule: rrulebase, start: datetime, budget: Budget) -> Itera
     Raises:
         ScheduleBudgetError: The budget ran out.
     """
-    yield from _metered(_fast_forward(rule, start), budget).xafter(start)
+    yield from metered(_fast_forward(rule, start), budget).xafter(start)
 
 
 def check_rrule_cost(rule: rrulebase, text: str, budget: Budget) -> None:
@@ -148,13 +149,14 @@ def check_rrule_cost(rule: rrulebase, text: str, budget: Budget) -> None:
         if count is None:
             continue
         try:
-            for _ in _metered(member, budget):
+            for _ in metered(member, budget):
                 budget.spend()
         except ScheduleBudgetError as exc:
             raise ScheduleBudgetError(
                 f"rrule {quote(text)}: listing its COUNT={count} occurrences takes more than the "
-                f"{budget.spec.describe()} (too many, or too rare for its FREQ); "
-                "use UNTIL to bound a long rule"
+                f"{exc.spec.describe()} (too many, or too rare for its FREQ); "
+                "use UNTIL to bound a long rule",
+                exc.spec,
             ) from exc
 
 
@@ -298,7 +300,10 @@ def _forward_member(member: rrule, start: datetime) -> rrule:
     dateutil walks every period from DTSTART, so a minutely rule anchored in 2020 would cost
     millions of steps per call. Shifting by whole periods of wall-clock time keeps every
     occurrence after the new start (dateutil's lattice, WKST-aligned weeks included, is in
-    wall-clock time too, and the defaults it derives from DTSTART keep their values). COUNT
+    wall-clock time too, and the defaults it derives from DTSTART keep their values). The
+    distance is measured in wall-clock time as well: an occurrence that resolves to an instant
+    after `start` has a wall time after `start`'s own (resolving is monotonic), whereas the
+    absolute distance from a summer DTSTART to a winter `start` is an hour too long. COUNT
     rules are left alone: they depend on DTSTART.
     """
     state = vars(member)
@@ -306,7 +311,8 @@ def _forward_member(member: rrule, start: datetime) -> rrule:
         return member
     first: datetime = state["_dtstart"]
     period = _PERIOD_UNITS[state["_freq"]] * int(state["_interval"])
-    periods = (start - first) // period - 1
+    wall_start = start.astimezone(first.tzinfo).replace(tzinfo=None)
+    periods = (wall_start - first.replace(tzinfo=None)) // period - 1
     if periods <= 0:
         return member
     return member.replace(dtstart=first + periods * period)
@@ -334,10 +340,12 @@ class _MeteredRule(rrule):
     _tzinfo = _metering("_tzinfo")
 
 
-def _metered(rule: rrulebase, budget: Budget) -> rrulebase:
+def metered(rule: rrulebase, budget: Budget) -> rrulebase:
+    """A copy of `rule` (or of each rule of a set) whose search spends `budget` per period."""
+
     def copy(member: rrule) -> rrule:
-        metered = _MeteredRule.__new__(_MeteredRule)
-        vars(metered).update(vars(member), _budget=budget)
-        return metered
+        counted = _MeteredRule.__new__(_MeteredRule)
+        vars(counted).update(vars(member), _budget=budget)
+        return counted
 
     return _map(rule, copy)

@@ -8,8 +8,10 @@ never stops for `INTERVAL=0`. Every evaluation therefore carries a `Budget`: a n
 (the caller may pass one in). The step count makes the bound deterministic; the time limit
 covers steps that cost more than others. Spending past either raises `ScheduleBudgetError`.
 
-The API validates with `VALIDATION_BUDGET`, a quarter of the scheduler's `PLANNING_BUDGET`,
-so anything accepted is planned with room to spare.
+The API validates by planning the schedule from now and from the starts where planning it
+costs the most (`worst_starts`), each plan on a `VALIDATION_BUDGET`, a quarter of the
+scheduler's `PLANNING_BUDGET`, all of them within `VALIDATION_TOTAL_BUDGET`: so anything
+accepted is planned with room to spare whenever the scheduler plans it.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ __all__ = [
     "DEPLOYMENT_PLANNING_BUDGET",
     "PLANNING_BUDGET",
     "VALIDATION_BUDGET",
+    "VALIDATION_TOTAL_BUDGET",
     "Budget",
     "BudgetSpec",
     "Clock",
@@ -47,11 +50,16 @@ class ScheduleError(ValueError):
 
 
 class ScheduleBudgetError(ScheduleError):
-    """Evaluating the schedule needed more steps or time than its budget allows."""
+    """Evaluating the schedule needed more steps or time than its budget allows.
 
-    def __init__(self, message: str) -> None:
+    Attributes:
+        spec: The budget that ran out (a schedule's own, or the larger one it shares).
+    """
+
+    def __init__(self, message: str, spec: BudgetSpec) -> None:
         """Create the error; its reason is `over_budget`."""
         super().__init__(message, reason="over_budget")
+        self.spec = spec
 
 
 @dataclass(frozen=True)
@@ -99,7 +107,9 @@ class Budget:
         """
         self.spent += steps
         if self.spent > self.spec.steps or self._clock() > self._deadline:
-            raise ScheduleBudgetError(f"evaluating it takes more than the {self.spec.describe()}")
+            raise ScheduleBudgetError(
+                f"evaluating it takes more than the {self.spec.describe()}", self.spec
+            )
         if self._within is not None:
             self._within.spend(steps)
 
@@ -112,4 +122,8 @@ DEPLOYMENT_PLANNING_BUDGET = BudgetSpec(100_000, 0.5, "deployment's planning bud
 schedules share it, so a deployment full of bad schedules costs at most about half a second)."""
 
 VALIDATION_BUDGET = BudgetSpec(5_000, 0.05, "validation budget")
-"""What the API spends validating one schedule: a quarter of `PLANNING_BUDGET`."""
+"""What the API may spend on each plan it makes to validate a schedule (from now, and from
+each of its worst starts): a quarter of `PLANNING_BUDGET`."""
+
+VALIDATION_TOTAL_BUDGET = BudgetSpec(10_000, 0.1, "validation's total budget")
+"""What validating one schedule may spend in all (its plans share it)."""

@@ -3,7 +3,8 @@
 Pure code in the orchestration layer (no I/O; the caller passes the time window, and the
 budget's monotonic clock). The scheduler plans with `upcoming_times` (through
 `scheduler_plan`); the API calls `validate_schedule`, which runs the same `upcoming_times` on a
-quarter of the scheduler's budget (see `schedule_budget`), so what is accepted can be planned.
+quarter of the scheduler's budget (see `schedule_budget`), from now and from the starts where it
+costs the most (`worst_starts`), so what is accepted can be planned whenever it is planned.
 Every failure is a `ScheduleError` (a `ValueError`) whose message names the schedule and the
 problem; the API turns it into a 422, the scheduler logs and counts it and skips the schedule.
 
@@ -29,6 +30,7 @@ for how a rule is checked and bounded.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
@@ -48,10 +50,14 @@ from stratoflow_functions.scheduling.rrules import (
 from stratoflow_functions.scheduling.schedule_budget import (
     PLANNING_BUDGET,
     VALIDATION_BUDGET,
+    VALIDATION_TOTAL_BUDGET,
     Budget,
+    BudgetSpec,
+    Clock,
     ScheduleBudgetError,
     ScheduleError,
 )
+from stratoflow_functions.scheduling.worst_starts import WorstStart, worst_starts
 
 __all__ = [
     "DEFAULT_ANCHOR",
@@ -72,8 +78,10 @@ LOOKAHEAD = timedelta(days=366 * LOOKAHEAD_YEARS)
 ahead is refused by `validate_schedule`."""
 
 _DAY_SECONDS = 86_400
-# DST shifts are at most 2 h anywhere; starting this far before `after` lets a wall time that
-# repeats later (fall-back) or resolves earlier (gap) still be seen. Results are filtered anyway.
+# croniter walks naive wall-clock times: DST shifts are at most 2 h anywhere, so starting this
+# far before `after` lets a wall time that repeats later (fall-back) or resolves earlier (gap)
+# still be seen; results are filtered anyway. It costs at most 180 minutes of candidates. Rules
+# need no margin (see `_rrule_candidates`).
 _DST_MARGIN = timedelta(hours=3)
 _CRON_FIELDS = 5
 # What dateutil, croniter and datetime arithmetic raise on inputs they cannot evaluate (a
@@ -135,7 +143,9 @@ def next_times(
     try:
         return _collect(_candidates(schedule, after, spend), after, until, limit, spend)
     except ScheduleBudgetError as exc:
-        raise ScheduleBudgetError(f"{describe(schedule)}: {exc}{_budget_hint(schedule)}") from None
+        raise ScheduleBudgetError(
+            f"{describe(schedule)}: {exc}{_budget_hint(schedule)}", exc.spec
+        ) from None
     except ScheduleError:
         raise
     except _EVALUATION_ERRORS as exc:
@@ -156,37 +166,80 @@ def upcoming_times(
     return next_times(schedule, now, now + LOOKAHEAD, bounds.min_runs, budget)
 
 
-def validate_schedule(schedule: Schedule, now: datetime, budget: Budget | None = None) -> None:
+def validate_schedule(
+    schedule: Schedule,
+    now: datetime,
+    *,
+    budget: BudgetSpec = VALIDATION_BUDGET,
+    total: BudgetSpec = VALIDATION_TOTAL_BUDGET,
+    clock: Clock = time.monotonic,
+) -> None:
     """Check that a schedule can be planned: what the API accepts, the scheduler can plan.
 
-    Parses it, applies the structural checks, lists a COUNT rule's occurrences in full, then
-    plans it as the scheduler would (`upcoming_times` with default `PlanBounds`), all on one
-    budget, a quarter of the scheduler's by default.
+    Parses it and applies the structural checks, lists a COUNT rule's occurrences in full,
+    then plans it as the scheduler would (`upcoming_times` with default `PlanBounds`) from
+    `now` and from each of its worst starts (`worst_starts`: where an rrule restricted to some
+    days pauses longest), since the scheduler plans it from every moment it exists. Each of
+    these gets a fresh `budget`, a quarter of the scheduler's by default, all within `total`.
 
     Args:
         schedule: The schedule to check.
         now: The time it is validated at (timezone-aware).
-        budget: What the check may spend; a fresh `VALIDATION_BUDGET` by default.
+        budget: What each plan (and the COUNT listing) may spend.
+        total: What the whole check may spend.
+        clock: The monotonic clock the budgets' time limits run on.
 
     Raises:
         ScheduleError: The timezone is unknown; the cron expression or rrule is malformed or
             can never fire; it has no occurrence within `LOOKAHEAD` after `now` (an UNTIL or
-            COUNT already over, a far DTSTART); or evaluating it takes more than the budget.
-            The message names the schedule and the problem; `reason` classifies it.
+            COUNT already over, a far DTSTART); or planning it, from now or from a worst start,
+            takes more than the budget. The message names the schedule and the problem (and
+            the start); `reason` classifies it.
     """
-    spend = budget or VALIDATION_BUDGET.start()
+    shared = total.start(clock)
     try:
-        _check_definition(schedule, spend)
+        _check_definition(schedule, budget.start(clock, shared))
     except ScheduleError:
         raise
     except _EVALUATION_ERRORS as exc:
         raise ScheduleError(f"{describe(schedule)} cannot be evaluated: {exc}") from exc
-    if not upcoming_times(schedule, now, PlanBounds(), spend):
+    if not upcoming_times(schedule, now, PlanBounds(), budget.start(clock, shared)):
         raise ScheduleError(
             f"{describe(schedule)} has no occurrence in the {LOOKAHEAD_YEARS} years after "
             f"{now.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ} (is its UNTIL or COUNT already over?)",
             reason="never_fires",
         )
+    for worst in _worst_starts(schedule, now, budget.start(clock, shared)):
+        _plan_from(schedule, worst, budget.start(clock, shared))
+
+
+def _worst_starts(schedule: Schedule, now: datetime, budget: Budget) -> list[WorstStart]:
+    """Where planning an rrule costs the most (cron and interval costs do not depend on it)."""
+    if not isinstance(schedule, RRuleSchedule):
+        return []
+    rule = build_rrule(schedule.rrule, zone(schedule.timezone))
+    bounds = PlanBounds()
+    try:
+        return worst_starts(rule, now, budget, horizon=bounds.horizon, runs=bounds.min_runs)
+    except ScheduleBudgetError as exc:
+        raise ScheduleBudgetError(
+            f"{describe(schedule)}: listing the days it fires on: {exc}", exc.spec
+        ) from None
+
+
+def _plan_from(schedule: Schedule, worst: WorstStart, budget: Budget) -> None:
+    """Plan as the scheduler would from `worst`; over budget, say where and what to do."""
+    try:
+        upcoming_times(schedule, worst.start, PlanBounds(), budget)
+    except ScheduleBudgetError as exc:
+        raise ScheduleBudgetError(
+            f"{describe(schedule)}: planning it from {worst.start:%Y-%m-%dT%H:%M:%SZ} "
+            f"({worst.why}) takes more than the {exc.spec.describe()}, and so would every "
+            "tick in that pause: it fires too rarely for its FREQ, whose periods the scheduler "
+            "walks one by one until the next firing; use a coarser FREQ (DAILY or HOURLY, with "
+            "BYHOUR / BYMINUTE / BYSECOND for the times of day)",
+            exc.spec,
+        ) from None
 
 
 def _budget_hint(schedule: Schedule) -> str:
@@ -367,6 +420,11 @@ def _rrule_candidates(
 ) -> Iterator[_Candidate]:
     tz = zone(schedule.timezone)
     rule = build_rrule(schedule.rrule, tz)
-    for occurrence in rrule_occurrences(rule, after - _DST_MARGIN, budget):
+    # No DST margin: dateutil compares each occurrence with `after` as an instant, at its
+    # fold=0 offset, which is never earlier than the instant it resolves to (the same, or a
+    # gap's transition before it), and the fast-forward keeps every occurrence whose wall time
+    # is after `after`'s. A margin walks every occurrence in it: 10,800 steps for 3 h of
+    # FREQ=SECONDLY, when those 3 h are inside a firing day.
+    for occurrence in rrule_occurrences(rule, after.astimezone(UTC), budget):
         wall = occurrence.replace(tzinfo=None)
         yield resolve_wall_time(wall, occurrence.tzinfo or tz)[0], None
