@@ -235,11 +235,11 @@ class LocalOrchestrator:
 
     def _close_left_overs(self, flow_run_id: UUID, flow_state: State, now: datetime) -> None:
         """Propose the kernel's left-over state for every task run of the flow run still open."""
-        proposal = StateProposal(state=left_over_task_state(flow_state, now))
+        state = left_over_task_state(flow_state, now)
         for task_run_id in self._task_runs_of.get(flow_run_id, []):
             task_run = self.task_runs[task_run_id]
             if not task_run.state.is_terminal:
-                self._propose_task(task_run, proposal, now)
+                self._propose_task(task_run, state, now)
 
     def _renew_leases(self, run: FlowRun, now: datetime) -> None:
         expires = now + timedelta(seconds=self.lease_seconds)
@@ -284,7 +284,8 @@ class LocalOrchestrator:
             replayed = self._replayed(run.id, run.version, proposal)
             if replayed is not None:
                 return replayed
-            return self._propose_task(run, proposal, self._clock())
+            plan = self._propose_task(run, proposal.state, self._clock())
+            return self._remember(run.id, proposal.transition_id, plan)
 
     def create_task_runs_batch(self, body: TaskRunBatch) -> TaskRunBatchResponse:
         """Per item: create its task run if new, then propose its states in order, stopping at
@@ -298,8 +299,7 @@ class LocalOrchestrator:
         run_id = self._create_task_run(item.task_run, now).id
         status = DecisionStatus.ACCEPT
         for state in item.states:
-            answer = self._propose_task(self.task_runs[run_id], StateProposal(state=state), now)
-            status = answer.status
+            status = self._propose_task(self.task_runs[run_id], state, now).decision.status
             if status is not DecisionStatus.ACCEPT:
                 break
         current = self.task_runs[run_id]
@@ -307,18 +307,18 @@ class LocalOrchestrator:
             task_run_id=run_id, status=status, state=current.state, version=current.version
         )
 
-    def _propose_task(
-        self, run: TaskRun, proposal: StateProposal, now: datetime
-    ) -> OrchestrationResult:
+    def _propose_task(self, run: TaskRun, proposed: State, now: datetime) -> Plan[TaskRun]:
+        """Plan a task-run proposal with the kernel and apply the plan; returns the plan."""
         # What the task rules read; they look at it for RUNNING proposals only.
         plan = plan_task_run(
-            run, proposal.state, now, held=self._held.get(run.id, ()),
+            run, proposed, now, held=self._held.get(run.id, ()),
             flow_run_state=self.flow_runs[run.flow_run_id].state,
             tag_slots=self._tag_slots(run, now),
-            cached=self._cache.get(proposal.state.cache_key or run.cache_key),
+            cached=self._cache.get(proposed.cache_key or run.cache_key),
             proposer=Proposer.CLIENT, lease_seconds=self.lease_seconds,
         )  # fmt: skip
-        return self._apply_task_plan(plan, proposal.transition_id)
+        self._apply_task_plan(plan)
+        return plan
 
     def _tag_slots(self, run: TaskRun, now: datetime) -> tuple[TagSlots, ...]:
         limited = [tag for tag in dict.fromkeys(run.tags) if tag in self.concurrency_limits]
@@ -326,12 +326,10 @@ class LocalOrchestrator:
             self.slots.slots(tag, self.concurrency_limits[tag], run.id, now) for tag in limited
         )
 
-    def _apply_task_plan(
-        self, plan: Plan[TaskRun], transition_id: UUID | None
-    ) -> OrchestrationResult:
+    def _apply_task_plan(self, plan: Plan[TaskRun]) -> None:
         updated = plan.run
         if updated is None:
-            return self._answer(plan)
+            return
         self.slots.apply(plan.take, plan.give_back)
         self._held[updated.id] = plan.holds
         self.task_runs[updated.id] = updated
@@ -339,7 +337,6 @@ class LocalOrchestrator:
         entry = cache_entry(updated)
         if entry is not None:
             self._cache.put(*entry)
-        return self._remember(updated.id, transition_id, plan)
 
     # --- answers ------------------------------------------------------------------------------
 
@@ -358,8 +355,9 @@ class LocalOrchestrator:
     def _remember(
         self, run_id: UUID, transition_id: UUID | None, plan: Plan[FlowRun] | Plan[TaskRun]
     ) -> OrchestrationResult:
+        """The plan's answer, kept for a replay of the transition when the plan wrote."""
         answer = self._answer(plan)
-        if transition_id is not None:
+        if transition_id is not None and plan.writes:
             self._replays[run_id] = (transition_id, answer)
         return answer
 
