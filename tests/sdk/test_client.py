@@ -1,4 +1,5 @@
-"""The API client: typed results, the error tree, retries, auth and settings precedence."""
+"""The API client against the real API over HTTP: typed results, the error tree, retries, auth
+and settings precedence."""
 
 from __future__ import annotations
 
@@ -22,14 +23,15 @@ from stratoflow.client import (
 from stratoflow.client._auth import SigV4Auth
 from stratoflow.client.profile import read_profile, write_profile
 from stratoflow.client.settings import ClientSettings
-from stratoflow.schemas import FlowCreate, LogCreate
-from tests.sdk.fake_api import API_KEY, FakeApi
+from stratoflow.schemas import FlowCreate, FlowRunCreate, LogCreate
+from tests.fixtures.live_api import LiveApi
+from tests.sdk.support import CountingTransport
 
 
 def test_create_flow_returns_a_typed_flow(client: StratoflowClient) -> None:
-    created = client.create_flow(FlowCreate(name="etl"))
-    assert created.name == "etl"
-    assert client.create_flow(FlowCreate(name="etl")).id == created.id
+    created = client.create_flow(FlowCreate(name="typed-etl"))
+    assert created.name == "typed-etl"
+    assert client.create_flow(FlowCreate(name="typed-etl")).id == created.id
 
 
 def test_unknown_run_is_not_found_error_with_code_and_message(client: StratoflowClient) -> None:
@@ -39,34 +41,37 @@ def test_unknown_run_is_not_found_error_with_code_and_message(client: Stratoflow
     assert caught.value.code == "not_found"
 
 
-def test_missing_api_key_is_unauthorized(api: FakeApi) -> None:
-    settings = ClientSettings(api_url="http://stratoflow.test")
-    with (
-        StratoflowClient(settings, transport=api.transport()) as client,
-        pytest.raises(UnauthorizedError),
-    ):
+def test_missing_api_key_is_unauthorized(shared_api: LiveApi) -> None:
+    settings = ClientSettings(api_url=shared_api.url)
+    with StratoflowClient(settings) as client, pytest.raises(UnauthorizedError):
         client.list_flows()
 
 
-def test_idempotent_call_is_retried_after_503(api: FakeApi, client: StratoflowClient) -> None:
-    api.fail_next = [503, 503]
+def test_idempotent_call_is_retried_after_503(
+    http: CountingTransport, client: StratoflowClient
+) -> None:
+    http.fail_next = [503, 503]
     assert client.health().status == "ok"
-    assert api.calls["GET /health"] == 3
+    assert http.calls["GET /health"] == 3
 
 
 def test_non_idempotent_call_is_not_retried_after_503(
-    api: FakeApi, client: StratoflowClient
+    http: CountingTransport, client: StratoflowClient
 ) -> None:
-    api.fail_next = [503]
+    http.fail_next = [503]
     with pytest.raises(ServerError):
         client.write_logs([LogCreate(flow_run_id=uuid4(), message="x")])
-    assert api.calls["POST /logs"] == 1
+    assert http.calls["POST /logs"] == 1
 
 
-def test_throttled_non_idempotent_call_is_retried(api: FakeApi, client: StratoflowClient) -> None:
-    api.fail_next = [429]
-    assert client.write_logs([LogCreate(flow_run_id=uuid4(), message="x")]).count == 1
-    assert api.calls["POST /logs"] == 2
+def test_throttled_non_idempotent_call_is_retried(
+    http: CountingTransport, client: StratoflowClient
+) -> None:
+    flow = client.create_flow(FlowCreate(name="throttled"))
+    run = client.create_flow_run(FlowRunCreate(flow_id=flow.id))
+    http.fail_next = [429]
+    assert client.write_logs([LogCreate(flow_run_id=run.id, message="x")]).count == 1
+    assert http.calls["POST /logs"] == 2
 
 
 def test_unreachable_api_raises_connect_error_after_retries() -> None:
@@ -83,10 +88,10 @@ def test_unreachable_api_raises_connect_error_after_retries() -> None:
     assert len(attempts) == 3
 
 
-def test_async_client_reads_the_same_routes(api: FakeApi) -> None:
+def test_async_client_reads_the_same_routes(shared_api: LiveApi) -> None:
     async def run() -> str:
-        settings = ClientSettings(api_url="http://stratoflow.test", api_key=API_KEY)
-        async with AsyncStratoflowClient(settings, transport=api.transport()) as client:
+        settings = ClientSettings(api_url=shared_api.url, api_key=shared_api.key)
+        async with AsyncStratoflowClient(settings) as client:
             flow = await client.create_flow(FlowCreate(name="async-flow"))
             return flow.name
 

@@ -7,8 +7,7 @@ import pytest
 from stratoflow import Flow, Task, flow, task, unmapped
 from stratoflow.exceptions import MissingContextError
 from stratoflow.flows import default_flow_name
-from stratoflow.runtime import RuntimeConfig
-from tests.sdk.fake_api import FakeApi
+from stratoflow.runtime import LocalOrchestrator, RuntimeConfig
 
 
 def test_task_decorator_works_with_and_without_parentheses() -> None:
@@ -81,7 +80,7 @@ def test_submit_outside_a_flow_is_a_missing_context_error() -> None:
 
 
 def test_map_passes_unmapped_and_non_iterable_arguments_whole(
-    api: FakeApi, runtime: RuntimeConfig
+    local: LocalOrchestrator, runtime: RuntimeConfig
 ) -> None:
     @task
     def combine(x: int, factor: int, extra: list[int]) -> int:
@@ -94,7 +93,9 @@ def test_map_passes_unmapped_and_non_iterable_arguments_whole(
     assert mapper() == [12, 22, 32]
 
 
-def test_map_with_unequal_lengths_is_a_value_error(api: FakeApi, runtime: RuntimeConfig) -> None:
+def test_map_with_unequal_lengths_is_a_value_error(
+    local: LocalOrchestrator, runtime: RuntimeConfig
+) -> None:
     @task
     def pair(a: int, b: int) -> int:
         return a + b

@@ -1,4 +1,5 @@
-"""The run engine against the fake API: retries, timeouts, caching, mapping, subflows, logs."""
+"""The run engine, recorded by the offline orchestrator (and, where the calls it makes matter, by
+the real API over HTTP): retries, timeouts, caching, mapping, subflows, logs, cancellation."""
 
 from __future__ import annotations
 
@@ -16,24 +17,25 @@ from stratoflow import (
     get_run_logger,
     task,
 )
-from stratoflow.runtime import RuntimeConfig
-from stratoflow.schemas import StateType
-from tests.sdk.fake_api import FakeApi
+from stratoflow.client import StratoflowClient
+from stratoflow.runtime import LocalOrchestrator, RuntimeConfig
+from stratoflow.schemas import DecisionStatus, FlowRunFilter, StateType
+from tests.sdk.support import CountingOrchestrator, CountingTransport, all_task_runs
 
 
-def _only_run(api: FakeApi, flow_name: str) -> Any:
-    runs = [r for r in api.store.flow_runs.values() if r.flow_name == flow_name]
+def _only_run(local: LocalOrchestrator, flow_name: str) -> Any:
+    runs = [r for r in local.flow_runs.values() if r.flow_name == flow_name]
     assert len(runs) == 1
     return runs[0]
 
 
-def _task_states(api: FakeApi, name: str) -> list[str]:
-    (run,) = [t for t in api.store.task_runs.values() if t.name == name]
-    return [s.name for s in api.store.task_run_states[run.id]]
+def _task_states(local: LocalOrchestrator, name: str) -> list[str]:
+    (run,) = [t for t in local.task_runs.values() if t.name == name]
+    return [s.name for s in local.task_run_states[run.id]]
 
 
 def test_task_failing_twice_then_succeeding_with_two_retries_runs_three_times(
-    api: FakeApi, runtime: RuntimeConfig
+    local: LocalOrchestrator, runtime: RuntimeConfig
 ) -> None:
     attempts: list[int] = []
 
@@ -50,14 +52,16 @@ def test_task_failing_twice_then_succeeding_with_two_retries_runs_three_times(
 
     assert retrying_flow() == "done"
     assert len(attempts) == 3
-    assert _task_states(api, "flaky-0") == [
+    assert _task_states(local, "flaky-0") == [
         "Pending", "Running", "AwaitingRetry", "Retrying", "AwaitingRetry", "Retrying", "Completed",
     ]  # fmt: skip
-    (task_run,) = api.store.task_runs.values()
+    (task_run,) = local.task_runs.values()
     assert task_run.run_count == 3
 
 
-def test_retry_condition_false_stops_retrying(api: FakeApi, runtime: RuntimeConfig) -> None:
+def test_retry_condition_false_stops_retrying(
+    local: LocalOrchestrator, runtime: RuntimeConfig
+) -> None:
     calls: list[int] = []
 
     @task(retries=3, retry_condition_fn=lambda t, ctx, state: "retryable" in (state.message or ""))
@@ -72,10 +76,12 @@ def test_retry_condition_false_stops_retrying(api: FakeApi, runtime: RuntimeConf
     with pytest.raises(ValueError, match="fatal"):
         condition_flow()
     assert calls == [1]
-    assert _only_run(api, "condition-flow").state.type == StateType.FAILED
+    assert _only_run(local, "condition-flow").state.type == StateType.FAILED
 
 
-def test_task_over_its_timeout_ends_timed_out(api: FakeApi, runtime: RuntimeConfig) -> None:
+def test_task_over_its_timeout_ends_timed_out(
+    local: LocalOrchestrator, runtime: RuntimeConfig
+) -> None:
     release = threading.Event()
 
     @task(timeout_seconds=0.2)
@@ -91,11 +97,13 @@ def test_task_over_its_timeout_ends_timed_out(api: FakeApi, runtime: RuntimeConf
             timeout_flow()
     finally:
         release.set()
-    assert _task_states(api, "slow-0")[-1] == "TimedOut"
-    assert _only_run(api, "timeout-flow").state.type == StateType.FAILED
+    assert _task_states(local, "slow-0")[-1] == "TimedOut"
+    assert _only_run(local, "timeout-flow").state.type == StateType.FAILED
 
 
-def test_flow_over_its_timeout_ends_timed_out(api: FakeApi, runtime: RuntimeConfig) -> None:
+def test_flow_over_its_timeout_ends_timed_out(
+    local: LocalOrchestrator, runtime: RuntimeConfig
+) -> None:
     release = threading.Event()
 
     @flow(timeout_seconds=0.2)
@@ -107,11 +115,11 @@ def test_flow_over_its_timeout_ends_timed_out(api: FakeApi, runtime: RuntimeConf
             slow_flow()
     finally:
         release.set()
-    assert _only_run(api, "slow-flow").state.name == "TimedOut"
+    assert _only_run(local, "slow-flow").state.name == "TimedOut"
 
 
 def test_cache_hit_on_second_flow_run_returns_stored_result_without_running(
-    api: FakeApi, runtime: RuntimeConfig
+    local: LocalOrchestrator, runtime: RuntimeConfig
 ) -> None:
     executions: list[str] = []
 
@@ -127,14 +135,14 @@ def test_cache_hit_on_second_flow_run_returns_stored_result_without_running(
     assert cached_flow(21) == 42
     assert cached_flow(21) == 42
     assert executions == ["ran"]
-    names = [t.name for t in api.store.task_runs.values()]
-    states = [api.store.task_runs[t].state.name for t in api.store.task_runs]
+    names = [t.name for t in local.task_runs.values()]
+    states = [local.task_runs[t].state.name for t in local.task_runs]
     assert names == ["double-0", "double-0"]
     assert states == ["Completed", "Cached"]
 
 
 def test_map_over_200_items_never_runs_more_than_task_concurrency(
-    api: FakeApi, runtime: RuntimeConfig
+    local: LocalOrchestrator, runtime: RuntimeConfig
 ) -> None:
     lock = threading.Lock()
     running = {"now": 0, "max": 0}
@@ -155,13 +163,11 @@ def test_map_over_200_items_never_runs_more_than_task_concurrency(
 
     assert mapped_flow() == sum(x * x for x in range(200))
     assert 1 < running["max"] <= 8
-    assert len(api.store.task_runs) == 200
-    assert all(t.state.type == StateType.COMPLETED for t in api.store.task_runs.values())
+    assert len(local.task_runs) == 200
+    assert all(t.state.type == StateType.COMPLETED for t in local.task_runs.values())
 
 
-def test_quick_tasks_are_recorded_in_batches_not_one_call_each(
-    api: FakeApi, runtime: RuntimeConfig
-) -> None:
+def _many_tasks() -> int:
     @task
     def noop(i: int) -> int:
         return i
@@ -170,15 +176,37 @@ def test_quick_tasks_are_recorded_in_batches_not_one_call_each(
     def many_tasks() -> int:
         return sum(noop(i) for i in range(300))
 
-    assert many_tasks() == sum(range(300))
-    assert len(api.store.task_runs) == 300
-    assert api.calls["POST /task-runs/batch"] <= 10
-    assert api.calls["POST /task-runs/{id}/state"] == 0
-    assert _task_states(api, "noop-7") == ["Pending", "Running", "Completed"]
+    return many_tasks()
+
+
+def test_quick_tasks_are_recorded_in_batches_not_one_call_each_over_http(
+    client: StratoflowClient, http: CountingTransport, api_runtime: RuntimeConfig
+) -> None:
+    assert _many_tasks() == sum(range(300))
+    (run,) = [
+        r for r in client.list_flow_runs(FlowRunFilter()).items if r.flow_name == "many-tasks"
+    ]
+    task_runs = all_task_runs(client, run.id)
+    assert len(task_runs) == 300
+    assert {(t.state.type, t.run_count) for t in task_runs} == {(StateType.COMPLETED, 1)}
+    assert http.calls["POST /task-runs/batch"] <= 10
+    assert http.calls["POST /task-runs/{id}/state"] == 0
+
+
+def test_quick_tasks_are_recorded_in_batches_offline(
+    local: LocalOrchestrator, runtime: RuntimeConfig
+) -> None:
+    counting = CountingOrchestrator(local)
+    runtime.orchestrator = counting
+    assert _many_tasks() == sum(range(300))
+    assert len(local.task_runs) == 300
+    assert counting.calls["create_task_runs_batch"] <= 10
+    assert counting.calls["set_task_run_state"] == 0
+    assert _task_states(local, "noop-7") == ["Pending", "Running", "Completed"]
 
 
 def test_subflow_is_linked_to_a_task_run_of_its_parent(
-    api: FakeApi, runtime: RuntimeConfig
+    local: LocalOrchestrator, runtime: RuntimeConfig
 ) -> None:
     @flow
     def child(x: int) -> int:
@@ -189,15 +217,15 @@ def test_subflow_is_linked_to_a_task_run_of_its_parent(
         return child(1)
 
     assert parent() == 2
-    parent_run, child_run = _only_run(api, "parent"), _only_run(api, "child")
-    link = api.store.task_runs[child_run.parent_task_run_id]
+    parent_run, child_run = _only_run(local, "parent"), _only_run(local, "child")
+    link = local.task_runs[child_run.parent_task_run_id]
     assert link.flow_run_id == parent_run.id
     assert link.subflow_run_id == child_run.id
     assert link.state.type == StateType.COMPLETED
 
 
 def test_bad_parameter_fails_the_run_before_any_task_runs(
-    api: FakeApi, runtime: RuntimeConfig
+    local: LocalOrchestrator, runtime: RuntimeConfig
 ) -> None:
     ran: list[int] = []
 
@@ -211,23 +239,27 @@ def test_bad_parameter_fails_the_run_before_any_task_runs(
 
     with pytest.raises(ParameterValidationError, match="count"):
         typed("many")  # type: ignore[arg-type]
-    run = _only_run(api, "typed")
+    run = _only_run(local, "typed")
     assert run.state.type == StateType.FAILED
-    assert [s.type for s in api.store.flow_run_states[run.id]] == ["PENDING", "FAILED"]
+    assert [s.type for s in local.flow_run_states[run.id]] == ["PENDING", "FAILED"]
     assert ran == []
-    assert api.store.task_runs == {}
+    assert local.task_runs == {}
 
 
-def test_parameters_are_coerced_from_type_hints(api: FakeApi, runtime: RuntimeConfig) -> None:
+def test_parameters_are_coerced_from_type_hints(
+    local: LocalOrchestrator, runtime: RuntimeConfig
+) -> None:
     @flow
     def add_one(n: int) -> int:
         return n + 1
 
     assert add_one("41") == 42  # type: ignore[arg-type]
-    assert _only_run(api, "add-one").parameters == {"n": 41}
+    assert _only_run(local, "add-one").parameters == {"n": 41}
 
 
-def test_logs_arrive_complete_and_in_order(api: FakeApi, runtime: RuntimeConfig) -> None:
+def test_logs_arrive_complete_and_in_order(
+    local: LocalOrchestrator, runtime: RuntimeConfig
+) -> None:
     @task
     def chatty(i: int) -> None:
         get_run_logger().info("task line %d", i)
@@ -240,14 +272,14 @@ def test_logs_arrive_complete_and_in_order(api: FakeApi, runtime: RuntimeConfig)
         chatty(0)
 
     logging_flow()
-    run = _only_run(api, "logging-flow")
-    messages = [line.message for line in api.store.logs if line.flow_run_id == run.id]
+    run = _only_run(local, "logging-flow")
+    messages = [line.message for line in local.logs if line.flow_run_id == run.id]
     assert messages == [f"line {i}" for i in range(400)] + ["printed line", "task line 0"]
-    assert api.store.logs[-1].task_run_id is not None
+    assert local.logs[-1].task_run_id is not None
 
 
 def test_failed_upstream_future_fails_downstream_without_running_it(
-    api: FakeApi, runtime: RuntimeConfig
+    local: LocalOrchestrator, runtime: RuntimeConfig
 ) -> None:
     ran: list[int] = []
 
@@ -267,11 +299,11 @@ def test_failed_upstream_future_fails_downstream_without_running_it(
     with pytest.raises(UpstreamTaskError):
         chain()
     assert ran == []
-    assert _task_states(api, "downstream-0") == ["Pending", "Failed"]
+    assert _task_states(local, "downstream-0") == ["Pending", "Failed"]
 
 
 def test_flow_retries_in_process_after_the_server_schedules_a_retry(
-    api: FakeApi, runtime: RuntimeConfig
+    local: LocalOrchestrator, runtime: RuntimeConfig
 ) -> None:
     attempts: list[int] = []
 
@@ -283,15 +315,17 @@ def test_flow_retries_in_process_after_the_server_schedules_a_retry(
         return "ok"
 
     assert second_time_lucky() == "ok"
-    run = _only_run(api, "second-time-lucky")
-    names = [s.name for s in api.store.flow_run_states[run.id]]
+    run = _only_run(local, "second-time-lucky")
+    names = [s.name for s in local.flow_run_states[run.id]]
     assert names == ["Pending", "Running", "AwaitingRetry", "Retrying", "Completed"]
 
 
 def test_tag_concurrency_limit_wait_answers_are_obeyed(
-    api: FakeApi, runtime: RuntimeConfig
+    local: LocalOrchestrator, runtime: RuntimeConfig
 ) -> None:
-    api.store.concurrency_limits["db"] = 1
+    local.concurrency_limits["db"] = 1
+    counting = CountingOrchestrator(local)
+    runtime.orchestrator = counting
     lock = threading.Lock()
     running = {"now": 0, "max": 0}
 
@@ -311,11 +345,13 @@ def test_tag_concurrency_limit_wait_answers_are_obeyed(
 
     assert limited() == list(range(6))
     assert running["max"] == 1
-    assert api.calls["POST /task-runs/{id}/state"] >= 12
+    assert counting.answers[DecisionStatus.WAIT] >= 1
+    assert counting.calls["set_task_run_state"] >= 12 + counting.answers[DecisionStatus.WAIT]
+    assert local.slots.holders("db") == {}
 
 
 def test_cancelling_flow_stops_starting_tasks_and_ends_cancelled(
-    api: FakeApi, runtime: RuntimeConfig
+    local: LocalOrchestrator, runtime: RuntimeConfig
 ) -> None:
     runtime.heartbeat_seconds = 0.05
     started: list[int] = []
@@ -325,8 +361,8 @@ def test_cancelling_flow_stops_starting_tasks_and_ends_cancelled(
     def step(i: int) -> None:
         started.append(i)
         if i == 2:
-            run_id = next(iter(api.store.flow_runs))
-            api.store.cancel_flow_run(run_id)
+            run_id = next(iter(local.flow_runs))
+            local.cancel_flow_run(run_id)
             cancelled.set()
 
     @flow
@@ -338,12 +374,12 @@ def test_cancelling_flow_stops_starting_tasks_and_ends_cancelled(
 
     with pytest.raises(Exception, match="cancel"):
         long_flow()
-    run = _only_run(api, "long-flow")
+    run = _only_run(local, "long-flow")
     assert run.state.type == StateType.CANCELLED
     assert len(started) < 1000
 
 
-def test_hooks_run_with_the_final_state(api: FakeApi, runtime: RuntimeConfig) -> None:
+def test_hooks_run_with_the_final_state(local: LocalOrchestrator, runtime: RuntimeConfig) -> None:
     seen: list[str] = []
 
     @task(on_failure=[lambda t, ctx, state: seen.append(f"task {state.name}")])

@@ -1,6 +1,7 @@
 """Recording flow parameters: what JSON can hold is recorded as it is (or as its `repr`), and a
 value that cannot be recorded is a `ParameterValidationError` naming the parameter, raised
-before any flow run is created, offline, against the fake API and against the real one."""
+before any flow run is created, offline (recorded by the offline orchestrator or not) and
+against the real API."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ import pytest
 from stratoflow import ParameterValidationError, flow
 from stratoflow.client import StratoflowClient
 from stratoflow.client.settings import ClientSettings
-from stratoflow.runtime import RuntimeConfig, use_runtime
+from stratoflow.runtime import LocalOrchestrator, RuntimeConfig, use_runtime
 from stratoflow.runtime.parameters import (
     MAX_PARAMETER_DEPTH,
     MAX_PARAMETER_VALUES,
@@ -25,7 +26,6 @@ from stratoflow.runtime.parameters import (
 )
 from stratoflow.schemas import FlowRunFilter
 from stratoflow_functions.local.transport import ApiTransport
-from tests.sdk.fake_api import FakeApi
 from tests.support import in_process_api
 
 
@@ -157,15 +157,15 @@ def test_offline_call_with_unrecordable_parameters_raises_before_running() -> No
     assert takes_anything(b"fine") == "ran"
 
 
-def test_fake_api_call_with_unrecordable_parameters_records_no_run(
-    api: FakeApi, runtime: RuntimeConfig
+def test_recorded_offline_call_with_unrecordable_parameters_records_no_run(
+    local: LocalOrchestrator, runtime: RuntimeConfig
 ) -> None:
     for value in (b"\xff", "\ud800", _ReprRaises(), _self_referencing(), _nested(5_000)):
         with pytest.raises(ParameterValidationError, match="cannot be recorded"):
             takes_anything(value)
-    assert api.store.flow_runs == {}
+    assert local.flow_runs == {}
     assert takes_anything("fine") == "ran"
-    assert [run.parameters for run in api.store.flow_runs.values()] == [{"value": "fine"}]
+    assert [run.parameters for run in local.flow_runs.values()] == [{"value": "fine"}]
 
 
 @pytest.fixture

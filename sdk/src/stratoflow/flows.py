@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, Generic, ParamSpec, TypeVar, overload
 
 from stratoflow.schemas import FlowRun, State
-from stratoflow.tasks import _check_options, _check_sync, _hooks, source_hash
+from stratoflow.tasks import _check_options, _check_sync, _hooks, delay_list, source_hash
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -83,8 +83,7 @@ class Flow(Generic[P, R]):
 
     def delays(self) -> list[float]:
         """The retry delays as a list (the server's retry policy format)."""
-        delays = self.retry_delay_seconds
-        return [float(d) for d in delays] if isinstance(delays, list) else [float(delays)]
+        return delay_list(self.retry_delay_seconds)
 
     def with_options(self, **changes: Any) -> Flow[P, R]:
         """A copy of this flow with some options changed."""

@@ -16,12 +16,14 @@ from collections.abc import Callable, Iterable
 from datetime import timedelta
 from typing import Any, Generic, ParamSpec, TypeVar, overload
 
+from pydantic import ValidationError
+
 from stratoflow.exceptions import MissingContextError
 from stratoflow.futures import StratoflowFuture
 from stratoflow.runtime.context import FlowRunContext, TaskRunContext, current_flow_run
 from stratoflow.runtime.outcome import Outcome
 from stratoflow.runtime.task_engine import TaskRunEngine, failure_message
-from stratoflow.schemas import State, StateType
+from stratoflow.schemas import RetryPolicy, State, StateType
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -132,6 +134,11 @@ class Task(Generic[P, R]):
         """The hooks to call for a final state."""
         return _hooks(state, self.on_completion, self.on_failure, self.on_cancellation)
 
+    def retry_delays(self) -> RetryPolicy:
+        """The task's retry delays as a `RetryPolicy`, whose `delay_for` is the one retry
+        arithmetic (the engine decides task retries itself, so the policy's `retries` is unused)."""
+        return RetryPolicy(retry_delay_seconds=delay_list(self.retry_delay_seconds))
+
     def __repr__(self) -> str:
         return f"Task(name={self.name!r})"
 
@@ -158,9 +165,18 @@ def _check_options(retries: int, timeout: float | None, delays: float | list[flo
         raise ValueError("retries must be >= 0")
     if timeout is not None and timeout <= 0:
         raise ValueError("timeout_seconds must be > 0")
-    values = delays if isinstance(delays, list) else [delays]
+    values = delay_list(delays)
     if any(delay < 0 for delay in values):
         raise ValueError("retry_delay_seconds must be >= 0")
+    try:  # the delays are read through RetryPolicy, so they must make one
+        RetryPolicy(retry_delay_seconds=values)
+    except ValidationError as exc:
+        raise ValueError(f"retry_delay_seconds: {exc.errors()[0]['msg']}") from None
+
+
+def delay_list(delays: float | list[float]) -> list[float]:
+    """Retry delays as a list (the form `RetryPolicy` takes): a number is a list of one."""
+    return [float(d) for d in delays] if isinstance(delays, list) else [float(delays)]
 
 
 def _require_flow_run(name: str) -> FlowRunContext:

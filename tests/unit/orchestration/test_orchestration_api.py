@@ -53,6 +53,8 @@ EXPECTED_API = {
     "UseCachedResult",
     "WaitForScheduledTime",
     "bookkeeping",
+    "cache_entry",
+    "cancel_target",
     "decide",
     "ends_attempt",
     "enters_running",

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid4
 
-from stratoflow.orchestration import Proposer
+from stratoflow.orchestration import Proposer, cancel_target
 from stratoflow.schemas import (
     DecisionStatus,
     Deployment,
@@ -25,8 +25,6 @@ from stratoflow_functions.services.flow_run_states import propose_flow_run_state
 from stratoflow_functions.services.limits import check_parameters
 from stratoflow_functions.services.names import run_name
 from stratoflow_functions.store import Store
-
-_CANCEL_DIRECTLY = frozenset({StateType.SCHEDULED, StateType.PENDING, StateType.PAUSED})
 
 
 def create_flow_run(store: Store, data: FlowRunCreate, now: datetime) -> tuple[FlowRun, bool]:
@@ -112,15 +110,12 @@ def cancel_flow_run(store: Store, run_id: UUID, now: datetime) -> OrchestrationR
         raise ConflictError(
             f"flow run {run_id} already finished as {run.state.name}", code="run_finished"
         )
-    if run.state.type is StateType.CANCELLING:
+    target = cancel_target(run.state, now)
+    if target is None:  # CANCELLING already: the answer is the run as it is
         return OrchestrationResult(
             status=DecisionStatus.ACCEPT, state=run.state, version=run.version
         )
-    target = StateType.CANCELLED if run.state.type in _CANCEL_DIRECTLY else StateType.CANCELLING
-    proposal = StateProposal(
-        state=State(type=target, timestamp=now, message="Cancelled by request"),
-        expected_version=run.version,
-    )
+    proposal = StateProposal(state=target, expected_version=run.version)
     return propose_flow_run_state(store, run_id, proposal, now, proposer=Proposer.CONTROL_PLANE)
 
 

@@ -21,6 +21,8 @@ from stratoflow.orchestration.bookkeeping import (
     enters_running,
     enters_terminal,
 )
+from stratoflow.orchestration.caching import cache_entry
+from stratoflow.orchestration.cancellation import cancel_target
 from stratoflow.orchestration.common_rules import (
     CancellingOnlyEnds,
     ClaimOnlyOnce,
@@ -108,6 +110,8 @@ __all__ = [
     "UseCachedResult",
     "WaitForScheduledTime",
     "bookkeeping",
+    "cache_entry",
+    "cancel_target",
     "decide",
     "ends_attempt",
     "enters_running",

@@ -8,7 +8,7 @@ decision with one conditional write. Rules never query anything.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from uuid import UUID
@@ -36,6 +36,10 @@ class Proposer(StrEnum):
     CONTROL_PLANE = "control_plane"
 
 
+NO_RETRIES = RetryPolicy()
+"""The retry policy of a run that has none (shared: the model is frozen)."""
+
+
 @dataclass(frozen=True)
 class RunView:
     """The parts of a run that rules look at."""
@@ -44,7 +48,7 @@ class RunView:
     state: State | None
     version: int = 0
     run_count: int = 0
-    retry_policy: RetryPolicy = field(default_factory=RetryPolicy)
+    retry_policy: RetryPolicy = NO_RETRIES
     resurrections: int = 0
     on_work_queue: bool = False
     """Flow runs only: whether the run is on a work queue, so someone can claim another

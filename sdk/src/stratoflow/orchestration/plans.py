@@ -312,6 +312,8 @@ def _settle_task_slots(
 ) -> tuple[tuple[SlotTake, ...], tuple[SlotGiveBack, ...], tuple[str, ...]]:
     if decision.release_slots:
         return (), tuple(SlotGiveBack(tag, holder) for tag in held), ()
+    if not decision.acquire_slots:  # the common case: nothing to take
+        return (), (), tuple(sorted(held))
     by_tag = {limit.tag: limit for limit in tag_slots}
     expires = now + timedelta(seconds=lease_seconds)
     take = tuple(

@@ -1,26 +1,46 @@
-"""An in-memory orchestrator: what flows talk to when no API is configured.
+"""The offline orchestrator: what flows talk to when no API is configured.
 
-It applies the handful of rules the engine relies on (no way out of a terminal state, flow-run
-retries become AwaitingRetry, cache hits become Cached, tag concurrency limits answer WAIT,
-tasks of a cancelling flow are not started) and answers them the way the server does: ABORT
-with the run unchanged for a terminal run, for a cancelling run proposed into anything but
-CANCELLED/CRASHED, and for a task of a cancelling or finished flow run; WAIT for a task of a
-flow run that is not running yet. So offline runs behave like recorded ones. The cache
-index can live in a folder, so offline caching also works across processes. Test doubles of the
-HTTP API reuse it as their backing store.
+It decides nothing itself. Every proposal, and every cancel request, goes through the
+orchestration kernel (`stratoflow.orchestration`), proposed as `Proposer.CLIENT`:
+`plan_flow_run`, `plan_task_run` and `cancel_target`. The `Plan` that comes back is applied to
+memory under one lock, as the control plane's store applies it in one transaction: the run as
+planned (its state, and the counters and times of the kernel's bookkeeping, one version
+later), the concurrency-slot leases to take and give back, the cache entry a completed task
+run feeds (`cache_entry`), the task runs a flow run's ended attempt leaves open (`attempts`),
+and the stored answer that a repeated `transition_id` gets again. So an offline run records
+the same state history as a run recorded by the API; `tests/sdk/test_offline_parity.py` runs
+the same generated flows both ways and compares them.
+
+Only two things are the orchestrator's own, and neither is a rule. Its clock is injectable
+(`utcnow` by default). And the pacing of WAIT answers: the kernel's delays
+(`TAG_SLOT_WAIT_SECONDS`, `FLOW_NOT_RUNNING_WAIT_SECONDS`, the time left before a scheduled
+run is due) are answered multiplied by `wait_scale`, 1.0 (the server's pacing) by default. A
+WAIT writes nothing, so the factor changes how soon the engine proposes again, never what
+happens; tests pass a small one so a tag-limited flow does not sleep 5 s per retry.
 """
 
 from __future__ import annotations
 
-import hashlib
 import threading
-from collections.abc import Sequence
-from datetime import timedelta
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
 from pathlib import Path
 from uuid import UUID, uuid4
 
-from pydantic import ValidationError
-
+from stratoflow.orchestration import (
+    DEFAULT_LEASE_SECONDS,
+    Plan,
+    Proposer,
+    TagSlots,
+    cache_entry,
+    cancel_target,
+    left_over_task_state,
+    plan_flow_run,
+    plan_task_run,
+    starts_later_attempt,
+)
+from stratoflow.orchestration.attempts import closes_left_over_task_runs
+from stratoflow.runtime.local_store import ResultCache, SlotLeases
 from stratoflow.schemas import (
     DecisionStatus,
     Flow,
@@ -36,29 +56,46 @@ from stratoflow.schemas import (
     StateType,
     TaskRun,
     TaskRunBatch,
+    TaskRunBatchItem,
     TaskRunBatchResponse,
     TaskRunBatchResult,
     TaskRunCreate,
     utcnow,
 )
 
-WAIT_SECONDS = 0.05
-"""How long a task waiting for a tag slot (or for its flow run to start) is told to wait."""
+Clock = Callable[[], datetime]
 
 
 class UnknownRunError(KeyError):
-    """A run id the local orchestrator has never seen."""
+    """An id (of a flow or a run) the local orchestrator has never seen."""
+
+
+class StaleVersionError(RuntimeError):
+    """A proposal's `expected_version` is not the run's version (the API answers 409)."""
 
 
 class LocalOrchestrator:
-    """Flow runs, task runs, logs and a result cache kept in memory (thread-safe).
+    """Flow runs, task runs, logs, slot leases and a result cache, in memory (thread-safe).
 
     Args:
         cache_dir: where to keep the cache index (one JSON file per cache key); in memory if None.
+        clock: the time of every plan and record.
+        wait_scale: the factor applied to the delay of every WAIT answer (see the module doc).
+        lease_seconds: how long a concurrency slot stays held without a heartbeat renewing it.
     """
 
-    def __init__(self, cache_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        cache_dir: Path | None = None,
+        *,
+        clock: Clock = utcnow,
+        wait_scale: float = 1.0,
+        lease_seconds: float = DEFAULT_LEASE_SECONDS,
+    ) -> None:
         self._lock = threading.RLock()
+        self._clock = clock
+        self.wait_scale = wait_scale
+        self.lease_seconds = lease_seconds
         self.flows: dict[str, Flow] = {}
         self.flow_runs: dict[UUID, FlowRun] = {}
         self.task_runs: dict[UUID, TaskRun] = {}
@@ -66,9 +103,13 @@ class LocalOrchestrator:
         self.flow_run_states: dict[UUID, list[State]] = {}
         self.task_run_states: dict[UUID, list[State]] = {}
         self.concurrency_limits: dict[str, int] = {}
-        self._slots: dict[str, set[UUID]] = {}
-        self._cache: dict[str, State] = {}
-        self._cache_dir = cache_dir
+        """Tag → limit: what `PUT /concurrency-limits/{tag}` sets on the server."""
+        self.slots = SlotLeases()
+        self._held: dict[UUID, tuple[str, ...]] = {}
+        self._task_runs_of: dict[UUID, list[UUID]] = {}
+        self._replays: dict[UUID, tuple[UUID, OrchestrationResult]] = {}
+        self._keyed: dict[tuple[UUID, str], UUID] = {}
+        self._cache = ResultCache(cache_dir)
 
     # --- flows and flow runs -----------------------------------------------------------------
 
@@ -76,24 +117,41 @@ class LocalOrchestrator:
         """Register a flow by name (idempotent)."""
         with self._lock:
             if body.name not in self.flows:
-                self.flows[body.name] = Flow(id=uuid4(), created=utcnow(), **body.model_dump())
+                flow = Flow(id=uuid4(), created=self._clock(), **body.model_dump())
+                self.flows[body.name] = flow
             return self.flows[body.name]
 
     def create_flow_run(self, body: FlowRunCreate) -> FlowRun:
-        """Create a flow run in its initial state (Pending unless given)."""
+        """Create a flow run in its initial state (Pending unless given); a repeated
+        idempotency key (per flow) returns the first run, as the API does."""
         with self._lock:
-            flow = next(f for f in self.flows.values() if f.id == body.flow_id)
-            now = utcnow()
-            state = body.state or State(type=StateType.PENDING)
-            data = body.model_dump(exclude={"state", "idempotency_key", "name"})
-            run = FlowRun(
-                id=uuid4(), name=body.name or f"{flow.name}-{now:%H%M%S%f}",
-                flow_name=flow.name, state=state, created=now, updated=now, **data,
-            )  # fmt: skip
+            flow = self._flow(body.flow_id)
+            key = (flow.id, body.idempotency_key) if body.idempotency_key else None
+            if key is not None and key in self._keyed:
+                return self.flow_runs[self._keyed[key]]
+            run = self._new_flow_run(flow, body, self._clock())
             self.flow_runs[run.id] = run
-            self.flow_run_states[run.id] = [state]
+            self.flow_run_states[run.id] = [run.state]
+            if key is not None:
+                self._keyed[key] = run.id
             self._link_subflow(run)
             return run
+
+    def _flow(self, flow_id: UUID) -> Flow:
+        for flow in self.flows.values():
+            if flow.id == flow_id:
+                return flow
+        raise UnknownRunError(f"flow {flow_id} not found")
+
+    @staticmethod
+    def _new_flow_run(flow: Flow, body: FlowRunCreate, now: datetime) -> FlowRun:
+        state = body.state or State(type=StateType.PENDING, timestamp=now)
+        data = body.model_dump(exclude={"state", "name", "flow_id"})
+        return FlowRun(
+            id=uuid4(), name=body.name or f"{flow.name}-{now:%H%M%S%f}", flow_id=flow.id,
+            flow_name=flow.name, state=state, expected_start_time=state.scheduled_time or now,
+            created=now, updated=now, **data,
+        )  # fmt: skip
 
     def _link_subflow(self, run: FlowRun) -> None:
         parent = self.task_runs.get(run.parent_task_run_id) if run.parent_task_run_id else None
@@ -112,168 +170,203 @@ class LocalOrchestrator:
             raise UnknownRunError(f"flow run {flow_run_id} not found") from None
 
     def set_flow_run_state(self, flow_run_id: UUID, proposal: StateProposal) -> OrchestrationResult:
-        """Apply the flow-run rules to a proposal."""
+        """Plan a flow-run proposal with the kernel and apply the plan.
+
+        Raises:
+            UnknownRunError: no such flow run.
+            StaleVersionError: the proposal's `expected_version` is not the run's.
+        """
         with self._lock:
             run = self._flow_run(flow_run_id)
-            if proposal.retry_policy is not None:
-                run = run.model_copy(update={"retry_policy": proposal.retry_policy})
-            decision = _flow_rule(run, proposal.state)
-            return self._apply_flow(run, decision, proposal.state)
-
-    def _apply_flow(
-        self, run: FlowRun, decision: OrchestrationResult, proposed: State
-    ) -> OrchestrationResult:
-        if decision.status not in (DecisionStatus.ACCEPT, DecisionStatus.REJECT):
-            return decision
-        state = decision.state or proposed
-        update = _run_update(run.run_count, run.start_time, state)
-        run = run.model_copy(update={**update, "state": state, "version": run.version + 1})
-        self.flow_runs[run.id] = run
-        self.flow_run_states[run.id].append(state)
-        return decision.model_copy(update={"state": state, "version": run.version})
+            replayed = self._replayed(run.id, run.version, proposal)
+            if replayed is not None:
+                return replayed
+            now = self._clock()
+            plan = plan_flow_run(
+                run, proposal.state, now, proposer=Proposer.CLIENT,
+                retry_policy=proposal.retry_policy,
+            )  # fmt: skip
+            return self._apply_flow_plan(plan, proposal.transition_id, now)
 
     def heartbeat_flow_run(
         self, flow_run_id: UUID, body: FlowRunHeartbeat | None = None
     ) -> FlowRun:
-        """Record a heartbeat and answer with the run (its state may be CANCELLING)."""
+        """Record a heartbeat, renew the run's slot leases and its task runs', and answer with
+        the run (its state may be CANCELLING)."""
         with self._lock:
-            run = self._flow_run(flow_run_id).model_copy(update={"heartbeat": utcnow()})
+            now = self._clock()
+            update: dict[str, object] = {"heartbeat": now}
+            if body is not None and body.infrastructure_id is not None:
+                update["infrastructure_id"] = body.infrastructure_id
+            run = self._flow_run(flow_run_id).model_copy(update=update)
             self.flow_runs[flow_run_id] = run
+            self._renew_leases(run, now)
             return run
 
     def cancel_flow_run(self, flow_run_id: UUID) -> OrchestrationResult:
-        """SCHEDULED/PENDING → Cancelled; RUNNING → Cancelling; CANCELLING stays; else ABORT."""
+        """Propose what the kernel's `cancel_target` names, planned like any proposal: a run
+        not started ends CANCELLED, a running one becomes CANCELLING, a CANCELLING one stays
+        as it is, and a finished one is refused (ABORT)."""
         with self._lock:
             run = self._flow_run(flow_run_id)
-            if run.state.type in (StateType.SCHEDULED, StateType.PENDING, StateType.PAUSED):
-                target = State(type=StateType.CANCELLED, message="cancelled before it started")
-            elif run.state.type == StateType.RUNNING:
-                target = State(type=StateType.CANCELLING, message="cancellation requested")
-            elif run.state.type == StateType.CANCELLING:
-                return _answer(DecisionStatus.ACCEPT, run.state, run.version)
-            else:
-                return _answer(DecisionStatus.ABORT, run.state, run.version, "run is finished")
-            return self._apply_flow(run, _answer(DecisionStatus.ACCEPT, target, 0), target)
+            now = self._clock()
+            target = cancel_target(run.state, now)
+            if target is None:
+                return OrchestrationResult(
+                    status=DecisionStatus.ACCEPT, state=run.state, version=run.version
+                )
+            return self._apply_flow_plan(plan_flow_run(run, target, now), None, now)
+
+    def _apply_flow_plan(
+        self, plan: Plan[FlowRun], transition_id: UUID | None, now: datetime
+    ) -> OrchestrationResult:
+        before, after = plan.current, plan.run
+        if after is None:
+            return self._answer(plan)
+        if starts_later_attempt(before.state, after.state, before.run_count):
+            self._close_left_overs(before.id, after.state, now)  # before the new attempt starts
+        self.slots.apply(plan.take, plan.give_back)
+        self.flow_runs[after.id] = after
+        self.flow_run_states[after.id].append(after.state)
+        answer = self._remember(after.id, transition_id, plan)
+        if closes_left_over_task_runs(before.state, after.state):
+            self._close_left_overs(after.id, after.state, now)
+        return answer
+
+    def _close_left_overs(self, flow_run_id: UUID, flow_state: State, now: datetime) -> None:
+        """Propose the kernel's left-over state for every task run of the flow run still open."""
+        state = left_over_task_state(flow_state, now)
+        for task_run_id in self._task_runs_of.get(flow_run_id, []):
+            task_run = self.task_runs[task_run_id]
+            if not task_run.state.is_terminal:
+                self._propose_task(task_run, state, now)
+
+    def _renew_leases(self, run: FlowRun, now: datetime) -> None:
+        expires = now + timedelta(seconds=self.lease_seconds)
+        self.slots.renew(run.id, run.concurrency_slots, now, expires)
+        for task_run_id in self._task_runs_of.get(run.id, []):
+            self.slots.renew(task_run_id, self._held.get(task_run_id, ()), now, expires)
 
     # --- task runs ----------------------------------------------------------------------------
 
     def create_task_run(self, body: TaskRunCreate) -> TaskRun:
         """Create a task run; a known client-chosen id returns the existing run."""
         with self._lock:
-            if body.id is not None and body.id in self.task_runs:
-                return self.task_runs[body.id]
-            now = utcnow()
-            state = body.state or State(type=StateType.PENDING)
-            data = body.model_dump(exclude={"state", "id"})
-            run = TaskRun(id=body.id or uuid4(), state=state, created=now, updated=now, **data)
-            self.task_runs[run.id] = run
-            self.task_run_states[run.id] = [state]
-            return run
+            return self._create_task_run(body, self._clock())
+
+    def _create_task_run(self, body: TaskRunCreate, now: datetime) -> TaskRun:
+        if body.id is not None and body.id in self.task_runs:
+            return self.task_runs[body.id]
+        self._flow_run(body.flow_run_id)
+        state = body.state or State(type=StateType.PENDING, timestamp=now)
+        data = body.model_dump(exclude={"state", "id"})
+        run = TaskRun(id=body.id or uuid4(), state=state, created=now, updated=now, **data)
+        self.task_runs[run.id] = run
+        self.task_run_states[run.id] = [state]
+        self._task_runs_of.setdefault(run.flow_run_id, []).append(run.id)
+        return run
+
+    def _task_run(self, task_run_id: UUID) -> TaskRun:
+        try:
+            return self.task_runs[task_run_id]
+        except KeyError:
+            raise UnknownRunError(f"task run {task_run_id} not found") from None
 
     def set_task_run_state(self, task_run_id: UUID, proposal: StateProposal) -> OrchestrationResult:
-        """Apply the task-run rules to a proposal."""
+        """Plan a task-run proposal with the kernel and apply the plan.
+
+        Raises:
+            UnknownRunError: no such task run.
+            StaleVersionError: the proposal's `expected_version` is not the run's.
+        """
         with self._lock:
-            run = self.task_runs[task_run_id]
-            decision = self._task_rule(run, proposal.state)
-            if decision.status not in (DecisionStatus.ACCEPT, DecisionStatus.REJECT):
-                return decision
-            state = decision.state or proposal.state
-            self._after_task_state(run, state)
-            update = _run_update(run.run_count, run.start_time, state)
-            run = run.model_copy(update={**update, "state": state, "version": run.version + 1})
-            self.task_runs[run.id] = run
-            self.task_run_states[run.id].append(state)
-            return decision.model_copy(update={"state": state, "version": run.version})
-
-    def _task_rule(self, run: TaskRun, state: State) -> OrchestrationResult:
-        refused = _leaving_terminal(run.state, state, run.version)
-        if refused is not None or state.type != StateType.RUNNING:
-            return refused or _answer(DecisionStatus.ACCEPT, state, run.version)
-        gate = _flow_gate(self._flow_run(run.flow_run_id).state, run)
-        if gate is not None:
-            return gate
-        cached = self._cache_hit(state.cache_key or run.cache_key)
-        if cached is not None:
-            return _answer(DecisionStatus.REJECT, cached, run.version, "cache hit")
-        if not self._take_slots(run):
-            return OrchestrationResult(
-                status=DecisionStatus.WAIT, version=run.version, delay_seconds=WAIT_SECONDS
-            )
-        return _answer(DecisionStatus.ACCEPT, state, run.version)
-
-    def _take_slots(self, run: TaskRun) -> bool:
-        limited = [tag for tag in run.tags if tag in self.concurrency_limits]
-        for tag in limited:
-            held = self._slots.setdefault(tag, set())
-            if run.id not in held and len(held) >= self.concurrency_limits[tag]:
-                return False
-        for tag in limited:
-            self._slots[tag].add(run.id)
-        return True
-
-    def _after_task_state(self, run: TaskRun, state: State) -> None:
-        if state.type != StateType.RUNNING:
-            for held in self._slots.values():
-                held.discard(run.id)
-        if state.type == StateType.COMPLETED and state.cache_key and state.result:
-            self._cache_put(state)
+            run = self._task_run(task_run_id)
+            replayed = self._replayed(run.id, run.version, proposal)
+            if replayed is not None:
+                return replayed
+            plan = self._propose_task(run, proposal.state, self._clock())
+            return self._remember(run.id, proposal.transition_id, plan)
 
     def create_task_runs_batch(self, body: TaskRunBatch) -> TaskRunBatchResponse:
-        """Create each item's task run (if new) and propose its states in order."""
-        results = [self._batch_item(item.task_run, item.states) for item in body.items]
-        return TaskRunBatchResponse(results=results)
-
-    def _batch_item(self, create: TaskRunCreate, states: list[State]) -> TaskRunBatchResult:
+        """Per item: create its task run if new, then propose its states in order, stopping at
+        the first answer that is not ACCEPT (the engine learns it from the result)."""
         with self._lock:
-            run = self.create_task_run(create)
-            answer = _answer(DecisionStatus.ACCEPT, run.state, run.version)
-            for state in states:
-                answer = self.set_task_run_state(run.id, StateProposal(state=state))
-                if answer.status != DecisionStatus.ACCEPT:
-                    break
-            current = self.task_runs[run.id]
-            return TaskRunBatchResult(
-                task_run_id=run.id, status=answer.status, state=current.state,
-                version=current.version,
-            )  # fmt: skip
+            now = self._clock()
+            results = [self._batch_item(item, now) for item in body.items]
+            return TaskRunBatchResponse(results=results)
 
-    # --- cache ------------------------------------------------------------------------------
+    def _batch_item(self, item: TaskRunBatchItem, now: datetime) -> TaskRunBatchResult:
+        run_id = self._create_task_run(item.task_run, now).id
+        status = DecisionStatus.ACCEPT
+        for state in item.states:
+            status = self._propose_task(self.task_runs[run_id], state, now).decision.status
+            if status is not DecisionStatus.ACCEPT:
+                break
+        current = self.task_runs[run_id]
+        return TaskRunBatchResult(
+            task_run_id=run_id, status=status, state=current.state, version=current.version
+        )
 
-    def _cache_file(self, key: str) -> Path | None:
-        if self._cache_dir is None:
-            return None
-        return self._cache_dir / f"{hashlib.sha256(key.encode()).hexdigest()}.json"
-
-    def _cache_put(self, state: State) -> None:
-        key = state.cache_key or ""
-        cached = State(
-            type=StateType.COMPLETED, name="Cached", result=state.result, cache_key=key,
-            cache_expiration=state.cache_expiration, message="result from cache",
+    def _propose_task(self, run: TaskRun, proposed: State, now: datetime) -> Plan[TaskRun]:
+        """Plan a task-run proposal with the kernel and apply the plan; returns the plan."""
+        # What the task rules read; they look at it for RUNNING proposals only.
+        plan = plan_task_run(
+            run, proposed, now, held=self._held.get(run.id, ()),
+            flow_run_state=self.flow_runs[run.flow_run_id].state,
+            tag_slots=self._tag_slots(run, now),
+            cached=self._cache.get(proposed.cache_key or run.cache_key),
+            proposer=Proposer.CLIENT, lease_seconds=self.lease_seconds,
         )  # fmt: skip
-        self._cache[key] = cached
-        path = self._cache_file(key)
-        if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(cached.model_dump_json(), encoding="utf-8")
+        self._apply_task_plan(plan)
+        return plan
 
-    def _cache_hit(self, key: str | None) -> State | None:
-        if not key:
-            return None
-        cached = self._cache.get(key) or self._cache_read(key)
-        if cached is None:
-            return None
-        if cached.cache_expiration is not None and cached.cache_expiration <= utcnow():
-            return None
-        return cached.model_copy(update={"timestamp": utcnow()})
+    def _tag_slots(self, run: TaskRun, now: datetime) -> tuple[TagSlots, ...]:
+        limited = [tag for tag in dict.fromkeys(run.tags) if tag in self.concurrency_limits]
+        return tuple(
+            self.slots.slots(tag, self.concurrency_limits[tag], run.id, now) for tag in limited
+        )
 
-    def _cache_read(self, key: str) -> State | None:
-        path = self._cache_file(key)
-        if path is None or not path.exists():
-            return None
-        try:
-            return State.model_validate_json(path.read_bytes())
-        except ValidationError:
-            return None  # a corrupt index entry is a cache miss, never a failure
+    def _apply_task_plan(self, plan: Plan[TaskRun]) -> None:
+        updated = plan.run
+        if updated is None:
+            return
+        self.slots.apply(plan.take, plan.give_back)
+        self._held[updated.id] = plan.holds
+        self.task_runs[updated.id] = updated
+        self.task_run_states[updated.id].append(updated.state)
+        entry = cache_entry(updated)
+        if entry is not None:
+            self._cache.put(*entry)
+
+    # --- answers ------------------------------------------------------------------------------
+
+    def _replayed(
+        self, run_id: UUID, version: int, proposal: StateProposal
+    ) -> OrchestrationResult | None:
+        """The stored answer of a repeated transition; else None, once the version is checked."""
+        last = self._replays.get(run_id)
+        if last is not None and proposal.transition_id == last[0]:
+            return last[1]
+        expected = proposal.expected_version
+        if expected is not None and expected != version:
+            raise StaleVersionError(f"the run is at version {version}, not {expected}")
+        return None
+
+    def _remember(
+        self, run_id: UUID, transition_id: UUID | None, plan: Plan[FlowRun] | Plan[TaskRun]
+    ) -> OrchestrationResult:
+        """The plan's answer, kept for a replay of the transition when the plan wrote."""
+        answer = self._answer(plan)
+        if transition_id is not None and plan.writes:
+            self._replays[run_id] = (transition_id, answer)
+        return answer
+
+    def _answer(self, plan: Plan[FlowRun] | Plan[TaskRun]) -> OrchestrationResult:
+        answer = plan.answer()
+        if answer.status is DecisionStatus.WAIT and answer.delay_seconds is not None:
+            delay = answer.delay_seconds * self.wait_scale
+            return answer.model_copy(update={"delay_seconds": delay})
+        return answer
 
     # --- logs ---------------------------------------------------------------------------------
 
@@ -284,67 +377,4 @@ class LocalOrchestrator:
             return LogsWritten(count=len(logs))
 
 
-def _answer(
-    status: DecisionStatus, state: State | None, version: int, reason: str | None = None
-) -> OrchestrationResult:
-    return OrchestrationResult(status=status, state=state, version=version, reason=reason)
-
-
-def _leaving_terminal(current: State, state: State, version: int) -> OrchestrationResult | None:
-    """ABORT (run unchanged) for a finished run, or a cancelling one not proposed to end."""
-    if current.is_terminal:
-        reason = f"run is {current.type.value} ({current.name}), a terminal state"
-        return _answer(DecisionStatus.ABORT, current, version, reason)
-    if current.type == StateType.CANCELLING and state.type not in _ENDS_CANCELLING:
-        reason = f"run is cancelling; {state.type.value} is not allowed"
-        return _answer(DecisionStatus.ABORT, current, version, reason)
-    return None
-
-
-_ENDS_CANCELLING = (StateType.CANCELLED, StateType.CRASHED)
-
-
-def _flow_gate(flow_state: State, run: TaskRun) -> OrchestrationResult | None:
-    """A task starts only in a RUNNING flow run: ABORT once it stops, WAIT until it starts."""
-    if flow_state.type == StateType.RUNNING:
-        return None
-    if flow_state.type == StateType.CANCELLING or flow_state.is_terminal:
-        kind = "cancelling" if flow_state.type == StateType.CANCELLING else "finished"
-        reason = f"flow run is {kind}, task not started"
-        return _answer(DecisionStatus.ABORT, run.state, run.version, reason)
-    return OrchestrationResult(
-        status=DecisionStatus.WAIT, state=run.state, version=run.version,
-        delay_seconds=WAIT_SECONDS, reason="flow run is not RUNNING yet",
-    )  # fmt: skip
-
-
-def _flow_rule(run: FlowRun, state: State) -> OrchestrationResult:
-    """The flow-run rules the engine relies on offline."""
-    current = run.state
-    refused = _leaving_terminal(current, state, run.version)
-    if refused is not None:
-        return refused
-    retries = run.retry_policy
-    if (
-        current.type == StateType.RUNNING
-        and state.type == StateType.FAILED
-        and run.run_count <= retries.retries
-    ):
-        delay = retries.delay_for(run.run_count)
-        retry = State(
-            type=StateType.SCHEDULED, name="AwaitingRetry", message=state.message,
-            scheduled_time=utcnow() + timedelta(seconds=delay),
-        )  # fmt: skip
-        return _answer(DecisionStatus.REJECT, retry, run.version, "retries left")
-    return _answer(DecisionStatus.ACCEPT, state, run.version)
-
-
-def _run_update(run_count: int, start_time: object, state: State) -> dict[str, object]:
-    update: dict[str, object] = {"updated": utcnow()}
-    if state.type == StateType.RUNNING:
-        update["run_count"] = run_count + 1
-        if start_time is None:
-            update["start_time"] = state.timestamp
-    if state.is_terminal:
-        update["end_time"] = state.timestamp
-    return update
+__all__ = ["LocalOrchestrator", "StaleVersionError", "UnknownRunError"]

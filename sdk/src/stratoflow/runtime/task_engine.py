@@ -2,10 +2,12 @@
 
 It resolves upstream futures, computes the cache key, then loops over attempts: propose
 Running (Retrying on later attempts), run the body (with a time limit if set), then propose
-Completed (with the persisted result) or AwaitingRetry/Failed/TimedOut. Tasks no server rule
-can hold back record their states through the batcher without waiting; tasks with tags or a
-cache key, or of a flow that is being cancelled (or checked for it), propose each state and
-obey the answer. An ABORT because the flow run is cancelling or finished means the task is not
+Completed (with the persisted result) or AwaitingRetry/Failed/TimedOut. Before the first
+proposal it asks the orchestration kernel (`needs_answer`) whether a rule could hold the run
+back: if not, its states are recorded through the batcher without waiting; if so (today: tags,
+a cache key, or a flow that is being cancelled or checked for it), each state is proposed and
+the answer obeyed. Retry delays are the one retry arithmetic (`RetryPolicy.delay_for`) plus
+the task's jitter. An ABORT because the flow run is cancelling or finished means the task is not
 run: it ends CANCELLED and the flow run stops starting tasks. Hooks run for every final state
 the task reaches, Cached and Cancelled included.
 """
@@ -26,6 +28,7 @@ from stratoflow.exceptions import (
     TaskTimeoutError,
     UpstreamTaskError,
 )
+from stratoflow.orchestration import TaskTraits, needs_answer
 from stratoflow.runtime.context import (
     FlowRunContext,
     TaskRunContext,
@@ -48,21 +51,6 @@ from stratoflow.schemas import (
 
 if TYPE_CHECKING:
     from stratoflow.tasks import Task
-
-
-def retry_delay(
-    delays: float | list[float], attempt: int, jitter: float | None, rng: random.Random
-) -> float:
-    """Seconds before retry `attempt` (1-based): the delay list's entry (the last one repeats),
-    stretched by up to `jitter` times itself at random."""
-    base = (
-        delays
-        if isinstance(delays, int | float)
-        else (delays or [0.0])[min(attempt, len(delays) or 1) - 1]
-    )
-    if not jitter:
-        return float(base)
-    return float(base) + rng.uniform(0, float(base) * jitter)
 
 
 def failure_message(exc: BaseException) -> str:
@@ -118,9 +106,7 @@ class TaskRunEngine:
             flow_run=self.flow_run, parameters=dict(self._bound.arguments),
         )  # fmt: skip
         cache_key = self._cache_key(context)
-        flow_run = self.flow_run
-        stopping = flow_run.cancel_event.is_set() or flow_run.hold.is_set()
-        self._sync = bool(self.task.tags or cache_key or stopping)
+        self._sync = needs_answer(self._traits(cache_key))
         if cache_key:
             self._create = self._create.model_copy(update={"cache_key": cache_key})
         if self._sync:
@@ -129,6 +115,15 @@ class TaskRunEngine:
             return self._attempts(context, cache_key)
         except CancelledRunError as exc:
             return self._cancelled(context, exc)
+
+    def _traits(self, cache_key: str | None) -> TaskTraits:
+        """What the kernel needs to say whether this run's proposals must wait for answers."""
+        flow_run = self.flow_run
+        return TaskTraits(
+            tags=self.task.tags,
+            cache_key=cache_key,
+            flow_stopping=flow_run.cancel_event.is_set() or flow_run.hold.is_set(),
+        )
 
     def _cancelled(self, context: TaskRunContext, exc: CancelledRunError) -> Outcome:
         """Record the task CANCELLED (best effort: the flow run is ending) and run the hooks."""
@@ -226,8 +221,7 @@ class TaskRunEngine:
         return bool(condition(self.task, context, failed))
 
     def _await_retry(self, attempt: int, exc: BaseException) -> None:
-        task = self.task
-        delay = retry_delay(task.retry_delay_seconds, attempt, task.retry_jitter_factor, self._rng)
+        delay = self._retry_delay(attempt)
         retry = State(
             type=StateType.SCHEDULED, name=StateName.AWAITING_RETRY, message=failure_message(exc),
             scheduled_time=utcnow() + timedelta(seconds=delay),
@@ -235,6 +229,13 @@ class TaskRunEngine:
         self._propose(retry)
         if self.flow_run.cancel_event.wait(delay):
             raise CancelledRunError("the flow run was cancelled while a task awaited a retry")
+
+    def _retry_delay(self, attempt: int) -> float:
+        """Seconds before retry `attempt` (1-based): the one retry arithmetic
+        (`RetryPolicy.delay_for`), stretched by up to the task's jitter factor at random."""
+        delay = self.task.retry_delays().delay_for(attempt)
+        jitter = self.task.retry_jitter_factor
+        return delay + self._rng.uniform(0, delay * jitter) if jitter else delay
 
     def _complete(self, value: Any, cache_key: str | None) -> Outcome:
         ref = self.flow_run.results.write(value) if self._persist(cache_key) else None
