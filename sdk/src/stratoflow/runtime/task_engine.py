@@ -58,6 +58,11 @@ def failure_message(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+_JITTER = random.Random()  # noqa: S311 - retry jitter, not security
+"""One generator for every task's retry jitter: seeding one per task run (from os.urandom)
+cost more than the rest of a trivial task's bookkeeping."""
+
+
 class TaskRunEngine:
     """Runs one call of a task inside a flow run.
 
@@ -91,7 +96,6 @@ class TaskRunEngine:
             dynamic_key=dynamic_key, name=self.name, tags=list(task.tags), state=self.state,
         )  # fmt: skip
         self._sync = False
-        self._rng = random.Random()  # noqa: S311 - jitter, not security
 
     # --- entry points ---------------------------------------------------------------------
 
@@ -235,7 +239,7 @@ class TaskRunEngine:
         (`RetryPolicy.delay_for`), stretched by up to the task's jitter factor at random."""
         delay = self.task.retry_delays().delay_for(attempt)
         jitter = self.task.retry_jitter_factor
-        return delay + self._rng.uniform(0, delay * jitter) if jitter else delay
+        return delay + _JITTER.uniform(0, delay * jitter) if jitter else delay
 
     def _complete(self, value: Any, cache_key: str | None) -> Outcome:
         ref = self.flow_run.results.write(value) if self._persist(cache_key) else None
