@@ -12,7 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from pynamodb.attributes import NumberAttribute, UnicodeAttribute, UnicodeSetAttribute
+from pynamodb.attributes import (
+    MapAttribute,
+    NumberAttribute,
+    UnicodeAttribute,
+    UnicodeSetAttribute,
+)
 from pynamodb.connection import Connection
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
@@ -112,10 +117,15 @@ class StoreItem(Model):
     transition_id = UnicodeAttribute(null=True)
     result = UnicodeAttribute(null=True)
     held_slots = UnicodeSetAttribute(null=True)
-    # Concurrency slots, idempotency keys, log chunks.
+    # Concurrency limits: each slot is a lease, holder id -> expiry (epoch seconds).
     tag = UnicodeAttribute(null=True)
     slot_limit = NumberAttribute(null=True)
-    slots = UnicodeSetAttribute(null=True)
+    leases: MapAttribute[str, Any] = MapAttribute(null=True)  # type: ignore[no-untyped-call]
+    lease_version = NumberAttribute(null=True)
+    # A flow run's lease registry: "{holder id}/{tag}" of every lease it and its task runs hold.
+    leased = UnicodeSetAttribute(null=True)
+    renew_after = NumberAttribute(null=True)
+    # Idempotency keys, log chunks.
     run_id = UnicodeAttribute(null=True)
     lines = UnicodeAttribute(null=True)
 
