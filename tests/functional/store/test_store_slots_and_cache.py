@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from uuid import uuid4
 
@@ -9,7 +10,7 @@ import pytest
 
 from stratoflow.schemas import ResultRef, State, StateType
 from stratoflow_functions.errors import NotFoundError
-from stratoflow_functions.store import Store
+from stratoflow_functions.store import Store, build_store
 from tests.functional.store.store_support import (
     T0,
     FakeClock,
@@ -31,6 +32,17 @@ def test_a_take_holds_a_lease_that_counts_until_it_expires(store: Store) -> None
     assert (lapsed.active, lapsed.expired) == (0, (holder,))
     assert lapsed.version == live.version == 2  # the put, then the take
     assert store.concurrency.get("db").active_slots == [holder]
+
+
+def test_a_lease_lasts_the_slot_lease_setting(store: Store, settings) -> None:
+    short = build_store(replace(settings, slot_lease_seconds=60), clock=lambda: T0)
+    short.concurrency.put("db", 1, T0)
+    holder = take_slots(short, ["db"]).id
+
+    (live,) = short.concurrency.slots(["db"], uuid4(), T0 + timedelta(seconds=59))
+    (lapsed,) = short.concurrency.slots(["db"], uuid4(), T0 + timedelta(seconds=60))
+
+    assert (live.active, lapsed.active, lapsed.expired) == (1, 0, (holder,))
 
 
 def test_the_api_view_lists_only_holders_with_a_live_lease(store: Store, clock: FakeClock) -> None:
