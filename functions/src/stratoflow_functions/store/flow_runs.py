@@ -1,8 +1,10 @@
 """Flow runs: idempotent creation, version-guarded saves, heartbeats and the run indexes.
 
-Every state change is one PutItem conditional on the stored `version`; creation with an
-idempotency key is one TransactWriteItems of the key item and the run item, so two racing
-creates make one run and the loser reads the winner's run through the key item.
+Every state change is a kernel plan (`apply`): one PutItem conditional on the stored
+`version`, or one TransactWriteItems of that Put and the concurrency slots the plan takes or
+gives back (`store.plans`); a heartbeat also renews the run's slot leases (`store.leases`).
+Creation with an idempotency key is one TransactWriteItems of the key item and the run item, so
+two racing creates make one run and the loser reads the winner's run through the key item.
 """
 
 from __future__ import annotations
