@@ -242,6 +242,29 @@ def _assert_whole(before: Snapshot, after: Snapshot, task: TaskRun, case: Case) 
 )
 @given(case=cases())
 def test_a_plan_is_applied_whole_or_not_at_all(store: Store, case: Case) -> None:
+    _check_whole_or_nothing(store, case)
+
+
+def _at(position: int, code: str) -> tuple[str, ...]:
+    return tuple(code if index == position else FINE for index in range(4))
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        *(Case(gives_back, frozenset(), _at(p, code)) for gives_back in (False, True)
+          for p in range(4) for code in (THROTTLED, CONFLICT)),
+        *(Case(False, frozenset(), _at(p, CCF)) for p in range(3)),
+        Case(True, frozenset(), _at(0, CCF)),
+        *(Case(gives_back, frozenset({rival}), None) for gives_back in (False, True)
+          for rival in ("run", "a", "b")),
+    ],
+)  # fmt: skip
+def test_a_failure_at_each_item_leaves_no_half_applied_plan(store: Store, case: Case) -> None:
+    _check_whole_or_nothing(store, case)
+
+
+def _check_whole_or_nothing(store: Store, case: Case) -> None:
     suffix = uuid4().hex[:8]  # every example has limits of its own
     tags = [f"{tag}-{suffix}" for tag in TAGS]
     task, plan = _prepare(store, case, tags)
