@@ -9,6 +9,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from stratoflow.orchestration import DEFAULT_LEASE_SECONDS
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -23,6 +25,9 @@ class Settings:
     """Set in the local stack: the embedded AWS emulator's URL."""
     zombie_threshold_seconds: int = 600
     lazarus_max_resurrections: int = 3
+    slot_lease_seconds: float = DEFAULT_LEASE_SECONDS
+    """How long a concurrency slot stays held without renewal; a flow run's heartbeat renews
+    the leases of its own slots and of its task runs' once a quarter of this has passed."""
     late_after_seconds: int = 15
     scheduler_max_runs: int = 100
     scheduler_min_runs: int = 3
@@ -47,6 +52,7 @@ _ENV = {
     "aws_endpoint_url": "STRATOFLOW_AWS_ENDPOINT_URL",
     "zombie_threshold_seconds": "STRATOFLOW_ZOMBIE_THRESHOLD_SECONDS",
     "lazarus_max_resurrections": "STRATOFLOW_LAZARUS_MAX_RESURRECTIONS",
+    "slot_lease_seconds": "STRATOFLOW_SLOT_LEASE_SECONDS",
     "late_after_seconds": "STRATOFLOW_LATE_AFTER_SECONDS",
     "scheduler_max_runs": "STRATOFLOW_SCHEDULER_MAX_RUNS",
     "scheduler_min_runs": "STRATOFLOW_SCHEDULER_MIN_RUNS",
@@ -74,6 +80,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             values[name] = tuple(part.strip() for part in raw.split(",") if part.strip())
         elif isinstance(current, int):
             values[name] = int(raw)
+        elif isinstance(current, float):
+            values[name] = float(raw)
         else:
             values[name] = raw
     if "region" not in values and env.get("AWS_DEFAULT_REGION"):

@@ -168,36 +168,6 @@ def test_too_many_log_lines_is_a_413(api: ApiCaller, flow_run: str) -> None:
     assert answer.code == "too_many_logs"
 
 
-def test_slot_taken_by_a_losing_write_is_given_back(
-    api: ApiCaller, flow_run: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A proposal whose run write loses a race must not keep the slot it took.
-
-    The race is made in the emulator: just before our RUNNING write reaches it, a rival
-    request cancels the task run, so our version-conditional write fails.
-    """
-    from moto.dynamodb.models import DynamoDBBackend
-
-    api.put("/concurrency-limits/db", {"limit": 1})
-    task = _task(api, flow_run, tags=["db"])
-    original = DynamoDBBackend.put_item
-    raced: list[bool] = []
-
-    def put_item(self, table_name, item, *args, **kwargs):
-        running = item.get("state_type", {}).get("S") == "RUNNING"
-        if running and item.get("id", {}).get("S") == task["id"] and not raced:
-            raced.append(True)
-            api.post(f"/task-runs/{task['id']}/state", {"state": {"type": "CANCELLED"}})
-        return original(self, table_name, item, *args, **kwargs)
-
-    monkeypatch.setattr(DynamoDBBackend, "put_item", put_item)
-    answer = _propose(api, task["id"], {"type": "RUNNING"})
-    assert raced == [True]
-    assert answer.body["status"] == "ABORT"
-    assert api.get(f"/task-runs/{task['id']}").body["state"]["type"] == "CANCELLED"
-    assert api.get("/concurrency-limits/db").body["active_slots"] == []
-
-
 def test_batch_items_of_the_same_task_run_apply_in_order(api: ApiCaller, flow_run: str) -> None:
     task_id = str(uuid.uuid4())
     create = {"id": task_id, "flow_run_id": flow_run, "task_key": "t", "name": "t"}

@@ -115,37 +115,6 @@ def test_reserved_limit_tags_are_refused(api: ApiCaller) -> None:
     assert api.delete("/concurrency-limits/deployment:x").code == "reserved_tag"
 
 
-def test_zombie_killer_gives_back_slots_of_finished_runs(
-    api: ApiCaller, deployment_id: str, store, settings, clock: FakeClock
-) -> None:
-    """A slot left behind by a run that finished (the release write was lost) is swept, while
-    the slot of a run still active stays."""
-    from stratoflow_functions.services.towel import kill_zombies
-
-    api.put("/work-queues/default", {"concurrency_limit": 1})
-    api.put("/concurrency-limits/db", {"limit": 1})
-    runs = {api.post(f"/deployments/{deployment_id}/runs").body["id"] for _ in range(2)}
-    (first,) = [r["flow_run"]["id"] for r in _claim(api, limit=1).body["runs"]]
-    (second,) = runs - {first}
-    _finish(api, first)
-    store.concurrency.acquire("work-queue:default", uuid.UUID(first))  # the leaked slot
-    task = api.post(
-        "/task-runs", {"flow_run_id": second, "task_key": "t", "name": "t", "tags": ["db"]}
-    ).body
-    api.post(f"/task-runs/{task['id']}/state", {"state": {"type": "CANCELLED"}})
-    store.concurrency.acquire("db", uuid.UUID(task["id"]))  # another leaked slot
-    assert _claim(api).body["runs"] == []
-
-    report = kill_zombies(store, settings, clock())
-
-    assert report.slots_released == 2
-    assert api.get("/concurrency-limits/db").body["active_slots"] == []
-    claimed = _claim(api).body["runs"]
-    assert [r["flow_run"]["id"] for r in claimed] == [second]
-    assert kill_zombies(store, settings, clock()).slots_released == 0
-    assert api.get("/concurrency-limits/work-queue:default").body["active_slots"] == [second]
-
-
 def _table_keys(settings) -> set[tuple[str, str]]:
     import boto3
 

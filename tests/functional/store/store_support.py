@@ -7,7 +7,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
+from stratoflow.orchestration import Plan, plan_task_run
 from stratoflow.schemas import FlowRun, InfrastructureType, State, StateType, TaskRun
+from stratoflow_functions.store import Store
 
 T0 = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
 
@@ -80,3 +82,36 @@ def make_task_run(flow_run_id: UUID, at: datetime = T0, **fields: Any) -> TaskRu
     }
     values.update(fields)
     return TaskRun(**values)
+
+
+def running_task(store: Store, tags: list[str], at: datetime = T0) -> TaskRun:
+    """A stored PENDING task run with `tags`, of a stored RUNNING flow run."""
+    flow_run = make_run(state=State(type=StateType.RUNNING, timestamp=at), at=at)
+    store.flow_runs.create(flow_run)
+    task = make_task_run(flow_run.id, at, tags=tags)
+    store.task_runs.create(task)
+    return task
+
+
+def plan_for(
+    store: Store, task_run_id: UUID, state_type: StateType, now: datetime
+) -> Plan[TaskRun]:
+    """The kernel's plan for proposing `state_type`, with the limits as the store reads them now."""
+    record = store.task_runs.get(task_run_id)
+    run = record.run
+    return plan_task_run(
+        run,
+        State(type=state_type, timestamp=now),
+        now,
+        held=record.held_slots,
+        flow_run_state=State(type=StateType.RUNNING, timestamp=now),
+        tag_slots=store.concurrency.slots(run.tags, run.id, now),
+        lease_seconds=store.concurrency.lease_seconds,
+    )
+
+
+def take_slots(store: Store, tags: list[str], now: datetime = T0) -> TaskRun:
+    """A new task run of a new flow run, RUNNING and holding a slot of each of `tags`."""
+    task = running_task(store, tags, now)
+    assert store.task_runs.apply(plan_for(store, task.id, StateType.RUNNING, now))
+    return task

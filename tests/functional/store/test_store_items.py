@@ -15,6 +15,7 @@ from pynamodb.attributes import DiscriminatorAttribute
 from pynamodb.exceptions import AttributeNullError
 from pynamodb.transactions import TransactWrite
 
+from stratoflow.orchestration import plan_task_run
 from stratoflow.schemas import (
     AgentHeartbeat,
     ApiKeyScope,
@@ -51,14 +52,15 @@ def _write_flows_and_runs(store: Store) -> None:
     task_run = make_task_run(run.id, tags=["db"])
     store.task_runs.create(task_run)
     store.concurrency.put("db", 2, T0)
-    store.concurrency.acquire("db", task_run.id)
-    store.task_runs.save(
-        moved(task_run, StateType.RUNNING, T0),  # type: ignore[arg-type]
-        expected_version=0,
-        transition_id=uuid4(),
-        result=answer,
-        held_slots=("db",),
+    plan = plan_task_run(
+        task_run,
+        State(type=StateType.RUNNING, timestamp=T0),
+        T0,
+        flow_run_state=running.state,
+        tag_slots=store.concurrency.slots(["db"], task_run.id, T0),
     )
+    assert plan.take  # the slot is taken, so the lease and the registry are written too
+    assert store.task_runs.apply(plan, transition_id=uuid4(), result=plan.answer())
     store.logs.write([LogCreate(flow_run_id=run.id, message="hi", timestamp=T0)], T0)
     towel_repository(store).set_sweep_mark(deployment.id, SweepMark(T0, T0))
 

@@ -1,7 +1,8 @@
-"""Concurrency slots (one conditional update per acquire) and the task-run cache."""
+"""Concurrency limits whose slots are leases (taken by plans), and the task-run cache."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from uuid import uuid4
 
@@ -9,63 +10,137 @@ import pytest
 
 from stratoflow.schemas import ResultRef, State, StateType
 from stratoflow_functions.errors import NotFoundError
-from stratoflow_functions.store import Store
-from tests.functional.store.store_support import T0, FakeClock
+from stratoflow_functions.store import Store, build_store
+from tests.functional.store.store_support import (
+    T0,
+    FakeClock,
+    plan_for,
+    running_task,
+    take_slots,
+)
 
 
-def test_acquire_on_a_full_tag_returns_false(store: Store) -> None:
+def test_a_take_holds_a_lease_that_counts_until_it_expires(store: Store) -> None:
     store.concurrency.put("db", 2, T0)
-    first, second, third = uuid4(), uuid4(), uuid4()
+    holder = take_slots(store, ["db"]).id
+    expiry = T0 + timedelta(seconds=store.concurrency.lease_seconds)
 
-    assert store.concurrency.acquire("db", first) is True
-    assert store.concurrency.acquire("db", second) is True
-    assert store.concurrency.acquire("db", third) is False
-    assert set(store.concurrency.get("db").active_slots) == {first, second}
+    (live,) = store.concurrency.slots(["db"], uuid4(), expiry - timedelta(seconds=1))
+    (lapsed,) = store.concurrency.slots(["db"], uuid4(), expiry)
 
-
-def test_acquire_again_by_a_holder_succeeds_without_taking_another_slot(store: Store) -> None:
-    store.concurrency.put("db", 1, T0)
-    holder = uuid4()
-
-    assert store.concurrency.acquire("db", holder) is True
-    assert store.concurrency.acquire("db", holder) is True
+    assert (live.active, live.expired, live.available) == (1, (), True)
+    assert (lapsed.active, lapsed.expired) == (0, (holder,))
+    assert lapsed.version == live.version == 2  # the put, then the take
     assert store.concurrency.get("db").active_slots == [holder]
 
 
-def test_release_frees_a_slot_for_the_next_run(store: Store) -> None:
+def test_a_lease_lasts_the_slot_lease_setting(store: Store, settings) -> None:
+    short = build_store(replace(settings, slot_lease_seconds=60), clock=lambda: T0)
+    short.concurrency.put("db", 1, T0)
+    holder = take_slots(short, ["db"]).id
+
+    (live,) = short.concurrency.slots(["db"], uuid4(), T0 + timedelta(seconds=59))
+    (lapsed,) = short.concurrency.slots(["db"], uuid4(), T0 + timedelta(seconds=60))
+
+    assert (live.active, lapsed.active, lapsed.expired) == (1, 0, (holder,))
+
+
+def test_the_api_view_lists_only_holders_with_a_live_lease(store: Store, clock: FakeClock) -> None:
+    store.concurrency.put("db", 5, T0)
+    first = take_slots(store, ["db"]).id
+    clock.advance(seconds=store.concurrency.lease_seconds / 2)
+    second = take_slots(store, ["db"], clock.now).id
+
+    assert set(store.concurrency.get("db").active_slots) == {first, second}
+    clock.advance(seconds=store.concurrency.lease_seconds / 2)
+    assert store.concurrency.get("db").active_slots == [second]
+    assert store.concurrency.list(10, None).items[0].active_slots == [second]
+    assert store.concurrency.for_tags(["db"])[0].active_slots == [second]
+
+
+def test_a_holder_sees_its_own_live_lease(store: Store) -> None:
     store.concurrency.put("db", 1, T0)
-    holder, waiter = uuid4(), uuid4()
-    store.concurrency.acquire("db", holder)
+    holder = take_slots(store, ["db"]).id
 
-    store.concurrency.release("db", holder)
+    (own,) = store.concurrency.slots(["db"], holder, T0)
+    (other,) = store.concurrency.slots(["db"], uuid4(), T0)
 
-    assert store.concurrency.acquire("db", waiter) is True
-    assert store.concurrency.get("db").active_slots == [waiter]
-
-
-def test_a_zero_limit_admits_nobody(store: Store) -> None:
-    store.concurrency.put("frozen", 0, T0)
-
-    assert store.concurrency.acquire("frozen", uuid4()) is False
+    assert (own.holds_slot, own.available) == (True, True)
+    assert (other.holds_slot, other.available) == (False, False)
 
 
-def test_acquire_or_release_on_a_tag_without_limit(store: Store) -> None:
-    with pytest.raises(NotFoundError):
-        store.concurrency.acquire("none", uuid4())
-    store.concurrency.release("none", uuid4())
-
-    with pytest.raises(NotFoundError):
-        store.concurrency.get("none")
-
-
-def test_put_changes_the_limit_but_keeps_slots_and_created(store: Store, clock: FakeClock) -> None:
+def test_a_take_drops_expired_holders_in_the_same_write(store: Store, clock: FakeClock) -> None:
     store.concurrency.put("db", 1, T0)
-    holder = uuid4()
-    store.concurrency.acquire("db", holder)
+    dead = take_slots(store, ["db"]).id
+    clock.advance(seconds=store.concurrency.lease_seconds + 1)
+
+    alive = take_slots(store, ["db"], clock.now).id
+
+    (slots,) = store.concurrency.slots(["db"], alive, clock.now)
+    assert (slots.active, slots.holds_slot, slots.expired) == (1, True, ())
+    assert dead != alive
+
+
+def test_a_take_on_a_limit_changed_since_it_was_read_writes_nothing(store: Store) -> None:
+    store.concurrency.put("db", 5, T0)
+    late = running_task(store, ["db"])
+    plan = plan_for(store, late.id, StateType.RUNNING, T0)
+    rival = take_slots(store, ["db"]).id  # takes a slot between the read and the write
+
+    assert store.task_runs.apply(plan) is False
+
+    assert store.task_runs.get(late.id).run == late
+    assert store.concurrency.get("db").active_slots == [rival]
+
+
+def test_put_changes_the_limit_keeps_leases_and_created_and_bumps_the_version(
+    store: Store, clock: FakeClock
+) -> None:
+    store.concurrency.put("db", 1, T0)
+    holder = take_slots(store, ["db"]).id
+    (before,) = store.concurrency.slots(["db"], holder, T0)
 
     updated = store.concurrency.put("db", 5, clock.advance(hours=1))
 
-    assert (updated.limit, updated.active_slots, updated.created) == (5, [holder], T0)
+    (after,) = store.concurrency.slots(["db"], holder, T0)
+    assert (updated.limit, updated.active_slots, updated.created) == (5, [], T0)  # lease lapsed
+    assert (after.limit, after.holds_slot, after.version) == (5, True, before.version + 1)
+
+
+def test_a_limit_stored_before_leases_existed_takes_slots(store: Store, settings) -> None:
+    """An item with the old slot set and no lease map or version: it reads as empty and a take
+    gets it a lease map (DynamoDB cannot set `leases.#holder` under an absent map)."""
+    import boto3
+
+    table = boto3.resource("dynamodb", region_name="us-east-1").Table(settings.table_name)
+    table.put_item(
+        Item={
+            "pk": "CONCURRENCY#db", "sk": "CONCURRENCY", "entity": "concurrency_limit",
+            "tag": "db", "slot_limit": 1, "slots": {str(uuid4())},
+            "created": "2024-06-01T12:00:00.000000Z",
+            "gsi1pk": "CONCURRENCY_LIMITS", "gsi1sk": "db",
+        }
+    )  # fmt: skip
+
+    holder = take_slots(store, ["db"]).id
+
+    assert store.concurrency.get("db").active_slots == [holder]
+    assert (
+        table.get_item(Key={"pk": "CONCURRENCY#db", "sk": "CONCURRENCY"})["Item"]["lease_version"]
+        == 1
+    )
+
+
+def test_slots_skip_tags_without_a_limit_and_keep_the_order(store: Store) -> None:
+    store.concurrency.put("b", 1, T0)
+    store.concurrency.put("a", 2, T0)
+
+    found = store.concurrency.slots(["x", "a", "b", "a"], uuid4(), T0)
+
+    assert [(s.tag, s.limit) for s in found] == [("a", 2), ("b", 1)]
+    assert store.concurrency.slots([], uuid4(), T0) == ()
+    with pytest.raises(NotFoundError):
+        store.concurrency.get("none")
 
 
 def test_for_tags_returns_only_tags_with_a_limit_in_order(store: Store) -> None:

@@ -27,7 +27,7 @@ def ctx(
     flow_run_state: State | StateType | None = None,
     tag_slots: tuple[TagSlots, ...] = (),
     cached: State | None = None,
-    from_server: bool = False,
+    control_plane: bool = False,
     on_work_queue: bool = False,
     now: datetime = NOW,
 ) -> ProposalContext:
@@ -48,7 +48,7 @@ def ctx(
         flow_run_state=_as_state(flow_run_state),
         tag_slots=tag_slots,
         cached=cached,
-        proposer=Proposer.CONTROL_PLANE if from_server else Proposer.CLIENT,
+        proposer=Proposer.CONTROL_PLANE if control_plane else Proposer.CLIENT,
     )
 
 

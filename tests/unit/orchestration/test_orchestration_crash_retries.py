@@ -47,8 +47,8 @@ REPORTERS = {"agent": (_agent_crash, False), "zombie killer": (_zombie_crash, Tr
 
 
 def _decide_crash(reporter: str, **kw: object) -> Decision:
-    make, from_server = REPORTERS[reporter]
-    context = ctx(StateType.RUNNING, make(), from_server=from_server, **kw)  # type: ignore[arg-type]
+    make, control_plane = REPORTERS[reporter]
+    context = ctx(StateType.RUNNING, make(), control_plane=control_plane, **kw)  # type: ignore[arg-type]
     return decide(context)
 
 
@@ -100,7 +100,7 @@ def test_a_crash_before_running_counts_no_attempt_and_is_not_retried() -> None:
 
 
 def test_a_cancelling_run_that_crashes_is_not_retried() -> None:
-    context = ctx(StateType.CANCELLING, _zombie_crash(), run_count=1, retries=3, from_server=True)
+    context = ctx(StateType.CANCELLING, _zombie_crash(), run_count=1, retries=3, control_plane=True)
     decision = decide(context)
     assert decision.state is not None
     assert (decision.status, decision.state.type) == (DecisionStatus.ACCEPT, StateType.CRASHED)

@@ -56,7 +56,7 @@ class Change:
     previous: State
     new: State
     actor: str
-    from_server: bool
+    control_plane: bool
 
 
 @dataclass
@@ -82,12 +82,12 @@ class Run:
         return past[max(0, len(past) - 1 - staleness)]
 
     def apply(
-        self, decision: Decision, actor: str, from_server: bool, tid: UUID, now: datetime
+        self, decision: Decision, actor: str, control_plane: bool, tid: UUID, now: datetime
     ) -> None:
         assert decision.state is not None
         self.reads.append(self.read())
         books = bookkeeping(self.state, decision.state, self.run_count, now)
-        self.history.append(Change(self.state, decision.state, actor, from_server))
+        self.history.append(Change(self.state, decision.state, actor, control_plane))
         self.state, self.run_count = decision.state, books.run_count
         self.version += 1
         self.last_transition_id, self.last_answer = tid, decision
@@ -99,7 +99,7 @@ class Proposal:
 
     actor: str
     state: State
-    from_server: bool = False
+    control_plane: bool = False
     transition_id: UUID = field(default_factory=uuid4)
 
 
@@ -133,7 +133,7 @@ def service_propose(
             run=view,
             proposed=proposal.state,
             now=now,
-            proposer=Proposer.CONTROL_PLANE if proposal.from_server else Proposer.CLIENT,
+            proposer=Proposer.CONTROL_PLANE if proposal.control_plane else Proposer.CLIENT,
             **(ctx_extra or {}),  # type: ignore[arg-type]
         )
         decision = decide(context)
@@ -142,7 +142,7 @@ def service_propose(
         if snapshot.version == run.version:  # the conditional write
             if before_write is not None and not before_write(decision):
                 return "wait"
-            run.apply(decision, proposal.actor, proposal.from_server, proposal.transition_id, now)
+            run.apply(decision, proposal.actor, proposal.control_plane, proposal.transition_id, now)
             return decision
         if expected_version is not None:
             return "409"
@@ -184,15 +184,15 @@ def flow_proposal(actor: str, seen: State, now: datetime, retry_delay: float) ->
     if actor == "engine_cancelled":
         return Proposal(actor, state(StateType.CANCELLED, timestamp=now))
     if actor == "zombie":
-        return Proposal(actor, state(StateType.CRASHED, timestamp=now), from_server=True)
+        return Proposal(actor, state(StateType.CRASHED, timestamp=now), control_plane=True)
     if actor == "agent_crash":
         return Proposal(actor, state(StateType.CRASHED, timestamp=now))
     if actor == "server_retry":
         due = now + timedelta(seconds=retry_delay)
         retry = state(StateType.SCHEDULED, "AwaitingRetry", scheduled_time=due, timestamp=now)
-        return Proposal(actor, retry, from_server=True)
+        return Proposal(actor, retry, control_plane=True)
     late = state(StateType.SCHEDULED, "Late", timestamp=now)
-    return Proposal(actor, late, from_server=True)
+    return Proposal(actor, late, control_plane=True)
 
 
 step_strategy = st.tuples(
@@ -229,7 +229,7 @@ def assert_flow_invariants(run: Run) -> None:
     running_entries = 0
     for change in run.history:
         if change.previous.type in TERMINAL_STATE_TYPES:
-            assert change.from_server
+            assert change.control_plane
             assert (change.new.type, change.new.name) == (StateType.SCHEDULED, "AwaitingRetry")
             assert change.previous.type in (StateType.FAILED, StateType.CRASHED)
         if change.new.type is StateType.SCHEDULED:
@@ -335,7 +335,7 @@ def task_proposal(actor: str, now: datetime) -> Proposal:
     if actor == "fail_and_retry":
         retry = state(StateType.SCHEDULED, "AwaitingRetry", scheduled_time=now, timestamp=now)
         return Proposal(actor, retry)
-    return Proposal(actor, state(StateType.CRASHED, timestamp=now), from_server=True)
+    return Proposal(actor, state(StateType.CRASHED, timestamp=now), control_plane=True)
 
 
 def propose_task(world: TaskWorld, index: int, actor: str, now: datetime) -> Decision | str:

@@ -52,20 +52,20 @@ def test_terminal_run_cannot_move(terminal: StateType, kind: RunKind) -> None:
 
 @pytest.mark.parametrize("terminal", [StateType.FAILED, StateType.CRASHED])
 def test_server_may_schedule_a_flow_retry_out_of_a_failure(terminal: StateType) -> None:
-    decision = decide(ctx(terminal, AWAITING_RETRY, run_count=1, retries=1, from_server=True))
+    decision = decide(ctx(terminal, AWAITING_RETRY, run_count=1, retries=1, control_plane=True))
     assert decision.status is ACCEPT
     assert decision.state == AWAITING_RETRY
 
 
 @pytest.mark.parametrize("terminal", [StateType.COMPLETED, StateType.CANCELLED])
 def test_server_cannot_retry_a_completed_or_cancelled_flow_run(terminal: StateType) -> None:
-    decision = decide(ctx(terminal, AWAITING_RETRY, run_count=1, retries=1, from_server=True))
+    decision = decide(ctx(terminal, AWAITING_RETRY, run_count=1, retries=1, control_plane=True))
     assert decision.status is ABORT
 
 
 def test_server_retry_out_of_terminal_needs_retries_left() -> None:
     decision = decide(
-        ctx(StateType.CRASHED, AWAITING_RETRY, run_count=2, retries=1, from_server=True)
+        ctx(StateType.CRASHED, AWAITING_RETRY, run_count=2, retries=1, control_plane=True)
     )
     assert decision.status is ABORT
 
@@ -76,7 +76,7 @@ def test_client_cannot_schedule_a_retry_out_of_a_terminal_state() -> None:
 
 
 def test_server_cannot_retry_a_finished_task_run() -> None:
-    context = task_ctx(StateType.FAILED, AWAITING_RETRY, run_count=1, retries=3, from_server=True)
+    context = task_ctx(StateType.FAILED, AWAITING_RETRY, run_count=1, retries=3, control_plane=True)
     assert decide(context).status is ABORT
 
 
@@ -144,7 +144,7 @@ def test_failed_flow_run_without_retries_left_fails() -> None:
 
 
 def test_server_proposed_failure_is_not_retried() -> None:
-    context = ctx(StateType.RUNNING, StateType.FAILED, run_count=1, retries=3, from_server=True)
+    context = ctx(StateType.RUNNING, StateType.FAILED, run_count=1, retries=3, control_plane=True)
     assert RetryFailedFlowRuns().evaluate(context) is None
     assert decide(context).status is ACCEPT
 
@@ -329,7 +329,7 @@ def test_cancelling_rule_guards_only_cancelling_runs() -> None:
 def test_scheduled_run_may_be_marked_late_and_keeps_its_time() -> None:
     due = NOW - timedelta(minutes=1)
     current = state(StateType.SCHEDULED, scheduled_time=due)
-    decision = decide(ctx(current, state(StateType.SCHEDULED, "Late"), from_server=True))
+    decision = decide(ctx(current, state(StateType.SCHEDULED, "Late"), control_plane=True))
     assert decision.status is ACCEPT
     assert decision.state is not None
     assert (decision.state.name, decision.state.scheduled_time) == ("Late", due)

@@ -1,6 +1,8 @@
-"""Proposing a flow run's state: read, decide with the pure policy, persist with one conditional
-write. The loser of a race re-reads and decides again; a caller that named `expected_version`
-gets a 409 instead, since it asked to act only on the version it saw.
+"""Proposing a flow run's state: read, ask the kernel for a plan (`plan_flow_run`), and have the
+store apply it whole: the run at the version read and, when the run leaves the active states,
+the work-queue and deployment slots it gives back, in one transaction. The loser of a race
+re-reads and plans again; a caller that named `expected_version` gets a 409 instead, since it
+asked to act only on the version it saw.
 
 A change that ends an attempt (`orchestration.attempts`) is followed by closing the task runs
 that attempt left open; a change that starts a later attempt first closes what earlier ones
@@ -13,30 +15,17 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from stratoflow.orchestration import Decision, ProposalContext, Proposer, RunKind, RunView, decide
+from stratoflow.orchestration import Proposer, plan_flow_run
 from stratoflow.orchestration.attempts import (
     closes_left_over_task_runs,
     starts_later_attempt,
 )
-from stratoflow.schemas import (
-    DecisionStatus,
-    FlowRun,
-    OrchestrationResult,
-    StateProposal,
-    StateType,
-)
+from stratoflow.schemas import FlowRun, OrchestrationResult, StateProposal, StateType
 from stratoflow_functions.services.attempt_end import close_left_over_task_runs
 from stratoflow_functions.services.proposals import (
     check_expected_version,
     replay_answer,
     retry_lost_races,
-    run_changes,
-    unchanged_answer,
-)
-from stratoflow_functions.services.run_slots import (
-    give_back,
-    leaving_active,
-    without_slots_when_inactive,
 )
 from stratoflow_functions.store import FlowRunRecord, Store
 
@@ -70,46 +59,19 @@ def _decide_and_apply(
     now: datetime,
     proposer: Proposer,
 ) -> OrchestrationResult:
-    run = record.run
-    if proposal.retry_policy is not None:
-        run = run.model_copy(update={"retry_policy": proposal.retry_policy})
-    context = ProposalContext(
-        run=flow_run_view(run), proposed=proposal.state, now=now, proposer=proposer
+    """Plan the proposal and apply the plan: the run and any slots it gives back, at once."""
+    plan = plan_flow_run(
+        record.run, proposal.state, now, proposer=proposer, retry_policy=proposal.retry_policy
     )
-    decision = decide(context)
-    if decision.state is None or decision.status in (DecisionStatus.WAIT, DecisionStatus.ABORT):
-        return unchanged_answer(decision, run.state, run.version)
-    updated = advance_flow_run(run, decision, now)
-    if starts_later_attempt(run.state, updated.state, run.run_count):
-        close_left_over_task_runs(store, run.id, updated.state, now)
-    result = _save(store, record, updated, decision, proposal)
-    give_back(store, run.id, leaving_active(run, updated))
-    if closes_left_over_task_runs(run.state, updated.state):
-        close_left_over_task_runs(store, run.id, updated.state, now)
-    return result
-
-
-def _save(
-    store: Store,
-    record: FlowRunRecord,
-    updated: FlowRun,
-    decision: Decision,
-    proposal: StateProposal,
-) -> OrchestrationResult:
-    """Write the decided run at the version read, with the answer a replay gives back."""
-    result = OrchestrationResult(
-        status=decision.status,
-        state=updated.state,
-        version=updated.version,
-        delay_seconds=decision.delay_seconds,
-        reason=decision.reason,
-    )
-    store.flow_runs.save(
-        updated,
-        expected_version=record.run.version,
-        transition_id=proposal.transition_id,
-        result=result,
-    )
+    if plan.run is None:
+        return plan.answer()
+    before, after = plan.current, plan.run
+    if starts_later_attempt(before.state, after.state, before.run_count):
+        close_left_over_task_runs(store, before.id, after.state, now)
+    result = plan.answer()
+    store.flow_runs.apply(plan, transition_id=proposal.transition_id, result=result)
+    if closes_left_over_task_runs(before.state, after.state):
+        close_left_over_task_runs(store, before.id, after.state, now)
     return result
 
 
@@ -121,27 +83,3 @@ def _close_if_over(store: Store, run: FlowRun, now: datetime) -> None:
         state.type is StateType.SCHEDULED and run.run_count >= 1
     ):
         close_left_over_task_runs(store, run.id, state, now)
-
-
-def flow_run_view(run: FlowRun) -> RunView:
-    """What the rules see of a flow run."""
-    return RunView(
-        kind=RunKind.FLOW,
-        state=run.state,
-        version=run.version,
-        run_count=run.run_count,
-        retry_policy=run.retry_policy,
-        resurrections=run.resurrections,
-        on_work_queue=run.work_queue is not None,
-    )
-
-
-def advance_flow_run(run: FlowRun, decision: Decision, now: datetime) -> FlowRun:
-    """The run after the decided state is applied (one version later)."""
-    assert decision.state is not None
-    update = run_changes(run.state, run.run_count, run.start_time, decision.state, now)
-    if decision.state.scheduled_time is not None:
-        update["expected_start_time"] = decision.state.scheduled_time
-    return without_slots_when_inactive(
-        run.model_copy(update={**update, "version": run.version + 1})
-    )

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID, uuid4
 
-from stratoflow.orchestration import ProposalContext, decide
+from stratoflow.orchestration import plan_task_run
 from stratoflow.schemas import (
     DecisionStatus,
     FlowRun,
@@ -24,11 +24,7 @@ from stratoflow.schemas import (
     TaskRunCreate,
 )
 from stratoflow_functions.errors import NotFoundError, UnprocessableError
-from stratoflow_functions.services.task_run_states import (
-    advance_task_run,
-    remember_cached_result,
-    task_run_view,
-)
+from stratoflow_functions.services.task_run_states import remember_cached_result
 from stratoflow_functions.store import Store
 
 
@@ -132,12 +128,9 @@ def _fold_states(
 ) -> tuple[TaskRun, DecisionStatus]:
     status = DecisionStatus.ACCEPT
     for state in states:
-        context = ProposalContext(
-            run=task_run_view(run), proposed=state, now=now, flow_run_state=flow_run.state
-        )
-        decision = decide(context)
-        status = decision.status
-        if decision.state is None or status != DecisionStatus.ACCEPT:
+        plan = plan_task_run(run, state, now, flow_run_state=flow_run.state)
+        status = plan.decision.status
+        if plan.run is None or status is not DecisionStatus.ACCEPT:
             return run, status
-        run = advance_task_run(run, decision.state, now)
+        run = plan.run
     return run, status

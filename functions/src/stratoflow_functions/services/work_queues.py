@@ -1,7 +1,10 @@
 """Work queues and `claim`: agents take due runs, each run exactly once.
 
-A claim reads the queue's due SCHEDULED runs and moves each to PENDING with a conditional
-write on its version; two agents racing for a run both try, one wins, the other moves on.
+A claim reads the queue's due SCHEDULED runs and, for each, the queue's and deployment's
+limits; the kernel's `plan_claim` moves the run to PENDING holding a lease on a slot of each,
+and the store applies the run's write (conditional on its version) and the slot takes
+(conditional on each limit's lease version) in one transaction. Two agents racing for a run,
+or for a limit's last slot, both try; one wins, the other moves on.
 """
 
 from __future__ import annotations
@@ -9,27 +12,18 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from stratoflow.orchestration import ProposalContext, decide
+from stratoflow.orchestration import plan_claim
 from stratoflow.schemas import (
     ClaimedRun,
     ClaimRequest,
     ClaimResponse,
     Deployment,
     FlowRun,
-    State,
-    StateType,
     WorkQueue,
     WorkQueueUpdate,
 )
 from stratoflow_functions.errors import ConflictError, NotFoundError
-from stratoflow_functions.services.flow_run_states import advance_flow_run, flow_run_view
-from stratoflow_functions.services.run_slots import (
-    give_back,
-    queue_slot,
-    set_slot_limit,
-    slots_for,
-    take_slots,
-)
+from stratoflow_functions.services.run_slots import queue_slot, set_slot_limit, slots_for
 from stratoflow_functions.store import Store
 
 OVERSAMPLE = 3
@@ -46,6 +40,7 @@ def claim_runs(store: Store, queue: str, request: ClaimRequest, now: datetime) -
     )
     won: list[ClaimedRun] = []
     deployments: dict[UUID | None, Deployment | None] = {}
+    full: set[str] = set()
     for candidate in candidates:
         if len(won) >= request.limit:
             break
@@ -53,7 +48,10 @@ def claim_runs(store: Store, queue: str, request: ClaimRequest, now: datetime) -
         if key not in deployments:  # candidates of one deployment share one read
             deployments[key] = _deployment_of(store, candidate)
         deployment = deployments[key]
-        claimed = try_claim(store, candidate, request, now, slots_for(work_queue, deployment))
+        tags = slots_for(work_queue, deployment)
+        if full.intersection(tags):
+            continue  # a limit this claim found full stays full for its other candidates
+        claimed = try_claim(store, candidate, request, now, tags, full)
         if claimed is not None:
             won.append(ClaimedRun(flow_run=claimed, deployment=deployment))
     return ClaimResponse(runs=won)
@@ -64,26 +62,28 @@ def try_claim(
     run: FlowRun,
     request: ClaimRequest,
     now: datetime,
-    slots: list[str] | None = None,
+    tags: list[str],
+    full: set[str],
 ) -> FlowRun | None:
-    """Move one run to PENDING for this agent, holding `slots` (the queue's and deployment's
-    limits); None if the rules, a full limit or a rival said no."""
-    pending = State(type=StateType.PENDING, timestamp=now, message="Claimed by an agent")
-    decision = decide(ProposalContext(run=flow_run_view(run), proposed=pending, now=now))
-    if decision.state is None or decision.state.type is not StateType.PENDING:
-        return None
-    held = slots or []
-    if not take_slots(store, run.id, held):
-        return None
-    claimed = advance_flow_run(run, decision, now).model_copy(
-        update={"agent_id": request.agent_id, "heartbeat": now, "concurrency_slots": held}
+    """Move one run to PENDING for this agent, holding a lease on a slot of each limit behind
+    `tags` (the queue's and deployment's reserved tags), all in one transaction; None if the
+    rules, a full limit or a rival said no. Limits found full are added to `full`."""
+    limits = store.concurrency.slots(tags, run.id, now) if tags else ()
+    plan = plan_claim(
+        run,
+        now,
+        agent_id=request.agent_id,
+        slots=limits,
+        lease_seconds=store.concurrency.lease_seconds,
     )
-    try:
-        store.flow_runs.save(claimed, expected_version=run.version)
-    except ConflictError:
-        give_back(store, run.id, held)
+    full.update(limit.tag for limit in limits if not limit.available)
+    if plan.run is None:
         return None
-    return claimed
+    try:
+        applied = store.flow_runs.apply(plan)
+    except ConflictError:
+        return None  # a rival claimed it first
+    return plan.run if applied else None
 
 
 def _deployment_of(store: Store, run: FlowRun) -> Deployment | None:

@@ -1,8 +1,10 @@
-"""Tag concurrency limits and their slots: acquiring a slot is one conditional update.
+"""Concurrency limits (of task tags, and the reserved work-queue and deployment tags).
 
-The item of a tag holds `slot_limit` and the string set `slots` of task-run ids holding a slot.
-`acquire` adds an id iff the set is smaller than the limit or already holds it; `release`
-removes it. Neither reads first, so two task runs racing for the last slot cannot both win.
+The item of a tag holds `slot_limit`, the lease map `leases` (holder id → expiry) and the
+`lease_version` every take and every change of the limit bumps (`store.leases`). This module
+reads limits: into the kernel's `TagSlots` for a plan (`slots`), and for the API, where only
+holders with a live lease are listed. Slots are taken and given back by plans
+(`store.plans`), never here.
 """
 
 from __future__ import annotations
@@ -11,9 +13,9 @@ from datetime import datetime
 from uuid import UUID
 
 from pynamodb.exceptions import DeleteError, UpdateError
-from pynamodb.expressions.condition import Condition, size
 from pynamodb.expressions.update import Action
 
+from stratoflow.orchestration import TagSlots
 from stratoflow.schemas import ConcurrencyLimit, Page
 from stratoflow_functions.errors import NotFoundError
 from stratoflow_functions.store.base import StoreContext
@@ -24,59 +26,83 @@ from stratoflow_functions.store.keys import (
     parse_time,
     time_key,
 )
+from stratoflow_functions.store.leases import CONCURRENCY_SK, leases_of, limit_target
 from stratoflow_functions.store.models import StoreItem
 from stratoflow_functions.store.pages import Query, query_items, readable
 
-CONCURRENCY_SK = "CONCURRENCY"
+EMPTY_MAP: dict[str, dict[str, object]] = {"M": {}}
 
 
-def _limit(item: StoreItem) -> ConcurrencyLimit:
+def _limit(item: StoreItem, now: datetime) -> ConcurrencyLimit:
+    live = (holder for holder, expires in leases_of(item).items() if expires > now)
     return ConcurrencyLimit(
         tag=item.tag or "",
         limit=int(item.slot_limit or 0),
-        active_slots=sorted(UUID(slot) for slot in item.slots or ()),
+        active_slots=sorted(live),
         created=parse_time(item.created or ""),
     )
 
 
+def _slots(item: StoreItem, holder: UUID, now: datetime) -> TagSlots:
+    return TagSlots.from_leases(
+        item.tag or "",
+        int(item.slot_limit or 0),
+        leases_of(item),
+        holder,
+        now,
+        version=int(item.lease_version or 0),
+    )
+
+
 class ConcurrencyRepository:
-    """Concurrency limits by tag, and the slots task runs hold."""
+    """Concurrency limits by tag, with the live leases on their slots."""
 
     def __init__(self, ctx: StoreContext) -> None:
         """Bind to a store's table and clock."""
         self._ctx = ctx
 
+    @property
+    def lease_seconds(self) -> float:
+        """How long a slot taken now is held without renewal (`slot_lease_seconds`)."""
+        return self._ctx.settings.slot_lease_seconds
+
     def put(self, tag: str, limit: int, now: datetime) -> ConcurrencyLimit:
-        """Set the limit of `tag` (keeping the slots held and the creation time)."""
+        """Set the limit of `tag`, keeping the leases and the creation time.
+
+        The lease version goes up, so a take decided on the old limit fails its condition.
+        """
         item = self._ctx.item
-        target = item(concurrency_pk(tag), CONCURRENCY_SK)
+        target = limit_target(self._ctx, tag)
         actions: list[Action] = [
             item.entity.set("concurrency_limit"),
             item.tag.set(tag),
             item.slot_limit.set(limit),
+            item.leases.set(item.leases | EMPTY_MAP),
+            item.lease_version.add(1),
             item.created.set(item.created | time_key(now)),
             item.gsi1pk.set(CONCURRENCY_PARTITION),
             item.gsi1sk.set(tag),
         ]
         with dynamo_errors():
             target.update(actions=actions)
-        return _limit(target)
+        return _limit(target, self._ctx.clock())
 
     def get(self, tag: str) -> ConcurrencyLimit:
-        """The limit of `tag`.
+        """The limit of `tag`, listing the holders whose lease is live.
 
         Raises:
             NotFoundError: The tag has no limit.
         """
-        return _limit(self._ctx.fetch(concurrency_pk(tag), CONCURRENCY_SK, "concurrency limit"))
+        found = self._ctx.fetch(concurrency_pk(tag), CONCURRENCY_SK, "concurrency limit")
+        return _limit(found, self._ctx.clock())
 
     def delete(self, tag: str) -> None:
-        """Remove the limit of `tag` (and its slots).
+        """Remove the limit of `tag` (and its leases).
 
         Raises:
             NotFoundError: The tag has no limit.
         """
-        target = self._ctx.item(concurrency_pk(tag), CONCURRENCY_SK)
+        target = limit_target(self._ctx, tag)
         try:
             with dynamo_errors():
                 target.delete(condition=self._ctx.item.pk.exists())
@@ -87,68 +113,51 @@ class ConcurrencyRepository:
 
     def for_tags(self, tags: list[str]) -> list[ConcurrencyLimit]:
         """The limits of those `tags` that have one, in the order of `tags`."""
+        now = self._ctx.clock()
+        return [_limit(item, now) for item in self._read(tags)]
+
+    def slots(self, tags: list[str], holder: UUID, now: datetime) -> tuple[TagSlots, ...]:
+        """The limits of those `tags` that have one, as a plan for `holder` sees them at `now`
+        (live leases, expired holders, lease version), in the order of `tags`."""
+        return tuple(_slots(item, holder, now) for item in self._read(tags))
+
+    def _read(self, tags: list[str]) -> list[StoreItem]:
         wanted = list(dict.fromkeys(tags))
         if not wanted:
             return []
         keys = [(concurrency_pk(tag), CONCURRENCY_SK) for tag in wanted]
         with dynamo_errors():
-            found = {i.tag: _limit(i) for i in self._ctx.item.batch_get(keys, consistent_read=True)}
-        return [found[tag] for tag in wanted if tag in found]
+            found = {i.tag: i for i in self._ctx.item.batch_get(keys, consistent_read=True)}
+        items = [found[tag] for tag in wanted if tag in found]
+        for item in items:
+            if item.leases is None:
+                self._add_lease_map(item)
+        return items
 
-    def _has_room(self, task_run_id: str) -> Condition:
-        item = self._ctx.item
-        # DynamoDB has no empty sets: an absent `slots` means no slot is held. Each branch
-        # tests existence first, which is also what moto needs to evaluate size()/contains().
-        held = item.slots.exists()
-        empty = item.slots.does_not_exist() & (item.slot_limit > 0)
-        below_limit = held & (size(item.slots) < item.slot_limit)  # type: ignore[no-untyped-call]
-        holds_one = held & item.slots.contains(task_run_id)
-        condition: Condition = item.pk.exists() & (empty | below_limit | holds_one)
-        return condition
-
-    def acquire(self, tag: str, task_run_id: UUID) -> bool:
-        """Take a slot of `tag` for the task run, if one is free (or it holds one already).
-
-        Returns:
-            False when every slot is taken.
-
-        Raises:
-            NotFoundError: The tag has no limit.
-        """
-        run_id = str(task_run_id)
-        target = self._ctx.item(concurrency_pk(tag), CONCURRENCY_SK)
+    def _add_lease_map(self, item: StoreItem) -> None:
+        """Give a limit written before leases existed its (empty) lease map, which a take's
+        `SET leases.#holder` needs; the version is left alone."""
+        target = limit_target(self._ctx, item.tag or "")
+        model = self._ctx.item
         try:
             with dynamo_errors():
                 target.update(
-                    actions=[self._ctx.item.slots.add({run_id})], condition=self._has_room(run_id)
-                )
-        except UpdateError as exc:
-            if not is_condition_failure(exc):
-                raise
-            if self._ctx.find(concurrency_pk(tag), CONCURRENCY_SK) is None:
-                raise NotFoundError("concurrency limit not found") from exc
-            return False
-        return True
-
-    def release(self, tag: str, task_run_id: UUID) -> None:
-        """Give back the task run's slot of `tag` (a no-op if it holds none or the tag is gone)."""
-        target = self._ctx.item(concurrency_pk(tag), CONCURRENCY_SK)
-        try:
-            with dynamo_errors():
-                target.update(
-                    actions=[self._ctx.item.slots.delete({str(task_run_id)})],
-                    condition=self._ctx.item.pk.exists(),
+                    actions=[model.leases.set(model.leases | EMPTY_MAP)],
+                    condition=model.pk.exists(),
                 )
         except UpdateError as exc:
             if not is_condition_failure(exc):
                 raise
 
     def list(self, limit: int, next_token: str | None) -> Page[ConcurrencyLimit]:
-        """Limits ordered by tag.
+        """Limits ordered by tag, each listing the holders whose lease is live.
 
         Raises:
             BadRequestError: `invalid_next_token`.
         """
         query = Query(CONCURRENCY_PARTITION, "gsi1")
-        items, token = query_items(self._ctx.item, query, self._ctx.clock(), limit, next_token)
-        return Page[ConcurrencyLimit](items=readable(items, _limit), next_token=token)
+        now = self._ctx.clock()
+        items, token = query_items(self._ctx.item, query, now, limit, next_token)
+        return Page[ConcurrencyLimit](
+            items=readable(items, lambda item: _limit(item, now)), next_token=token
+        )

@@ -1,8 +1,10 @@
 """Flow runs: idempotent creation, version-guarded saves, heartbeats and the run indexes.
 
-Every state change is one PutItem conditional on the stored `version`; creation with an
-idempotency key is one TransactWriteItems of the key item and the run item, so two racing
-creates make one run and the loser reads the winner's run through the key item.
+Every state change is a kernel plan (`apply`): one PutItem conditional on the stored
+`version`, or one TransactWriteItems of that Put and the concurrency slots the plan takes or
+gives back (`store.plans`); a heartbeat also renews the run's slot leases (`store.leases`).
+Creation with an idempotency key is one TransactWriteItems of the key item and the run item, so
+two racing creates make one run and the loser reads the winner's run through the key item.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
+from stratoflow.orchestration import Plan
 from stratoflow.schemas import (
     FlowRun,
     FlowRunFilter,
@@ -50,8 +53,10 @@ from stratoflow_functions.store.keys import (
     time_key,
     timed,
 )
+from stratoflow_functions.store.leases import LeaseRenewal
 from stratoflow_functions.store.models import StoreItem
 from stratoflow_functions.store.pages import Query, all_of, query_items, readable
+from stratoflow_functions.store.plans import PlannedWrite, PlanWriter
 from stratoflow_functions.store.records import FlowRunRecord
 from stratoflow_functions.store.run_items import (
     FLOW_RUN_SK,
@@ -154,8 +159,33 @@ class FlowRunRepository:
         new_item = flow_run_item(self._ctx.models, run, transition_id, result)
         self._ctx.put_at_version(new_item, expected_version, f"flow run {run.id}")
 
+    def apply(
+        self,
+        plan: Plan[FlowRun],
+        *,
+        transition_id: UUID | None = None,
+        result: OrchestrationResult | None = None,
+    ) -> bool:
+        """Apply a flow-run plan whole (the run at the version read, and every slot change it
+        makes, in one transaction) or not at all; see `store.plans`.
+
+        Returns:
+            False when a slot the plan takes went to a rival (nothing was written).
+
+        Raises:
+            ValueError: The plan writes nothing, or does not bump the version by one.
+            ConflictError: `version_conflict` when another writer got there first.
+        """
+        if plan.run is None:
+            raise ValueError("the plan writes nothing")
+        check_version_step(plan.run.version, plan.expected_version)
+        item = flow_run_item(self._ctx.models, plan.run, transition_id, result)
+        write = PlannedWrite(plan, item, registry_of=plan.run.id, what=f"flow run {plan.run.id}")
+        return PlanWriter(self._ctx).apply(write)
+
     def heartbeat(self, run_id: UUID, now: datetime, infrastructure_id: str | None) -> FlowRun:
-        """Record a heartbeat (never touching `version`) and return the run.
+        """Record a heartbeat (never touching `version`), renew the concurrency-slot leases
+        of the run and its task runs when due, and return the run.
 
         Raises:
             NotFoundError: No such run.
@@ -170,6 +200,7 @@ class FlowRunRepository:
         moved = self._update(target, [*actions, item.gsi1sk.set(timed(now, run_id))], indexed)
         if not moved and not self._update(target, actions, item.pk.exists()):
             raise NotFoundError("flow run not found")
+        LeaseRenewal(self._ctx).renew(run_id, now)
         return flow_run_from_item(target)
 
     @staticmethod

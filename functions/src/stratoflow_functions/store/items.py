@@ -19,10 +19,11 @@ still lack one, so the parsers of the repositories keep their fallbacks.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from pynamodb.attributes import (
     DiscriminatorAttribute,
+    MapAttribute,
     NumberAttribute,
     UnicodeAttribute,
     UnicodeSetAttribute,
@@ -241,18 +242,36 @@ class CacheEntryItem(TableItem):
 
 
 class ConcurrencyLimitItem(TableItem):
-    """A tag's concurrency limit and the task runs holding its slots: `CONCURRENCY#{tag}`."""
+    """A tag's concurrency limit and its slot leases: `CONCURRENCY#{tag}` / `CONCURRENCY`.
+
+    `leases` maps each holder's id to its lease expiry (epoch seconds); `lease_version` is
+    bumped by every take, which is conditional on the version read (`store/leases.py`).
+    """
 
     ENTITY = "concurrency_limit"
     INDEXES = {"gsi1": "CONCURRENCY_LIMITS / {tag}: every limit, by tag"}
 
     tag = UnicodeAttribute()
     slot_limit = NumberAttribute()
-    slots = UnicodeSetAttribute(null=True)
+    leases: MapAttribute[str, Any] = MapAttribute(null=True)  # type: ignore[no-untyped-call]
+    lease_version = NumberAttribute(null=True)
     created = UnicodeAttribute()
     gsi1pk = UnicodeAttribute()
     gsi1sk = UnicodeAttribute()
     gsi1 = Gsi1()
+
+
+class LeaseRegistryItem(TableItem):
+    """A flow run's lease registry: `FLOW_RUN#{id}` / `LEASES`, in no index.
+
+    `leased` lists `{holder id}/{tag}` for every slot lease the flow run and its task runs
+    hold; the run's heartbeat renews them once `renew_after` (epoch seconds) has passed.
+    """
+
+    ENTITY = "lease_registry"
+
+    leased = UnicodeSetAttribute(null=True)
+    renew_after = NumberAttribute(null=True)
 
 
 class ApiKeyItem(TableItem):
@@ -323,6 +342,7 @@ ENTITY_CLASSES: tuple[type[TableItem], ...] = (
     LogChunkItem,
     CacheEntryItem,
     ConcurrencyLimitItem,
+    LeaseRegistryItem,
     ApiKeyItem,
     WorkQueueItem,
     AgentItem,

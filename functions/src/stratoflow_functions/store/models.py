@@ -17,6 +17,7 @@ from typing import Any, TypeVar, cast
 
 from pynamodb.attributes import (
     DiscriminatorAttribute,
+    MapAttribute,
     NumberAttribute,
     UnicodeAttribute,
     UnicodeSetAttribute,
@@ -41,6 +42,7 @@ from stratoflow_functions.store.items import (
     Gsi4,
     Gsi5,
     IdempotencyKeyItem,
+    LeaseRegistryItem,
     LogChunkItem,
     SweepMarkItem,
     TableItem,
@@ -90,10 +92,15 @@ class StoreItem(Model):
     transition_id = UnicodeAttribute(null=True)
     result = UnicodeAttribute(null=True)
     held_slots = UnicodeSetAttribute(null=True)
-    # Concurrency slots, idempotency keys, log chunks.
+    # Concurrency limits: each slot is a lease, holder id -> expiry (epoch seconds).
     tag = UnicodeAttribute(null=True)
     slot_limit = NumberAttribute(null=True)
-    slots = UnicodeSetAttribute(null=True)
+    leases: MapAttribute[str, Any] = MapAttribute(null=True)  # type: ignore[no-untyped-call]
+    lease_version = NumberAttribute(null=True)
+    # A flow run's lease registry: "{holder id}/{tag}" of every lease it and its task runs hold.
+    leased = UnicodeSetAttribute(null=True)
+    renew_after = NumberAttribute(null=True)
+    # Idempotency keys, log chunks.
     run_id = UnicodeAttribute(null=True)
     lines = UnicodeAttribute(null=True)
 
@@ -124,6 +131,7 @@ class Models:
     log_chunk: type[LogChunkItem]
     cache_entry: type[CacheEntryItem]
     concurrency_limit: type[ConcurrencyLimitItem]
+    lease_registry: type[LeaseRegistryItem]
     api_key: type[ApiKeyItem]
     work_queue: type[WorkQueueItem]
     agent: type[AgentItem]
@@ -182,6 +190,7 @@ def build_models(settings: Settings) -> Models:
         log_chunk=_bind(LogChunkItem, root),
         cache_entry=_bind(CacheEntryItem, root),
         concurrency_limit=_bind(ConcurrencyLimitItem, root),
+        lease_registry=_bind(LeaseRegistryItem, root),
         api_key=_bind(ApiKeyItem, root),
         work_queue=_bind(WorkQueueItem, root),
         agent=_bind(AgentItem, root),

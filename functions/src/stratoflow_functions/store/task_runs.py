@@ -12,12 +12,14 @@ from uuid import UUID
 from pynamodb.exceptions import PutError
 from pynamodb.expressions.condition import Condition
 
+from stratoflow.orchestration import Plan
 from stratoflow.schemas import OrchestrationResult, Page, TaskRun
 from stratoflow_functions.store.base import StoreContext
 from stratoflow_functions.store.failures import dynamo_errors, is_condition_failure
 from stratoflow_functions.store.flow_runs import check_version_step
 from stratoflow_functions.store.keys import task_run_pk, task_runs_partition
 from stratoflow_functions.store.pages import Query, is_live, query_items, readable
+from stratoflow_functions.store.plans import PlannedWrite, PlanWriter
 from stratoflow_functions.store.records import TaskRunRecord
 from stratoflow_functions.store.run_items import (
     TASK_RUN_SK,
@@ -70,6 +72,32 @@ class TaskRunRepository:
         check_version_step(run.version, expected_version)
         new_item = task_run_item(self._ctx.models, run, transition_id, result, held_slots)
         self._ctx.put_at_version(new_item, expected_version, f"task run {run.id}")
+
+    def apply(
+        self,
+        plan: Plan[TaskRun],
+        *,
+        transition_id: UUID | None = None,
+        result: OrchestrationResult | None = None,
+    ) -> bool:
+        """Apply a task-run plan whole (the run at the version read with the slots it holds
+        afterwards, and every slot change, in one transaction) or not at all; the leases are
+        listed in the registry of the task's flow run (`store.plans`).
+
+        Returns:
+            False when a slot the plan takes went to a rival (nothing was written).
+
+        Raises:
+            ValueError: The plan writes nothing, or does not bump the version by one.
+            ConflictError: `version_conflict` when another writer got there first.
+        """
+        run = plan.run
+        if run is None:
+            raise ValueError("the plan writes nothing")
+        check_version_step(run.version, plan.expected_version)
+        item = task_run_item(self._ctx.models, run, transition_id, result, plan.holds)
+        write = PlannedWrite(plan, item, registry_of=run.flow_run_id, what=f"task run {run.id}")
+        return PlanWriter(self._ctx).apply(write)
 
     def get_many(self, task_run_ids: list[UUID]) -> dict[UUID, TaskRun]:
         """The live task runs among `task_run_ids` (consistent BatchGetItem, 100 keys a call)."""

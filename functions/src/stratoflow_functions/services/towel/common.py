@@ -1,8 +1,9 @@
 """What the three Towel services share: bounded paging, race-tolerant proposals.
 
 Every state change goes through `propose_flow_run_state` / `propose_task_run_state` as
-`Proposer.CONTROL_PLANE`, with the version the service read as `expected_version`, so a run that moved
-since (a heartbeat that bumped its state, a rival invocation) is skipped, never overwritten.
+`Proposer.CONTROL_PLANE`, with the version the service read as `expected_version`, so a run
+that moved since (a heartbeat that bumped its state, a rival invocation) is skipped, never
+overwritten.
 """
 
 from __future__ import annotations

@@ -14,12 +14,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from stratoflow.orchestration import ProposalContext, Proposer, decide
+from stratoflow.orchestration import Proposer, plan_flow_run
 from stratoflow.schemas import DecisionStatus, FlowRun, State, StateType
 from stratoflow_functions.config import Settings
 from stratoflow_functions.errors import ConflictError, ThrottledError
-from stratoflow_functions.services.flow_run_states import advance_flow_run, flow_run_view
-from stratoflow_functions.services.run_slots import give_back, leaving_active
 from stratoflow_functions.services.towel.common import (
     NO_HEARTBEAT,
     Pager,
@@ -139,23 +137,16 @@ def _revive(
 
 
 def _reschedule(store: Store, run: FlowRun, now: datetime) -> bool:
-    """SCHEDULED with one more resurrection, in one version-conditional save (the proposal
-    service cannot count resurrections, so the decision is applied here)."""
-    context = ProposalContext(
-        run=flow_run_view(run),
-        proposed=resurrected_state(run, now),
-        now=now,
-        proposer=Proposer.CONTROL_PLANE,
+    """SCHEDULED with one more resurrection: the kernel plans it (`resurrect=True`), and the
+    store applies the run's write and the slots it gives back in one transaction (the
+    proposal service does not count resurrections, so the plan is applied here)."""
+    plan = plan_flow_run(
+        run, resurrected_state(run, now), now, proposer=Proposer.CONTROL_PLANE, resurrect=True
     )
-    decision = decide(context)
-    if decision.status is not DecisionStatus.ACCEPT or decision.state is None:
+    if plan.decision.status is not DecisionStatus.ACCEPT or plan.run is None:
         return False
-    updated = advance_flow_run(run, decision, now).model_copy(
-        update={"resurrections": run.resurrections + 1}
-    )
     try:
-        store.flow_runs.save(updated, expected_version=run.version)
+        store.flow_runs.apply(plan)
     except (ConflictError, ThrottledError):
         return False
-    give_back(store, run.id, leaving_active(run, updated))
     return True

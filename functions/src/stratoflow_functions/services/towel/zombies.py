@@ -26,7 +26,6 @@ from stratoflow_functions.services.towel.common import (
     heartbeat_cutoff,
     still_stale,
 )
-from stratoflow_functions.services.towel.slots import sweep_finished_slots
 from stratoflow_functions.store import Store
 
 
@@ -45,13 +44,11 @@ class ZombieReport:
         zombies_killed: RUNNING runs moved off RUNNING (crashed or sent to retry).
         retries_scheduled: Of those, runs the flow policy sent to AwaitingRetry.
         cancellations_finished: Stale CANCELLING runs made CANCELLED.
-        slots_released: Concurrency slots given back for runs that had finished.
     """
 
     zombies_killed: int = 0
     retries_scheduled: int = 0
     cancellations_finished: int = 0
-    slots_released: int = 0
 
     def metrics(self) -> dict[str, int]:
         """CloudWatch metric name → value (namespace `Stratoflow`)."""
@@ -93,8 +90,7 @@ def kill_zombies(
             killed += 1
             retried += taken.type is StateType.SCHEDULED
     cancelled = _finish_cancellations(store, now, cutoff, message, limits.runs)
-    released = sweep_finished_slots(store)
-    return ZombieReport(killed, retried, cancelled, released)
+    return ZombieReport(killed, retried, cancelled)
 
 
 def _propose(store: Store, run: FlowRun, state: State, now: datetime) -> State | None:
