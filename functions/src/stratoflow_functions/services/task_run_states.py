@@ -11,11 +11,11 @@ from datetime import datetime
 from uuid import UUID
 
 from stratoflow.orchestration import TAG_SLOT_WAIT_SECONDS, Plan, plan_task_run
+from stratoflow.orchestration.caching import cache_entry
 from stratoflow.schemas import (
     DecisionStatus,
     OrchestrationResult,
     State,
-    StateName,
     StateProposal,
     StateType,
     TaskRun,
@@ -92,9 +92,8 @@ def _slot_race_lost(run: TaskRun) -> OrchestrationResult:
 
 
 def remember_cached_result(store: Store, run: TaskRun) -> None:
-    """A completed run with a cache key and a persisted result feeds the cache."""
-    state = run.state
-    key = state.cache_key or run.cache_key
-    completed = state.type is StateType.COMPLETED and state.name == StateName.COMPLETED
-    if completed and key and state.result:
-        store.cache.put(key, state.model_copy(update={"cache_key": key}))
+    """A completed run with a cache key and a persisted result feeds the cache (the kernel's
+    `cache_entry` says which, for the offline orchestrator too)."""
+    entry = cache_entry(run)
+    if entry is not None:
+        store.cache.put(*entry)
