@@ -185,8 +185,13 @@ def _merged(
 def _stream(
     item: type[StoreItem], query: ShardedQuery, shard: int, read: _ShardRead
 ) -> Iterator[StoreItem]:
-    """The items of one shard in order, read a page at a time as the merge asks for them:
-    `read.first` items, then twice as many each time, never more than `read.most`."""
+    """The items of one shard in order, read a page at a time as the merge asks for them.
+
+    Each page asks for an even share of the call (`read.first` items): most shards need one,
+    a shard that holds more of the page reads another share. A page the filter thinned (TTL
+    leftovers, other infrastructure, other states) doubles the next one, up to a whole call
+    (`read.most`), so a scan past filtered-out items takes few queries.
+    """
     results = item.query(
         sharded(query.partition, shard),
         range_key_condition=_range(getattr(item, query.sort_name), read.lower, read.upper),
@@ -199,7 +204,8 @@ def _stream(
     for page in pages:
         for raw in page.get("Items", ()):
             yield item.from_raw_data(raw)
-        pages.page_size = min(2 * (pages.page_size or read.first), read.most)
+        if page.get("Count", 0) < page.get("ScannedCount", 0):
+            pages.page_size = min(2 * (pages.page_size or read.first), read.most)
 
 
 def _range(sort_key: UnicodeAttribute, lower: str | None, upper: str | None) -> Condition | None:
