@@ -379,9 +379,10 @@ def test_a_run_at_a_position_equal_to_the_token_is_not_listed_twice(aws: None) -
 
 def test_a_scan_past_filtered_out_runs_grows_its_pages_up_to_a_whole_call(aws: None) -> None:
     store = fresh_store(8)
+    docker = InfrastructureType.DOCKER
     for n in range(200):
-        docker = InfrastructureType.DOCKER
-        store.flow_runs.create(scheduled_run(T0 - timedelta(hours=1, seconds=-n), infrastructure=docker))
+        due = T0 - timedelta(hours=1, seconds=-n)
+        store.flow_runs.create(scheduled_run(due, infrastructure=docker))
     wanted = [scheduled_run(T0 - timedelta(minutes=n)) for n in range(3)]
     for run in wanted:
         store.flow_runs.create(run)

@@ -2,8 +2,8 @@
 
 Every run-index partition (all runs, runs by state, by flow, by deployment, a queue's due
 runs, live runs by heartbeat age) is written over `Settings.index_shards` shards
-(`keys.sharded`, `keys.shard_of`). A read queries each shard lazily, a small page first and
-doubling only where the merge needs more, and merges them into the one order a single
+(`keys.sharded`, `keys.shard_of`). A read queries each shard lazily, an even share of the
+page at a time and only where the merge needs more, and merges them into the one order a single
 partition would have had (sort keys are `{time}#{id}`, unique per run, so the order is total).
 
 A page's token is its position in that merged order: the sort key of the last item returned,
