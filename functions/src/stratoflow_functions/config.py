@@ -48,14 +48,12 @@ class Settings:
             ValueError: `index_shards` outside 1..MAX_INDEX_SHARDS.
         """
         if not 1 <= self.index_shards <= MAX_INDEX_SHARDS:
-            raise ValueError(
-                f"index_shards must be 1..{MAX_INDEX_SHARDS}, got {self.index_shards}"
-            )
+            raise ValueError(f"index_shards must be 1..{MAX_INDEX_SHARDS}, got {self.index_shards}")
 
 
 MAX_INDEX_SHARDS = 32
-"""A list page queries every shard, so more shards make every list dearer; 32 is 30x the
-write load of docs/data-model.md's target day."""
+"""A list page queries every shard, so more shards make every list dearer; 32 take about 30
+million runs a day (docs/data-model.md), more than the unsharded work-queue item does."""
 
 
 _ENV = {
