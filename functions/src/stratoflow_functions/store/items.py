@@ -274,6 +274,18 @@ class LeaseRegistryItem(TableItem):
     renew_after = NumberAttribute(null=True)
 
 
+class IndexLayoutItem(TableItem):
+    """The table's index layout: `INDEX_LAYOUT` / `INDEX_LAYOUT`, in no index.
+
+    `version` is the most index shards any writer of the table has used; it only grows, and
+    reads cover that many shards (`store/shards.py`).
+    """
+
+    ENTITY = "index_layout"
+
+    version = NumberAttribute()
+
+
 class ApiKeyItem(TableItem):
     """An API key, keyed by its hash: `API_KEY#{hash}` / `API_KEY`; `data` is the `ApiKey`."""
 
@@ -343,6 +355,7 @@ ENTITY_CLASSES: tuple[type[TableItem], ...] = (
     CacheEntryItem,
     ConcurrencyLimitItem,
     LeaseRegistryItem,
+    IndexLayoutItem,
     ApiKeyItem,
     WorkQueueItem,
     AgentItem,

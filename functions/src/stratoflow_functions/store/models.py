@@ -42,6 +42,7 @@ from stratoflow_functions.store.items import (
     Gsi4,
     Gsi5,
     IdempotencyKeyItem,
+    IndexLayoutItem,
     LeaseRegistryItem,
     LogChunkItem,
     SweepMarkItem,
@@ -132,6 +133,7 @@ class Models:
     cache_entry: type[CacheEntryItem]
     concurrency_limit: type[ConcurrencyLimitItem]
     lease_registry: type[LeaseRegistryItem]
+    index_layout: type[IndexLayoutItem]
     api_key: type[ApiKeyItem]
     work_queue: type[WorkQueueItem]
     agent: type[AgentItem]
@@ -191,6 +193,7 @@ def build_models(settings: Settings) -> Models:
         cache_entry=_bind(CacheEntryItem, root),
         concurrency_limit=_bind(ConcurrencyLimitItem, root),
         lease_registry=_bind(LeaseRegistryItem, root),
+        index_layout=_bind(IndexLayoutItem, root),
         api_key=_bind(ApiKeyItem, root),
         work_queue=_bind(WorkQueueItem, root),
         agent=_bind(AgentItem, root),

@@ -1,8 +1,10 @@
-"""Opaque pagination tokens and the one query loop every list goes through.
+"""Opaque pagination tokens and the query loop of every single-partition list.
 
 A token is the url-safe base64 of a JSON object holding the key of the last item returned
-(DynamoDB's LastEvaluatedKey for that item). Every query also drops items whose TTL has passed,
-because DynamoDB deletes expired items late (up to days) and moto never does.
+(DynamoDB's LastEvaluatedKey for that item). The sharded run indexes page through
+`shards.py`, with tokens of the same encoding that hold a position in their merged order.
+Every query also drops items whose TTL has passed, because DynamoDB deletes expired items late
+(up to days) and moto never does.
 """
 
 from __future__ import annotations

@@ -2,7 +2,9 @@
 
 Which index a run is in depends on its state, so the keys are recomputed on every write: the
 work-queue index only while SCHEDULED, the heartbeat index only while PENDING, RUNNING or
-CANCELLING, nothing but the listing indexes once finished (when the TTL also starts).
+CANCELLING, nothing but the listing indexes once finished (when the TTL also starts). Every
+run-index partition is written over `Settings.index_shards` shards, the run's shard chosen
+from its id (`keys.shard_of`), so no partition takes every run's writes.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from stratoflow_functions.store.keys import (
     heartbeat_partition,
     parse_time,
     queue_partition,
+    shard_of,
+    sharded,
     state_runs_partition,
     task_run_pk,
     task_runs_partition,
@@ -50,12 +54,13 @@ def heartbeat_mark(run: FlowRun) -> datetime:
     return max(run.heartbeat, run.state.timestamp)
 
 
-def _gsi1(run: FlowRun) -> tuple[str | None, str | None]:
+def _gsi1(run: FlowRun, shard: int) -> tuple[str | None, str | None]:
     state_type = run.state.type
     if state_type == StateType.SCHEDULED and run.work_queue:
-        return queue_partition(run.work_queue), timed(due_time(run), run.id)
+        return sharded(queue_partition(run.work_queue), shard), timed(due_time(run), run.id)
     if state_type in HEARTBEAT_STATES:
-        return heartbeat_partition(state_type), timed(heartbeat_mark(run), run.id)
+        partition = sharded(heartbeat_partition(state_type), shard)
+        return partition, timed(heartbeat_mark(run), run.id)
     return None, None
 
 
@@ -78,9 +83,10 @@ def flow_run_item(
     result: OrchestrationResult | None = None,
 ) -> StoreItem:
     """The item of `run`, with plain attributes for the stream and every index key it needs."""
-    gsi1pk, gsi1sk = _gsi1(run)
+    shard = shard_of(run.id, models.settings.index_shards)
+    gsi1pk, gsi1sk = _gsi1(run, shard)
     created = timed(run.created, run.id)
-    has_deployment = run.deployment_id is not None
+    deployment = None if run.deployment_id is None else deployment_runs_partition(run.deployment_id)
     return models.item(
         flow_run_pk(run.id),
         FLOW_RUN_SK,
@@ -105,13 +111,13 @@ def flow_run_item(
         ),
         gsi1pk=gsi1pk,
         gsi1sk=gsi1sk,
-        gsi2pk=deployment_runs_partition(run.deployment_id) if run.deployment_id else None,
-        gsi2sk=created if has_deployment else None,
-        gsi3pk=flow_runs_partition(run.flow_id),
+        gsi2pk=None if deployment is None else sharded(deployment, shard),
+        gsi2sk=None if deployment is None else created,
+        gsi3pk=sharded(flow_runs_partition(run.flow_id), shard),
         gsi3sk=created,
-        gsi4pk=state_runs_partition(run.state.type.value),
+        gsi4pk=sharded(state_runs_partition(run.state.type.value), shard),
         gsi4sk=created,
-        gsi5pk=ALL_RUNS_PARTITION,
+        gsi5pk=sharded(ALL_RUNS_PARTITION, shard),
         gsi5sk=created,
     )
 
