@@ -187,7 +187,7 @@ def test_a_run_is_written_to_one_shard_of_every_index_chosen_by_its_id(aws: None
     run = scheduled_run(T0)
     store.flow_runs.create(run)
 
-    item = store.flow_runs._ctx.item.get(f"FLOW_RUN#{run.id}", "FLOW_RUN")
+    item = store.flow_runs._ctx.models.flow_run.get(f"FLOW_RUN#{run.id}", "FLOW_RUN")
 
     shard = shard_of(run.id, 8)
     suffix = "" if shard == 0 else f"#{shard}"
@@ -203,7 +203,7 @@ def test_one_shard_writes_exactly_the_keys_of_the_unsharded_design(aws: None) ->
     run = make_run(state=State(type=StateType.RUNNING, timestamp=T0), deployment_id=uuid4())
     store.flow_runs.create(run)
 
-    item = store.flow_runs._ctx.item.get(f"FLOW_RUN#{run.id}", "FLOW_RUN")
+    item = store.flow_runs._ctx.models.flow_run.get(f"FLOW_RUN#{run.id}", "FLOW_RUN")
 
     assert (item.gsi1pk, item.gsi4pk, item.gsi5pk) == ("HEARTBEAT#RUNNING", "RUNS#RUNNING", "RUNS")
     assert item.gsi2pk == f"DEPLOYMENT#{run.deployment_id}#RUNS"
@@ -221,8 +221,9 @@ def test_shards_spread_runs_evenly_and_a_run_keeps_its_shard() -> None:
 
 
 def layout_record(store: Store) -> int | None:
-    found = store.flow_runs._ctx.find(SHARD_LAYOUT_PK, SHARD_LAYOUT_PK)
-    return None if found is None or found.version is None else int(found.version)
+    ctx = store.flow_runs._ctx
+    found = ctx.find(SHARD_LAYOUT_PK, SHARD_LAYOUT_PK, ctx.models.index_layout)
+    return None if found is None else int(found.version)
 
 
 def test_the_table_records_the_most_shards_any_writer_used(aws: None) -> None:
@@ -280,7 +281,9 @@ def test_a_table_written_before_sharding_is_read_whole_without_a_migration(aws: 
     due = scheduled_run(T0 - timedelta(minutes=1))
     for run in [*runs, live, due]:
         legacy.flow_runs.create(run)
-    legacy.flow_runs._ctx.item(SHARD_LAYOUT_PK, SHARD_LAYOUT_PK).delete()  # as before sharding
+    legacy.flow_runs._ctx.models.index_layout(
+        SHARD_LAYOUT_PK, SHARD_LAYOUT_PK
+    ).delete()  # as before sharding
 
     upgraded = same_table(legacy, 8)
 

@@ -37,6 +37,7 @@ from stratoflow_functions.store.failures import (
     dynamo_errors,
     is_condition_failure,
 )
+from stratoflow_functions.store.items import FlowRunItem, IdempotencyKeyItem
 from stratoflow_functions.store.keys import (
     AFTER_ANY_SUFFIX,
     ALL_RUNS_PARTITION,
@@ -53,7 +54,6 @@ from stratoflow_functions.store.keys import (
     timed,
 )
 from stratoflow_functions.store.leases import LeaseRenewal
-from stratoflow_functions.store.models import StoreItem
 from stratoflow_functions.store.pages import all_of, readable
 from stratoflow_functions.store.plans import PlannedWrite, PlanWriter
 from stratoflow_functions.store.records import FlowRunRecord
@@ -87,6 +87,7 @@ class FlowRunRepository:
     def __init__(self, ctx: StoreContext) -> None:
         """Bind to a store's table and clock."""
         self._ctx = ctx
+        self._runs = ctx.models.flow_run
         self.shards = ShardLayout(ctx)
         """How many index shards this store writes and reads."""
 
@@ -105,24 +106,23 @@ class FlowRunRepository:
             return (run, True) if created else (self.get(run.id).run, False)
         return self._create_keyed(run, run.idempotency_key)
 
-    def _key_item(self, run: FlowRun, key: str) -> StoreItem:
+    def _key_item(self, run: FlowRun, key: str) -> IdempotencyKeyItem:
         start = max(run.created, run.expected_start_time or run.created)
-        return self._ctx.item(
+        return self._ctx.models.idempotency_key(
             idempotency_pk(run.flow_id, key),
             IDEMPOTENCY_SK,
-            entity="idempotency_key",
             run_id=str(run.id),
             expires_at=expiry(start, self._ctx.settings.run_retention_days),
         )
 
     def _create_keyed(self, run: FlowRun, key: str) -> tuple[FlowRun, bool]:
-        item = self._ctx.item
+        keys, runs = self._ctx.models.idempotency_key, self._ctx.models.flow_run
         # An expired key may linger (TTL deletes late); it must not block a new run.
-        key_free = item.pk.does_not_exist() | (item.expires_at <= epoch(self._ctx.clock()))
+        key_free = keys.pk.does_not_exist() | (keys.expires_at <= epoch(self._ctx.clock()))
         try:
             with dynamo_errors(), TransactWrite(connection=self._ctx.models.connection()) as txn:
                 txn.save(self._key_item(run, key), condition=key_free)
-                txn.save(flow_run_item(self._ctx.models, run), condition=item.pk.does_not_exist())
+                txn.save(flow_run_item(self._ctx.models, run), condition=runs.pk.does_not_exist())
         except TransactWriteError as exc:
             return self._lost_create(run, key, exc), False
         return run, True
@@ -133,7 +133,9 @@ class FlowRunRepository:
             if TXN_CONDITION_FAILED in codes:
                 raise ConflictError(f"flow run {run.id} exists", code="already_exists") from exc
             raise exc
-        key_item = self._ctx.find(idempotency_pk(run.flow_id, key), IDEMPOTENCY_SK)
+        key_item = self._ctx.find(
+            idempotency_pk(run.flow_id, key), IDEMPOTENCY_SK, self._ctx.models.idempotency_key
+        )
         if key_item is None or key_item.run_id is None:
             raise ConflictError(
                 "idempotency key is being used; retry", code="already_exists"
@@ -146,7 +148,8 @@ class FlowRunRepository:
         Raises:
             NotFoundError: No such run (or it has passed its retention).
         """
-        return flow_run_record(self._ctx.fetch(flow_run_pk(run_id), FLOW_RUN_SK, "flow run"))
+        found = self._ctx.fetch(flow_run_pk(run_id), FLOW_RUN_SK, "flow run", self._runs)
+        return flow_run_record(found)
 
     def save(
         self,
@@ -199,7 +202,7 @@ class FlowRunRepository:
         Raises:
             NotFoundError: No such run.
         """
-        item = self._ctx.item
+        item = self._runs
         target = item(flow_run_pk(run_id), FLOW_RUN_SK)
         actions = [item.heartbeat.set(time_key(now))]
         if infrastructure_id is not None:
@@ -213,7 +216,7 @@ class FlowRunRepository:
         return flow_run_from_item(target)
 
     @staticmethod
-    def _update(target: StoreItem, actions: Sequence[Action], condition: Condition) -> bool:
+    def _update(target: FlowRunItem, actions: Sequence[Action], condition: Condition) -> bool:
         try:
             with dynamo_errors():
                 target.update(actions=list(actions), condition=condition)
@@ -235,7 +238,7 @@ class FlowRunRepository:
         The index is eventually consistent: a run claimed a moment ago may still be listed, and
         the claim's version-conditional save is what keeps it from starting twice.
         """
-        item = self._ctx.item
+        item = self._runs
         kinds = (
             None
             if not infrastructure
@@ -266,7 +269,7 @@ class FlowRunRepository:
             "gsi1",
             # Inclusive, yet "older than": every key is `{time}#{id}`, longer than `{time}`.
             upper=time_key(heartbeat_before),
-            filter=self._ctx.item.state_type == state_type.value,
+            filter=self._runs.state_type == state_type.value,
         )
         items, token = self.query(query, limit, next_token)
         return Page[FlowRun](items=readable(items, flow_run_from_item), next_token=token)
@@ -277,20 +280,22 @@ class FlowRunRepository:
         Raises:
             BadRequestError: `invalid_next_token`.
         """
-        items, token = self.query(_list_query(self._ctx.item, filter), limit, next_token)
+        items, token = self.query(_list_query(self._runs, filter), limit, next_token)
         return Page[FlowRun](items=readable(items, flow_run_from_item), next_token=token)
 
-    def query(self, query: ShardedQuery, limit: int, next_token: str | None) -> ItemPage:
+    def query(
+        self, query: ShardedQuery, limit: int, next_token: str | None
+    ) -> ItemPage[FlowRunItem]:
         """One page of a run index, over every shard any writer of the table has used.
 
         Raises:
             BadRequestError: `invalid_next_token`.
         """
         shards = self.shards.read_shards()
-        return query_shards(self._ctx.item, query, shards, self._ctx.clock(), limit, next_token)
+        return query_shards(self._runs, query, shards, self._ctx.clock(), limit, next_token)
 
 
-def _list_query(item: type[StoreItem], filter: FlowRunFilter) -> ShardedQuery:
+def _list_query(item: type[FlowRunItem], filter: FlowRunFilter) -> ShardedQuery:
     """The index that serves `filter` best, and a filter expression for the rest of it."""
     state = filter.state.value if filter.state else None
     flow = str(filter.flow_id) if filter.flow_id else None

@@ -13,6 +13,7 @@ from datetime import datetime
 from uuid import UUID
 
 from stratoflow.schemas import FlowRun, OrchestrationResult, StateType, TaskRun
+from stratoflow_functions.store.items import FlowRunItem, RunItem, TaskRunItem
 from stratoflow_functions.store.keys import (
     ALL_RUNS_PARTITION,
     deployment_runs_partition,
@@ -30,7 +31,7 @@ from stratoflow_functions.store.keys import (
     time_key,
     timed,
 )
-from stratoflow_functions.store.models import Models, StoreItem
+from stratoflow_functions.store.models import Models
 from stratoflow_functions.store.records import FlowRunRecord, TaskRunRecord
 
 FLOW_RUN_SK = "FLOW_RUN"
@@ -81,16 +82,15 @@ def flow_run_item(
     run: FlowRun,
     transition_id: UUID | None = None,
     result: OrchestrationResult | None = None,
-) -> StoreItem:
+) -> FlowRunItem:
     """The item of `run`, with plain attributes for the stream and every index key it needs."""
     shard = shard_of(run.id, models.settings.index_shards)
     gsi1pk, gsi1sk = _gsi1(run, shard)
     created = timed(run.created, run.id)
     deployment = None if run.deployment_id is None else deployment_runs_partition(run.deployment_id)
-    return models.item(
+    return models.flow_run(
         flow_run_pk(run.id),
         FLOW_RUN_SK,
-        entity="flow_run",
         id=str(run.id),
         flow_id=str(run.flow_id),
         flow_name=run.flow_name,
@@ -122,7 +122,7 @@ def flow_run_item(
     )
 
 
-def flow_run_from_item(item: StoreItem) -> FlowRun:
+def flow_run_from_item(item: FlowRunItem) -> FlowRun:
     """The flow run stored in `item` (heartbeat fields come from their own attributes)."""
     run = FlowRun.model_validate_json(item.data or "{}")
     heartbeat = None if item.heartbeat is None else parse_time(item.heartbeat)
@@ -131,15 +131,15 @@ def flow_run_from_item(item: StoreItem) -> FlowRun:
     )
 
 
-def _result(item: StoreItem) -> OrchestrationResult | None:
+def _result(item: RunItem) -> OrchestrationResult | None:
     return None if item.result is None else OrchestrationResult.model_validate_json(item.result)
 
 
-def _transition(item: StoreItem) -> UUID | None:
+def _transition(item: RunItem) -> UUID | None:
     return None if item.transition_id is None else UUID(item.transition_id)
 
 
-def flow_run_record(item: StoreItem) -> FlowRunRecord:
+def flow_run_record(item: FlowRunItem) -> FlowRunRecord:
     """The flow run of `item` with its last transition's bookkeeping."""
     return FlowRunRecord(flow_run_from_item(item), _transition(item), _result(item))
 
@@ -150,12 +150,11 @@ def task_run_item(
     transition_id: UUID | None = None,
     result: OrchestrationResult | None = None,
     held_slots: tuple[str, ...] = (),
-) -> StoreItem:
+) -> TaskRunItem:
     """The item of a task run, listed under its flow run in creation order."""
-    return models.item(
+    return models.task_run(
         task_run_pk(run.id),
         TASK_RUN_SK,
-        entity="task_run",
         id=str(run.id),
         flow_run_id=str(run.flow_run_id),
         state_type=run.state.type.value,
@@ -174,12 +173,12 @@ def task_run_item(
     )
 
 
-def task_run_from_item(item: StoreItem) -> TaskRun:
+def task_run_from_item(item: TaskRunItem) -> TaskRun:
     """The task run stored in `item`."""
     return TaskRun.model_validate_json(item.data or "{}")
 
 
-def task_run_record(item: StoreItem) -> TaskRunRecord:
+def task_run_record(item: TaskRunItem) -> TaskRunRecord:
     """The task run of `item` with its bookkeeping and held slots (sorted, for stable output)."""
     slots = tuple(sorted(item.held_slots or ()))
     return TaskRunRecord(task_run_from_item(item), _transition(item), _result(item), slots)

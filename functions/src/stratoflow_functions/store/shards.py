@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import islice
+from typing import TypeVar
 from uuid import UUID
 
 from pynamodb.attributes import UnicodeAttribute
@@ -28,11 +29,12 @@ from pynamodb.expressions.condition import Condition
 from stratoflow_functions.errors import BadRequestError
 from stratoflow_functions.store.base import StoreContext
 from stratoflow_functions.store.failures import dynamo_errors, is_condition_failure
+from stratoflow_functions.store.items import TableItem
 from stratoflow_functions.store.keys import SHARD_LAYOUT_PK, parse_time, sharded, timed
-from stratoflow_functions.store.models import StoreItem
 from stratoflow_functions.store.pages import BAD_CURSOR, all_of, decode_token, encode_token, live
 
 TOKEN_NAMES = ("list", "after")
+I = TypeVar("I", bound=TableItem)  # noqa: E741 - the item type, an entity class of items.py
 
 
 class ShardLayout:
@@ -110,7 +112,7 @@ class ShardedQuery:
         return f"{self.index}sk"
 
 
-ItemPage = tuple[list[StoreItem], str | None]
+ItemPage = tuple[list[I], str | None]
 """A page of items and the token of the next page (None when there is no more)."""
 
 
@@ -126,13 +128,13 @@ class _ShardRead:
 
 
 def query_shards(
-    item: type[StoreItem],
+    item: type[I],
     query: ShardedQuery,
     shards: int,
     now: datetime,
     limit: int,
     next_token: str | None,
-) -> ItemPage:
+) -> ItemPage[I]:
     """One page of up to `limit` live items of `query`, merged over `shards` shards.
 
     Reads one item past the page, so a token is only returned when there is more to read.
@@ -152,7 +154,7 @@ def query_shards(
 
 
 def _shard_read(
-    item: type[StoreItem],
+    item: type[TableItem],
     query: ShardedQuery,
     position: str | None,
     now: datetime,
@@ -168,8 +170,8 @@ def _shard_read(
 
 
 def _merged(
-    streams: list[Iterator[StoreItem]], query: ShardedQuery, position: str | None, wanted: int
-) -> list[StoreItem]:
+    streams: list[Iterator[I]], query: ShardedQuery, position: str | None, wanted: int
+) -> list[I]:
     """The first `wanted` items of the shards' streams in the list's order, without the item
     at `position` (the bounds include it; the previous page returned it)."""
     name = query.sort_name
@@ -180,9 +182,7 @@ def _merged(
         return list(islice((found for found in merged if getattr(found, name) != position), wanted))
 
 
-def _stream(
-    item: type[StoreItem], query: ShardedQuery, shard: int, read: _ShardRead
-) -> Iterator[StoreItem]:
+def _stream(item: type[I], query: ShardedQuery, shard: int, read: _ShardRead) -> Iterator[I]:
     """The items of one shard in order, read a page at a time as the merge asks for them.
 
     Each page asks for an even share of the call (`read.first` items): most shards need one,

@@ -117,7 +117,7 @@ class TowelRepository:
         now = self._ctx.clock()
         with dynamo_errors():
             pairs = [(pk, IDEMPOTENCY_SK) for pk in wanted]
-            for item in self._ctx.item.batch_get(pairs, consistent_read=True):
+            for item in self._ctx.models.idempotency_key.batch_get(pairs, consistent_read=True):
                 if is_live(item, now):
                     found.add(wanted[item.pk])
         return found
@@ -134,7 +134,7 @@ class TowelRepository:
             deployment_runs_partition(deployment_id),
             "gsi2",
             lower=None if created_after is None else time_key(created_after),
-            filter=self._ctx.item.state_type == StateType.SCHEDULED.value,
+            filter=self._ctx.models.flow_run.state_type == StateType.SCHEDULED.value,
         )
         items, token = self._runs.query(query, limit, next_token)
         return Page[FlowRun](items=readable(items, flow_run_from_item), next_token=token)
@@ -143,7 +143,7 @@ class TowelRepository:
         self, work_queue: str, before: datetime, limit: int, next_token: str | None
     ) -> Page[FlowRun]:
         """SCHEDULED runs of a queue named `Scheduled` (not yet Late) due at or before `before`."""
-        item = self._ctx.item
+        item = self._ctx.models.flow_run
         query = ShardedQuery(
             queue_partition(work_queue),
             "gsi1",
@@ -164,15 +164,15 @@ class TowelRepository:
         Raises:
             ThrottledError: DynamoDB throttled the write or another transaction held the run.
         """
-        item = self._ctx.item
-        unchanged = (item.version == run.version) & (item.state_type == StateType.SCHEDULED.value)
+        runs, keys = self._ctx.models.flow_run, self._ctx.models.idempotency_key
+        unchanged = (runs.version == run.version) & (runs.state_type == StateType.SCHEDULED.value)
         try:
             with dynamo_errors(), TransactWrite(connection=self._ctx.models.connection()) as txn:
-                txn.delete(item(flow_run_pk(run.id), FLOW_RUN_SK), condition=unchanged)
+                txn.delete(runs(flow_run_pk(run.id), FLOW_RUN_SK), condition=unchanged)
                 if run.idempotency_key is not None:
-                    key = item(idempotency_pk(run.flow_id, run.idempotency_key), IDEMPOTENCY_SK)
+                    key = keys(idempotency_pk(run.flow_id, run.idempotency_key), IDEMPOTENCY_SK)
                     # Only the key that points at this run: never free a key another run holds.
-                    ours = item.pk.does_not_exist() | (item.run_id == str(run.id))
+                    ours = keys.pk.does_not_exist() | (keys.run_id == str(run.id))
                     txn.delete(key, condition=ours)
         except TransactWriteError as exc:
             if TXN_CONDITION_FAILED in cancellation_codes(exc):
