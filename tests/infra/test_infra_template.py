@@ -8,6 +8,8 @@ from typing import Any
 from aws_cdk.assertions import Match
 from infra_synth import ACCOUNT, REGION, Synthesized
 
+from stratoflow_functions.config import Settings
+
 CDK_PROVIDER_ROLE = "CustomVpcRestrictDefaultSGCustomResourceProviderRole"
 """The role of CDK's own provider that strips the VPC's default security group."""
 
@@ -155,6 +157,7 @@ def test_every_function_is_python312_arm64_traced_with_powertools_and_settings_e
             assert f"STRATOFLOW_{name}" in env
         assert env["STRATOFLOW_ZOMBIE_THRESHOLD_SECONDS"] == "600"
         assert env["STRATOFLOW_LOG_RETENTION_DAYS"] == "30"
+        assert env["STRATOFLOW_INDEX_SHARDS"] == str(Settings().index_shards)
         assert "STRATOFLOW_ECS_LAUNCHER_ARN" in env
 
 

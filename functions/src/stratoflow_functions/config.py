@@ -41,6 +41,24 @@ class Settings:
     service_name: str = "stratoflow"
     ecs_launcher_arn: str | None = None
     """The ECS/Fargate launcher state machine, when the stack has one."""
+    index_shards: int = 8
+    """How many shards each run-index partition is written over (docs/data-model.md, "Write
+    sharding"): raise it for more writes per second; lowering it loses nothing (reads cover
+    the most any writer used) but spreads the writes less."""
+
+    def __post_init__(self) -> None:
+        """Reject settings no deployment can run with.
+
+        Raises:
+            ValueError: `index_shards` outside 1..MAX_INDEX_SHARDS.
+        """
+        if not 1 <= self.index_shards <= MAX_INDEX_SHARDS:
+            raise ValueError(f"index_shards must be 1..{MAX_INDEX_SHARDS}, got {self.index_shards}")
+
+
+MAX_INDEX_SHARDS = 32
+"""A list page queries every shard, so more shards make every list dearer; 32 take about 30
+million runs a day (docs/data-model.md), more than the unsharded work-queue item does."""
 
 
 _ENV = {
@@ -62,6 +80,7 @@ _ENV = {
     "max_body_bytes": "STRATOFLOW_MAX_BODY_BYTES",
     "admin_principals": "STRATOFLOW_ADMIN_PRINCIPALS",
     "ecs_launcher_arn": "STRATOFLOW_ECS_LAUNCHER_ARN",
+    "index_shards": "STRATOFLOW_INDEX_SHARDS",
 }
 """The environment variable behind each setting; the CDK construct sets the same names."""
 

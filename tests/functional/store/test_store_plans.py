@@ -31,7 +31,8 @@ def _holders(store: Store, tag: str) -> list[UUID]:
 
 
 def _registry(store: Store, flow_run_id: UUID) -> set[str]:
-    item = store.flow_runs._ctx.find(f"FLOW_RUN#{flow_run_id}", "LEASES")
+    ctx = store.flow_runs._ctx
+    item = ctx.find(f"FLOW_RUN#{flow_run_id}", "LEASES", ctx.models.lease_registry)
     return set() if item is None or item.leased is None else set(item.leased)
 
 

@@ -20,8 +20,7 @@ from stratoflow_functions.store.keys import (
     api_key_pk,
     timed,
 )
-from stratoflow_functions.store.pages import Query
-from stratoflow_functions.store.typed_pages import query_items, readable
+from stratoflow_functions.store.pages import Query, query_items, readable
 
 API_KEY_SK = "API_KEY"
 

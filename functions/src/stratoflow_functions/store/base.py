@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TypeVar, overload
+from typing import TypeVar
 
 from pynamodb.exceptions import PutError
 
@@ -17,8 +17,8 @@ from stratoflow_functions.config import Settings
 from stratoflow_functions.errors import ConflictError, NotFoundError
 from stratoflow_functions.store.failures import dynamo_errors, is_condition_failure
 from stratoflow_functions.store.items import TableItem, VersionedItem
-from stratoflow_functions.store.models import Models, StoreItem
-from stratoflow_functions.store.typed_pages import is_live
+from stratoflow_functions.store.models import Models
+from stratoflow_functions.store.pages import is_live
 
 Clock = Callable[[], datetime]
 I = TypeVar("I", bound=TableItem)  # noqa: E741 - the item type
@@ -28,66 +28,43 @@ I = TypeVar("I", bound=TableItem)  # noqa: E741 - the item type
 class StoreContext:
     """The table binding, settings and clock shared by the repositories of one store.
 
-    Reads take the entity class to read as (`ctx.models.flow`, ...); writes use the class of
-    the item written. Without a class, reads use the generic `item`, for the repositories not
-    yet on their entity's class.
+    Reads take the entity class to read as (`ctx.models.flow`, `ctx.models.flow_run`, ...);
+    writes use the class of the item written.
     """
 
     models: Models
     clock: Clock
 
     @property
-    def item(self) -> type[StoreItem]:
-        """The generic item class bound to this store's table."""
-        return self.models.item
-
-    @property
     def settings(self) -> Settings:
         """The settings the store was built from."""
         return self.models.settings
 
-    @overload
-    def find(self, pk: str, sk: str) -> StoreItem | None: ...
-    @overload
-    def find(self, pk: str, sk: str, cls: type[I]) -> I | None: ...
-    def find(
-        self, pk: str, sk: str, cls: type[TableItem] | type[StoreItem] | None = None
-    ) -> TableItem | StoreItem | None:
+    def find(self, pk: str, sk: str, cls: type[I]) -> I | None:
         """A consistent read of one live item as `cls`, or None when absent or past its TTL.
 
         Raises:
             ValueError: The key holds an item of another entity than `cls`.
         """
-        return self._find(pk, sk, self.item if cls is None else cls)
-
-    def _find(
-        self, pk: str, sk: str, read_as: type[TableItem] | type[StoreItem]
-    ) -> TableItem | StoreItem | None:
         with dynamo_errors():
             try:
-                found = read_as.get(pk, sk, consistent_read=True)
-            except read_as.DoesNotExist:
+                found = cls.get(pk, sk, consistent_read=True)
+            except cls.DoesNotExist:
                 return None
         return found if is_live(found, self.clock()) else None
 
-    @overload
-    def fetch(self, pk: str, sk: str, what: str) -> StoreItem: ...
-    @overload
-    def fetch(self, pk: str, sk: str, what: str, cls: type[I]) -> I: ...
-    def fetch(
-        self, pk: str, sk: str, what: str, cls: type[TableItem] | type[StoreItem] | None = None
-    ) -> TableItem | StoreItem:
+    def fetch(self, pk: str, sk: str, what: str, cls: type[I]) -> I:
         """Like `find`, but a missing item is an error.
 
         Raises:
             NotFoundError: No live item at this key; `what` names it in the message.
         """
-        found = self._find(pk, sk, self.item if cls is None else cls)
+        found = self.find(pk, sk, cls)
         if found is None:
             raise NotFoundError(f"{what} not found")
         return found
 
-    def put_if_absent(self, item: TableItem | StoreItem) -> bool:
+    def put_if_absent(self, item: TableItem) -> bool:
         """Write `item` only if its key is free; False when an item is there already."""
         try:
             with dynamo_errors():
@@ -98,9 +75,7 @@ class StoreContext:
             raise
         return True
 
-    def put_at_version(
-        self, item: VersionedItem | StoreItem, expected_version: int, what: str
-    ) -> None:
+    def put_at_version(self, item: VersionedItem, expected_version: int, what: str) -> None:
         """Replace the whole item iff its stored `version` is `expected_version`.
 
         Raises:

@@ -20,6 +20,7 @@ from stratoflow.schemas import ConcurrencyLimit, Page
 from stratoflow_functions.errors import NotFoundError
 from stratoflow_functions.store.base import StoreContext
 from stratoflow_functions.store.failures import dynamo_errors, is_condition_failure
+from stratoflow_functions.store.items import ConcurrencyLimitItem
 from stratoflow_functions.store.keys import (
     CONCURRENCY_PARTITION,
     concurrency_pk,
@@ -27,13 +28,12 @@ from stratoflow_functions.store.keys import (
     time_key,
 )
 from stratoflow_functions.store.leases import CONCURRENCY_SK, leases_of, limit_target
-from stratoflow_functions.store.models import StoreItem
 from stratoflow_functions.store.pages import Query, query_items, readable
 
 EMPTY_MAP: dict[str, dict[str, object]] = {"M": {}}
 
 
-def _limit(item: StoreItem, now: datetime) -> ConcurrencyLimit:
+def _limit(item: ConcurrencyLimitItem, now: datetime) -> ConcurrencyLimit:
     live = (holder for holder, expires in leases_of(item).items() if expires > now)
     return ConcurrencyLimit(
         tag=item.tag or "",
@@ -43,7 +43,7 @@ def _limit(item: StoreItem, now: datetime) -> ConcurrencyLimit:
     )
 
 
-def _slots(item: StoreItem, holder: UUID, now: datetime) -> TagSlots:
+def _slots(item: ConcurrencyLimitItem, holder: UUID, now: datetime) -> TagSlots:
     return TagSlots.from_leases(
         item.tag or "",
         int(item.slot_limit or 0),
@@ -60,6 +60,7 @@ class ConcurrencyRepository:
     def __init__(self, ctx: StoreContext) -> None:
         """Bind to a store's table and clock."""
         self._ctx = ctx
+        self._limits = ctx.models.concurrency_limit
 
     @property
     def lease_seconds(self) -> float:
@@ -71,10 +72,10 @@ class ConcurrencyRepository:
 
         The lease version goes up, so a take decided on the old limit fails its condition.
         """
-        item = self._ctx.item
+        item = self._limits
         target = limit_target(self._ctx, tag)
         actions: list[Action] = [
-            item.entity.set("concurrency_limit"),
+            item.entity.set(item),  # the discriminator serializes a class to its `entity` value
             item.tag.set(tag),
             item.slot_limit.set(limit),
             item.leases.set(item.leases | EMPTY_MAP),
@@ -93,7 +94,8 @@ class ConcurrencyRepository:
         Raises:
             NotFoundError: The tag has no limit.
         """
-        found = self._ctx.fetch(concurrency_pk(tag), CONCURRENCY_SK, "concurrency limit")
+        pk = concurrency_pk(tag)
+        found = self._ctx.fetch(pk, CONCURRENCY_SK, "concurrency limit", self._limits)
         return _limit(found, self._ctx.clock())
 
     def delete(self, tag: str) -> None:
@@ -105,7 +107,7 @@ class ConcurrencyRepository:
         target = limit_target(self._ctx, tag)
         try:
             with dynamo_errors():
-                target.delete(condition=self._ctx.item.pk.exists())
+                target.delete(condition=self._limits.pk.exists())
         except DeleteError as exc:
             if is_condition_failure(exc):
                 raise NotFoundError("concurrency limit not found") from exc
@@ -121,24 +123,24 @@ class ConcurrencyRepository:
         (live leases, expired holders, lease version), in the order of `tags`."""
         return tuple(_slots(item, holder, now) for item in self._read(tags))
 
-    def _read(self, tags: list[str]) -> list[StoreItem]:
+    def _read(self, tags: list[str]) -> list[ConcurrencyLimitItem]:
         wanted = list(dict.fromkeys(tags))
         if not wanted:
             return []
         keys = [(concurrency_pk(tag), CONCURRENCY_SK) for tag in wanted]
         with dynamo_errors():
-            found = {i.tag: i for i in self._ctx.item.batch_get(keys, consistent_read=True)}
+            found = {i.tag: i for i in self._limits.batch_get(keys, consistent_read=True)}
         items = [found[tag] for tag in wanted if tag in found]
         for item in items:
             if item.leases is None:
                 self._add_lease_map(item)
         return items
 
-    def _add_lease_map(self, item: StoreItem) -> None:
+    def _add_lease_map(self, item: ConcurrencyLimitItem) -> None:
         """Give a limit written before leases existed its (empty) lease map, which a take's
         `SET leases.#holder` needs; the version is left alone."""
         target = limit_target(self._ctx, item.tag or "")
-        model = self._ctx.item
+        model = self._limits
         try:
             with dynamo_errors():
                 target.update(
@@ -157,7 +159,7 @@ class ConcurrencyRepository:
         """
         query = Query(CONCURRENCY_PARTITION, "gsi1")
         now = self._ctx.clock()
-        items, token = query_items(self._ctx.item, query, now, limit, next_token)
+        items, token = query_items(self._limits, query, now, limit, next_token)
         return Page[ConcurrencyLimit](
             items=readable(items, lambda item: _limit(item, now)), next_token=token
         )

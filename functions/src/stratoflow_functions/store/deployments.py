@@ -26,9 +26,8 @@ from stratoflow_functions.store.keys import (
     flow_deployments_partition,
     flow_id_for,
 )
-from stratoflow_functions.store.pages import Query
+from stratoflow_functions.store.pages import Query, query_items, readable
 from stratoflow_functions.store.schedules import assign_schedule_ids
-from stratoflow_functions.store.typed_pages import query_items, readable
 
 DEPLOYMENT_SK = "DEPLOYMENT"
 MAX_ATTEMPTS = 5

@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from datetime import datetime
 from uuid import UUID
 
-from pynamodb.attributes import UnicodeAttribute
 from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
@@ -38,6 +37,7 @@ from stratoflow_functions.store.failures import (
     dynamo_errors,
     is_condition_failure,
 )
+from stratoflow_functions.store.items import FlowRunItem, IdempotencyKeyItem
 from stratoflow_functions.store.keys import (
     AFTER_ANY_SUFFIX,
     ALL_RUNS_PARTITION,
@@ -54,8 +54,7 @@ from stratoflow_functions.store.keys import (
     timed,
 )
 from stratoflow_functions.store.leases import LeaseRenewal
-from stratoflow_functions.store.models import StoreItem
-from stratoflow_functions.store.pages import Query, all_of, query_items, readable
+from stratoflow_functions.store.pages import all_of, readable
 from stratoflow_functions.store.plans import PlannedWrite, PlanWriter
 from stratoflow_functions.store.records import FlowRunRecord
 from stratoflow_functions.store.run_items import (
@@ -65,6 +64,7 @@ from stratoflow_functions.store.run_items import (
     flow_run_item,
     flow_run_record,
 )
+from stratoflow_functions.store.shards import ItemPage, ShardedQuery, ShardLayout, query_shards
 
 IDEMPOTENCY_SK = "IDEMPOTENCY"
 
@@ -78,11 +78,18 @@ def check_version_step(version: int, expected_version: int) -> None:
 
 
 class FlowRunRepository:
-    """Flow runs by id, by queue, by heartbeat age, and listed newest first."""
+    """Flow runs by id, by queue, by heartbeat age, and listed newest first.
+
+    The run indexes are sharded (`store/shards.py`): every write lands in its run's shard,
+    every list, `due` and `stale` merges all shards.
+    """
 
     def __init__(self, ctx: StoreContext) -> None:
         """Bind to a store's table and clock."""
         self._ctx = ctx
+        self._runs = ctx.models.flow_run
+        self.shards = ShardLayout(ctx)
+        """How many index shards this store writes and reads."""
 
     def create(self, run: FlowRun) -> tuple[FlowRun, bool]:
         """Create `run` unless it (or its idempotency key, scoped to the flow) exists.
@@ -93,29 +100,29 @@ class FlowRunRepository:
         Raises:
             ConflictError: `already_exists` when the id exists under another idempotency key.
         """
+        self.shards.ensure_recorded()
         if run.idempotency_key is None:
             created = self._ctx.put_if_absent(flow_run_item(self._ctx.models, run))
             return (run, True) if created else (self.get(run.id).run, False)
         return self._create_keyed(run, run.idempotency_key)
 
-    def _key_item(self, run: FlowRun, key: str) -> StoreItem:
+    def _key_item(self, run: FlowRun, key: str) -> IdempotencyKeyItem:
         start = max(run.created, run.expected_start_time or run.created)
-        return self._ctx.item(
+        return self._ctx.models.idempotency_key(
             idempotency_pk(run.flow_id, key),
             IDEMPOTENCY_SK,
-            entity="idempotency_key",
             run_id=str(run.id),
             expires_at=expiry(start, self._ctx.settings.run_retention_days),
         )
 
     def _create_keyed(self, run: FlowRun, key: str) -> tuple[FlowRun, bool]:
-        item = self._ctx.item
+        keys, runs = self._ctx.models.idempotency_key, self._ctx.models.flow_run
         # An expired key may linger (TTL deletes late); it must not block a new run.
-        key_free = item.pk.does_not_exist() | (item.expires_at <= epoch(self._ctx.clock()))
+        key_free = keys.pk.does_not_exist() | (keys.expires_at <= epoch(self._ctx.clock()))
         try:
             with dynamo_errors(), TransactWrite(connection=self._ctx.models.connection()) as txn:
                 txn.save(self._key_item(run, key), condition=key_free)
-                txn.save(flow_run_item(self._ctx.models, run), condition=item.pk.does_not_exist())
+                txn.save(flow_run_item(self._ctx.models, run), condition=runs.pk.does_not_exist())
         except TransactWriteError as exc:
             return self._lost_create(run, key, exc), False
         return run, True
@@ -126,7 +133,9 @@ class FlowRunRepository:
             if TXN_CONDITION_FAILED in codes:
                 raise ConflictError(f"flow run {run.id} exists", code="already_exists") from exc
             raise exc
-        key_item = self._ctx.find(idempotency_pk(run.flow_id, key), IDEMPOTENCY_SK)
+        key_item = self._ctx.find(
+            idempotency_pk(run.flow_id, key), IDEMPOTENCY_SK, self._ctx.models.idempotency_key
+        )
         if key_item is None or key_item.run_id is None:
             raise ConflictError(
                 "idempotency key is being used; retry", code="already_exists"
@@ -139,7 +148,8 @@ class FlowRunRepository:
         Raises:
             NotFoundError: No such run (or it has passed its retention).
         """
-        return flow_run_record(self._ctx.fetch(flow_run_pk(run_id), FLOW_RUN_SK, "flow run"))
+        found = self._ctx.fetch(flow_run_pk(run_id), FLOW_RUN_SK, "flow run", self._runs)
+        return flow_run_record(found)
 
     def save(
         self,
@@ -156,6 +166,7 @@ class FlowRunRepository:
             ConflictError: `version_conflict` when another writer got there first.
         """
         check_version_step(run.version, expected_version)
+        self.shards.ensure_recorded()
         new_item = flow_run_item(self._ctx.models, run, transition_id, result)
         self._ctx.put_at_version(new_item, expected_version, f"flow run {run.id}")
 
@@ -179,6 +190,7 @@ class FlowRunRepository:
         if plan.run is None:
             raise ValueError("the plan writes nothing")
         check_version_step(plan.run.version, plan.expected_version)
+        self.shards.ensure_recorded()
         item = flow_run_item(self._ctx.models, plan.run, transition_id, result)
         write = PlannedWrite(plan, item, registry_of=plan.run.id, what=f"flow run {plan.run.id}")
         return PlanWriter(self._ctx).apply(write)
@@ -190,7 +202,7 @@ class FlowRunRepository:
         Raises:
             NotFoundError: No such run.
         """
-        item = self._ctx.item
+        item = self._runs
         target = item(flow_run_pk(run_id), FLOW_RUN_SK)
         actions = [item.heartbeat.set(time_key(now))]
         if infrastructure_id is not None:
@@ -204,7 +216,7 @@ class FlowRunRepository:
         return flow_run_from_item(target)
 
     @staticmethod
-    def _update(target: StoreItem, actions: Sequence[Action], condition: Condition) -> bool:
+    def _update(target: FlowRunItem, actions: Sequence[Action], condition: Condition) -> bool:
         try:
             with dynamo_errors():
                 target.update(actions=list(actions), condition=condition)
@@ -226,19 +238,19 @@ class FlowRunRepository:
         The index is eventually consistent: a run claimed a moment ago may still be listed, and
         the claim's version-conditional save is what keeps it from starting twice.
         """
-        item = self._ctx.item
+        item = self._runs
         kinds = (
             None
             if not infrastructure
             else item.infrastructure.is_in(*[k.value for k in infrastructure])
         )
-        query = Query(
+        query = ShardedQuery(
             queue_partition(work_queue),
             "gsi1",
-            item.gsi1sk < time_key(before) + AFTER_ANY_SUFFIX,
-            all_of(item.state_type == StateType.SCHEDULED.value, kinds),
+            upper=time_key(before) + AFTER_ANY_SUFFIX,
+            filter=all_of(item.state_type == StateType.SCHEDULED.value, kinds),
         )
-        items, _ = query_items(item, query, self._ctx.clock(), limit, None)
+        items, _ = self.query(query, limit, None)
         return readable(items, flow_run_from_item)
 
     def stale(
@@ -252,14 +264,14 @@ class FlowRunRepository:
         """
         if state_type not in HEARTBEAT_STATES:
             raise BadRequestError(f"{state_type} runs do not heartbeat", code="invalid_state_type")
-        item = self._ctx.item
-        query = Query(
+        query = ShardedQuery(
             heartbeat_partition(state_type.value),
             "gsi1",
-            item.gsi1sk < time_key(heartbeat_before),
-            item.state_type == state_type.value,
+            # Inclusive, yet "older than": every key is `{time}#{id}`, longer than `{time}`.
+            upper=time_key(heartbeat_before),
+            filter=self._runs.state_type == state_type.value,
         )
-        items, token = query_items(item, query, self._ctx.clock(), limit, next_token)
+        items, token = self.query(query, limit, next_token)
         return Page[FlowRun](items=readable(items, flow_run_from_item), next_token=token)
 
     def list(self, filter: FlowRunFilter, limit: int, next_token: str | None) -> Page[FlowRun]:
@@ -268,42 +280,39 @@ class FlowRunRepository:
         Raises:
             BadRequestError: `invalid_next_token`.
         """
-        items, token = query_items(
-            self._ctx.item, self._list_query(filter), self._ctx.clock(), limit, next_token
-        )
+        items, token = self.query(_list_query(self._runs, filter), limit, next_token)
         return Page[FlowRun](items=readable(items, flow_run_from_item), next_token=token)
 
-    def _list_query(self, filter: FlowRunFilter) -> Query:
-        item = self._ctx.item
-        state = filter.state.value if filter.state else None
-        flow = str(filter.flow_id) if filter.flow_id else None
-        if filter.deployment_id is not None:
-            index, hash_key = "gsi2", deployment_runs_partition(filter.deployment_id)
-            extra = all_of(
-                None if flow is None else item.flow_id == flow,
-                None if state is None else item.state_type == state,
-            )
-        elif filter.flow_id is not None:
-            index, hash_key = "gsi3", flow_runs_partition(filter.flow_id)
-            extra = None if state is None else item.state_type == state
-        elif state is not None:
-            index, hash_key, extra = "gsi4", state_runs_partition(state), None
-        else:
-            index, hash_key, extra = "gsi5", ALL_RUNS_PARTITION, None
-        sort_key: UnicodeAttribute = getattr(item, f"{index}sk")
-        rng = _created_range(sort_key, filter.created_after, filter.created_before)
-        return Query(hash_key, index, rng, extra, newest_first=True)
+    def query(
+        self, query: ShardedQuery, limit: int, next_token: str | None
+    ) -> ItemPage[FlowRunItem]:
+        """One page of a run index, over every shard any writer of the table has used.
+
+        Raises:
+            BadRequestError: `invalid_next_token`.
+        """
+        shards = self.shards.read_shards()
+        return query_shards(self._runs, query, shards, self._ctx.clock(), limit, next_token)
 
 
-def _created_range(
-    sort_key: UnicodeAttribute, after: datetime | None, before: datetime | None
-) -> Condition | None:
-    lower = None if after is None else time_key(after)
+def _list_query(item: type[FlowRunItem], filter: FlowRunFilter) -> ShardedQuery:
+    """The index that serves `filter` best, and a filter expression for the rest of it."""
+    state = filter.state.value if filter.state else None
+    flow = str(filter.flow_id) if filter.flow_id else None
+    if filter.deployment_id is not None:
+        index, partition = "gsi2", deployment_runs_partition(filter.deployment_id)
+        extra = all_of(
+            None if flow is None else item.flow_id == flow,
+            None if state is None else item.state_type == state,
+        )
+    elif filter.flow_id is not None:
+        index, partition = "gsi3", flow_runs_partition(filter.flow_id)
+        extra = None if state is None else item.state_type == state
+    elif state is not None:
+        index, partition, extra = "gsi4", state_runs_partition(state), None
+    else:
+        index, partition, extra = "gsi5", ALL_RUNS_PARTITION, None
+    lower = None if filter.created_after is None else time_key(filter.created_after)
+    before = filter.created_before
     upper = None if before is None else time_key(before) + AFTER_ANY_SUFFIX
-    if lower is not None and upper is not None:
-        return sort_key.between(lower, upper)
-    if lower is not None:
-        return sort_key >= lower
-    if upper is not None:
-        return sort_key <= upper
-    return None
+    return ShardedQuery(partition, index, lower, upper, extra, newest_first=True)

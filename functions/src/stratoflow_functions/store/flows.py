@@ -9,8 +9,7 @@ from stratoflow.schemas import Flow, FlowCreate, Page
 from stratoflow_functions.store.base import StoreContext
 from stratoflow_functions.store.items import FlowItem
 from stratoflow_functions.store.keys import FLOWS_PARTITION, flow_id_for, flow_pk
-from stratoflow_functions.store.pages import Query
-from stratoflow_functions.store.typed_pages import query_items, readable
+from stratoflow_functions.store.pages import Query, query_items, readable
 
 FLOW_SK = "FLOW"
 

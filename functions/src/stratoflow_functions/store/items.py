@@ -5,12 +5,16 @@ in `INDEXES` (index → partition / sort key, and what the index is for). The cl
 unbound specs: pynamodb binds `Meta.table_name` when a class is defined, so
 `models.build_models(settings)` derives, per store, a root holding the table's `Meta` and a
 fresh `DiscriminatorAttribute` on `entity`, and one subclass of each spec and that root
-registered under the spec's `ENTITY`. A stored item stays byte for byte what the store wrote
-before these classes existed: same attribute names, same `entity` strings, same keys.
+registered under the spec's `ENTITY`. Every repository reads and writes through those bound
+classes. A stored item stays byte for byte what the store wrote before these classes existed:
+same attribute names, same `entity` strings, same keys; the names these classes declare, all
+together, are pinned in tests/functional/store/test_store_items.py.
 
 What pynamodb does with it: attributes are collected from the whole MRO (bases and mixins
 alike); a query or scan on an entity class adds `entity IN (that class)` to the filter, and a
-get or batch get of a key holding another entity raises `ValueError`; a class refuses, on
+get or batch get of a key holding another entity raises `ValueError` (an update too, once
+applied: its keys must be the entity's own); an update that may create its item sets the
+discriminator itself (`cls.entity.set(cls)`); a class refuses, on
 construction, any attribute it does not declare, and on save any required one left None.
 Required is checked on writes only: a stored item (an older version's, or a damaged one) may
 still lack one, so the parsers of the repositories keep their fallbacks.
@@ -274,6 +278,18 @@ class LeaseRegistryItem(TableItem):
     renew_after = NumberAttribute(null=True)
 
 
+class IndexLayoutItem(TableItem):
+    """The table's index layout: `INDEX_LAYOUT` / `INDEX_LAYOUT`, in no index.
+
+    `version` is the most index shards any writer of the table has used; it only grows, and
+    reads cover that many shards (`store/shards.py`).
+    """
+
+    ENTITY = "index_layout"
+
+    version = NumberAttribute()
+
+
 class ApiKeyItem(TableItem):
     """An API key, keyed by its hash: `API_KEY#{hash}` / `API_KEY`; `data` is the `ApiKey`."""
 
@@ -343,6 +359,7 @@ ENTITY_CLASSES: tuple[type[TableItem], ...] = (
     CacheEntryItem,
     ConcurrencyLimitItem,
     LeaseRegistryItem,
+    IndexLayoutItem,
     ApiKeyItem,
     WorkQueueItem,
     AgentItem,

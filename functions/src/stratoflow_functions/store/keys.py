@@ -6,6 +6,7 @@ sort keys are fixed-width UTC ISO strings, so lexical order is time order.
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime, timedelta
 from uuid import UUID, uuid5
 
@@ -107,33 +108,58 @@ def agent_pk(agent_id: UUID) -> str:
     return f"AGENT#{agent_id}"
 
 
+def shard_of(run_id: UUID, shards: int) -> int:
+    """Which of `shards` index shards the run `run_id` is written to.
+
+    A hash of the id's bytes (not Python's `hash`, which differs per process), so every writer
+    puts the same run in the same shard for the same shard count, and runs spread evenly.
+    """
+    digest = hashlib.blake2b(run_id.bytes, digest_size=8).digest()
+    return int.from_bytes(digest, "big") % shards
+
+
+def sharded(partition: str, shard: int) -> str:
+    """Shard `shard` of a run-index partition.
+
+    Shard 0 is the partition's unsharded name and shard s > 0 appends `#{s}`: so a table
+    written before sharding (or with one shard) holds exactly shard 0 of every index, and is
+    read without a migration. The names never collide: the variable part of each run-index
+    partition (a uuid, a state type, a queue name) cannot contain `#`.
+    """
+    return partition if shard == 0 else f"{partition}#{shard}"
+
+
+SHARD_LAYOUT_PK = "INDEX_LAYOUT"
+"""The item recording the largest shard count any writer of this table has used."""
+
+
 def queue_partition(work_queue: str) -> str:
-    """gsi1 partition of a work queue's SCHEDULED runs."""
+    """gsi1 partition of a work queue's SCHEDULED runs (before `sharded`)."""
     return f"QUEUE#{work_queue}"
 
 
 def heartbeat_partition(state_type: str) -> str:
-    """gsi1 partition of live runs of a state type, by heartbeat age."""
+    """gsi1 partition of live runs of a state type, by heartbeat age (before `sharded`)."""
     return f"HEARTBEAT#{state_type}"
 
 
 def deployment_runs_partition(deployment_id: UUID) -> str:
-    """gsi2 partition of a deployment's runs."""
+    """gsi2 partition of a deployment's runs (before `sharded`)."""
     return f"DEPLOYMENT#{deployment_id}#RUNS"
 
 
 def flow_runs_partition(flow_id: UUID) -> str:
-    """gsi3 partition of a flow's runs."""
+    """gsi3 partition of a flow's runs (before `sharded`)."""
     return f"FLOW#{flow_id}#RUNS"
 
 
 def state_runs_partition(state_type: str) -> str:
-    """gsi4 partition of runs in a state type."""
+    """gsi4 partition of runs in a state type (before `sharded`)."""
     return f"RUNS#{state_type}"
 
 
 ALL_RUNS_PARTITION = "RUNS"
-"""gsi5 partition of all flow runs."""
+"""gsi5 partition of all flow runs (before `sharded`)."""
 FLOWS_PARTITION = "FLOWS"
 DEPLOYMENTS_PARTITION = "DEPLOYMENTS"
 CONCURRENCY_PARTITION = "CONCURRENCY_LIMITS"

@@ -28,12 +28,11 @@ from pynamodb.expressions.update import Action
 from stratoflow.orchestration import SlotGiveBack, SlotTake
 from stratoflow_functions.store.base import StoreContext
 from stratoflow_functions.store.failures import dynamo_errors, is_condition_failure
+from stratoflow_functions.store.items import ConcurrencyLimitItem, LeaseRegistryItem
 from stratoflow_functions.store.keys import concurrency_pk, epoch, expiry, flow_run_pk
-from stratoflow_functions.store.models import StoreItem
 
 CONCURRENCY_SK = "CONCURRENCY"
 REGISTRY_SK = "LEASES"
-REGISTRY_ENTITY = "lease_registry"
 MAX_EVICTIONS = 50
 """Expired holders one take removes at most (keeps its expressions far below DynamoDB's 4 KB);
 the rest go with later takes, and count for nothing meanwhile."""
@@ -57,7 +56,7 @@ def lease_time(value: float) -> datetime:
     return datetime.fromtimestamp(float(value), UTC)
 
 
-def leases_of(item: StoreItem) -> dict[UUID, datetime]:
+def leases_of(item: ConcurrencyLimitItem) -> dict[UUID, datetime]:
     """A limit item's lease map, holder → expiry (entries that are not holder ids skipped)."""
     raw: dict[str, Any] = {} if item.leases is None else item.leases.attribute_values
     leases: dict[UUID, datetime] = {}
@@ -89,14 +88,14 @@ def parse_entry(entry: str) -> tuple[UUID, str] | None:
     return (holder, tag) if tag else None
 
 
-def limit_target(ctx: StoreContext, tag: str) -> StoreItem:
+def limit_target(ctx: StoreContext, tag: str) -> ConcurrencyLimitItem:
     """The (unread) limit item of `tag`, for an update."""
-    return ctx.item(concurrency_pk(tag), CONCURRENCY_SK)
+    return ctx.models.concurrency_limit(concurrency_pk(tag), CONCURRENCY_SK)
 
 
-def registry_target(ctx: StoreContext, flow_run_id: UUID) -> StoreItem:
+def registry_target(ctx: StoreContext, flow_run_id: UUID) -> LeaseRegistryItem:
     """The (unread) lease registry of a flow run, for an update."""
-    return ctx.item(flow_run_pk(flow_run_id), REGISTRY_SK)
+    return ctx.models.lease_registry(flow_run_pk(flow_run_id), REGISTRY_SK)
 
 
 # --- the writes a plan's transaction carries ---------------------------------------------
@@ -105,7 +104,7 @@ def registry_target(ctx: StoreContext, flow_run_id: UUID) -> StoreItem:
 def take_update(ctx: StoreContext, take: SlotTake) -> tuple[list[Action], Condition]:
     """Set `take.holder`'s lease, drop (some of) the expired holders, bump the lease version;
     only if the version is still the one read and every evicted lease is still expired."""
-    item = ctx.item
+    item = ctx.models.concurrency_limit
     evict = [holder for holder in take.evict if holder != take.holder][:MAX_EVICTIONS]
     actions: list[Action] = [
         lease_path(take.holder).set(lease_value(take.expires)),
@@ -121,7 +120,7 @@ def take_update(ctx: StoreContext, take: SlotTake) -> tuple[list[Action], Condit
 
 
 def _at_version(ctx: StoreContext, version: int) -> Condition:
-    item = ctx.item
+    item = ctx.models.concurrency_limit
     if version == 0:  # a limit written before lease versions existed
         legacy: Condition = item.lease_version.does_not_exist() | (item.lease_version == 0)
         return legacy
@@ -131,7 +130,7 @@ def _at_version(ctx: StoreContext, version: int) -> Condition:
 
 def give_back_update(ctx: StoreContext, give_back: SlotGiveBack) -> tuple[list[Action], Condition]:
     """Remove the holder's lease (a no-op if it holds none); never recreates a deleted limit."""
-    condition: Condition = ctx.item.pk.exists()
+    condition: Condition = ctx.models.concurrency_limit.pk.exists()
     return [lease_path(give_back.holder).remove()], condition
 
 
@@ -144,14 +143,14 @@ def registry_update(
         ValueError: The plan both takes and gives back (no kernel plan does; one update of a
             set cannot both add to it and delete from it).
     """
-    item = ctx.item
+    item = ctx.models.lease_registry
     now = ctx.clock()
     added = {registry_entry(t.holder, t.tag) for t in take}
     removed = {registry_entry(g.holder, g.tag) for g in give_back}
     if added and removed:
         raise ValueError("a plan either takes slots or gives them back, not both")
     actions: list[Action] = [
-        item.entity.set(REGISTRY_ENTITY),
+        item.entity.set(item),  # the discriminator serializes a class to its `entity` value
         item.expires_at.set(expiry(now, ctx.settings.run_retention_days)),
     ]
     if added:
@@ -195,11 +194,12 @@ class LeaseRenewal:
             self._renewed(flow_run_id, now)
         return sum(1 for outcome in outcomes if outcome)
 
-    def _due(self, flow_run_id: UUID, now: datetime) -> StoreItem | None:
+    def _due(self, flow_run_id: UUID, now: datetime) -> LeaseRegistryItem | None:
+        registries = self._ctx.models.lease_registry
         with dynamo_errors():
             try:
-                registry = self._ctx.item.get(flow_run_pk(flow_run_id), REGISTRY_SK)
-            except self._ctx.item.DoesNotExist:
+                registry = registries.get(flow_run_pk(flow_run_id), REGISTRY_SK)
+            except registries.DoesNotExist:
                 return None
         if not registry.leased or (registry.renew_after or 0) > epoch(now):
             return None
@@ -213,7 +213,7 @@ class LeaseRenewal:
         return _update(limit_target(self._ctx, tag), actions, live, busy=None)
 
     def _renewed(self, flow_run_id: UUID, now: datetime) -> None:
-        item = self._ctx.item
+        item = self._ctx.models.lease_registry
         actions = [
             item.renew_after.set(epoch(now + _renew_every(self._ctx))),
             item.expires_at.set(expiry(now, self._ctx.settings.run_retention_days)),
@@ -222,7 +222,11 @@ class LeaseRenewal:
 
 
 def _update(
-    target: StoreItem, actions: Sequence[Action], condition: Condition, *, busy: bool | None
+    target: ConcurrencyLimitItem | LeaseRegistryItem,
+    actions: Sequence[Action],
+    condition: Condition,
+    *,
+    busy: bool | None,
 ) -> bool | None:
     """One conditional update: True if applied, False if its condition failed, `busy` if the
     item is in another transaction's hands."""

@@ -20,8 +20,7 @@ from stratoflow_functions.store.base import StoreContext
 from stratoflow_functions.store.failures import dynamo_errors
 from stratoflow_functions.store.items import LogChunkItem
 from stratoflow_functions.store.keys import expiry, logs_pk, time_key
-from stratoflow_functions.store.pages import BAD_CURSOR, decode_token, encode_token
-from stratoflow_functions.store.typed_pages import live
+from stratoflow_functions.store.pages import BAD_CURSOR, decode_token, encode_token, live
 
 MAX_CHUNK_BYTES = 300_000
 """Bytes of JSON per item: well under DynamoDB's 400 KB, leaving room for keys and names."""

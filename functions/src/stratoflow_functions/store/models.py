@@ -1,12 +1,10 @@
-"""The store's bound item classes: one per entity (store/items.py), plus the generic one.
+"""The store's bound item classes: one per entity of store/items.py.
 
 pynamodb binds `Meta.table_name` when a class is defined, so nothing here is bound at import:
 `build_models(settings)` makes, per store, a root class holding the table's `Meta` and its own
-`entity` discriminator, one subclass of each entity class of `items.py` under that root, and
-the generic `StoreItem` subclass. All of them share the root's one connection, so a
-transaction may mix them. `StoreItem`, with every attribute any entity uses, serves the
-repositories not yet moved to their entity's class (flow runs, task runs, concurrency limits);
-it reads and writes the same items.
+`entity` discriminator, and one subclass of each entity class of `items.py` under that root.
+All of them share the root's one connection, so a transaction may mix them (a plan writes a
+run, limits and a lease registry in one). Every repository reads and writes through them.
 """
 
 from __future__ import annotations
@@ -15,15 +13,8 @@ import types
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
-from pynamodb.attributes import (
-    DiscriminatorAttribute,
-    MapAttribute,
-    NumberAttribute,
-    UnicodeAttribute,
-    UnicodeSetAttribute,
-)
+from pynamodb.attributes import DiscriminatorAttribute
 from pynamodb.connection import Connection
-from pynamodb.models import Model
 
 from stratoflow_functions.config import Settings
 from stratoflow_functions.store.items import (
@@ -36,12 +27,8 @@ from stratoflow_functions.store.items import (
     DeploymentItem,
     FlowItem,
     FlowRunItem,
-    Gsi1,
-    Gsi2,
-    Gsi3,
-    Gsi4,
-    Gsi5,
     IdempotencyKeyItem,
+    IndexLayoutItem,
     LeaseRegistryItem,
     LogChunkItem,
     SweepMarkItem,
@@ -51,64 +38,9 @@ from stratoflow_functions.store.items import (
     WorkQueueItem,
 )
 
-__all__ = ["GSI_COUNT", "Models", "StoreItem", "build_models"]
+__all__ = ["GSI_COUNT", "Models", "build_models"]
 
 E = TypeVar("E", bound=TableItem)
-
-
-class StoreItem(Model):
-    """Any item of the table, every attribute nullable: the repositories of flow runs, task runs
-    and concurrency limits still use it (their entities' classes are in items.py)."""
-
-    pk = UnicodeAttribute(hash_key=True)
-    sk = UnicodeAttribute(range_key=True)
-    entity = UnicodeAttribute()
-    gsi1pk = UnicodeAttribute(null=True)
-    gsi1sk = UnicodeAttribute(null=True)
-    gsi2pk = UnicodeAttribute(null=True)
-    gsi2sk = UnicodeAttribute(null=True)
-    gsi3pk = UnicodeAttribute(null=True)
-    gsi3sk = UnicodeAttribute(null=True)
-    gsi4pk = UnicodeAttribute(null=True)
-    gsi4sk = UnicodeAttribute(null=True)
-    gsi5pk = UnicodeAttribute(null=True)
-    gsi5sk = UnicodeAttribute(null=True)
-    expires_at = NumberAttribute(null=True)
-    version = NumberAttribute(null=True)
-    data = UnicodeAttribute(null=True)
-    created = UnicodeAttribute(null=True)
-    # Plain run attributes: the stream publisher reads them, conditions and filters use them.
-    id = UnicodeAttribute(null=True)
-    flow_id = UnicodeAttribute(null=True)
-    flow_name = UnicodeAttribute(null=True)
-    deployment_id = UnicodeAttribute(null=True)
-    flow_run_id = UnicodeAttribute(null=True)
-    state_type = UnicodeAttribute(null=True)
-    state_name = UnicodeAttribute(null=True)
-    work_queue = UnicodeAttribute(null=True)
-    infrastructure = UnicodeAttribute(null=True)
-    heartbeat = UnicodeAttribute(null=True)
-    infrastructure_id = UnicodeAttribute(null=True)
-    transition_id = UnicodeAttribute(null=True)
-    result = UnicodeAttribute(null=True)
-    held_slots = UnicodeSetAttribute(null=True)
-    # Concurrency limits: each slot is a lease, holder id -> expiry (epoch seconds).
-    tag = UnicodeAttribute(null=True)
-    slot_limit = NumberAttribute(null=True)
-    leases: MapAttribute[str, Any] = MapAttribute(null=True)  # type: ignore[no-untyped-call]
-    lease_version = NumberAttribute(null=True)
-    # A flow run's lease registry: "{holder id}/{tag}" of every lease it and its task runs hold.
-    leased = UnicodeSetAttribute(null=True)
-    renew_after = NumberAttribute(null=True)
-    # Idempotency keys, log chunks.
-    run_id = UnicodeAttribute(null=True)
-    lines = UnicodeAttribute(null=True)
-
-    gsi1 = Gsi1()
-    gsi2 = Gsi2()
-    gsi3 = Gsi3()
-    gsi4 = Gsi4()
-    gsi5 = Gsi5()
 
 
 @dataclass(frozen=True)
@@ -116,13 +48,11 @@ class Models:
     """The classes bound to one table: one per entity (named as its `entity` value).
 
     Attributes:
-        item: The generic class, for the repositories not yet on their entity's class.
         root: The root of every class here; it owns the table's one connection.
     """
 
     settings: Settings
     root: type[TableItem]
-    item: type[StoreItem]
     flow: type[FlowItem]
     deployment: type[DeploymentItem]
     flow_run: type[FlowRunItem]
@@ -132,6 +62,7 @@ class Models:
     cache_entry: type[CacheEntryItem]
     concurrency_limit: type[ConcurrencyLimitItem]
     lease_registry: type[LeaseRegistryItem]
+    index_layout: type[IndexLayoutItem]
     api_key: type[ApiKeyItem]
     work_queue: type[WorkQueueItem]
     agent: type[AgentItem]
@@ -181,7 +112,6 @@ def build_models(settings: Settings) -> Models:
     models = Models(
         settings=settings,
         root=root,
-        item=type("Item", (StoreItem, root), {"__module__": __name__}),
         flow=_bind(FlowItem, root),
         deployment=_bind(DeploymentItem, root),
         flow_run=_bind(FlowRunItem, root),
@@ -191,6 +121,7 @@ def build_models(settings: Settings) -> Models:
         cache_entry=_bind(CacheEntryItem, root),
         concurrency_limit=_bind(ConcurrencyLimitItem, root),
         lease_registry=_bind(LeaseRegistryItem, root),
+        index_layout=_bind(IndexLayoutItem, root),
         api_key=_bind(ApiKeyItem, root),
         work_queue=_bind(WorkQueueItem, root),
         agent=_bind(AgentItem, root),

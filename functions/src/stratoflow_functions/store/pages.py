@@ -1,8 +1,13 @@
-"""Opaque pagination tokens and the one query loop every list goes through.
+"""Opaque pagination tokens and the query loop of every single-partition list.
+
+Generic over the entity classes of `store/items.py`: a query on one returns items of that class
+(pynamodb filters on `entity`), and a parser gets the class it was written for.
 
 A token is the url-safe base64 of a JSON object holding the key of the last item returned
-(DynamoDB's LastEvaluatedKey for that item). Every query also drops items whose TTL has passed,
-because DynamoDB deletes expired items late (up to days) and moto never does.
+(DynamoDB's LastEvaluatedKey for that item). The sharded run indexes page through
+`shards.py`, with tokens of the same encoding that hold a position in their merged order.
+Every query also drops items whose TTL has passed, because DynamoDB deletes expired items late
+(up to days) and moto never does.
 """
 
 from __future__ import annotations
@@ -22,10 +27,11 @@ from pynamodb.expressions.condition import Condition
 
 from stratoflow_functions.errors import BadRequestError
 from stratoflow_functions.store.failures import dynamo_errors
+from stratoflow_functions.store.items import TableItem
 from stratoflow_functions.store.keys import epoch
-from stratoflow_functions.store.models import StoreItem
 
 BAD_CURSOR = "invalid_next_token"
+I = TypeVar("I", bound=TableItem)  # noqa: E741 - the item type, an entity class of items.py
 T = TypeVar("T")
 logger = logging.getLogger(__name__)
 
@@ -66,13 +72,13 @@ def all_of(*conditions: Condition | None) -> Condition | None:
     return reduce(lambda left, right: left & right, present)
 
 
-def live(item: type[StoreItem], now: datetime) -> Condition:
-    """Filter: the item has no TTL, or its TTL has not passed."""
+def live(item: type[TableItem], now: datetime) -> Condition:
+    """Filter: the item (of any entity class) has no TTL, or its TTL has not passed."""
     condition: Condition = item.expires_at.does_not_exist() | (item.expires_at > epoch(now))
     return condition
 
 
-def is_live(item: StoreItem, now: datetime) -> bool:
+def is_live(item: TableItem, now: datetime) -> bool:
     """Whether a fetched item is still within its TTL."""
     return item.expires_at is None or item.expires_at > epoch(now)
 
@@ -110,14 +116,14 @@ def _start_key(query: Query, token: str | None) -> dict[str, dict[str, str]] | N
     return {name: {"S": value} for name, value in key.items()}
 
 
-def _token_for(item: StoreItem, query: Query) -> str:
+def _token_for(item: TableItem, query: Query) -> str:
     return encode_token({name: getattr(item, name) for name in query.key_names})
 
 
 def query_items(
-    item: type[StoreItem], query: Query, now: datetime, limit: int, next_token: str | None
-) -> tuple[list[StoreItem], str | None]:
-    """Run `query` for one page of up to `limit` live items.
+    item: type[I], query: Query, now: datetime, limit: int, next_token: str | None
+) -> tuple[list[I], str | None]:
+    """Run `query` on the entity class `item` for one page of up to `limit` live items of it.
 
     Reads one item past the page to know whether another page exists, so a token is only
     returned when there is more to read.
@@ -143,7 +149,7 @@ def query_items(
     return found[:limit], _token_for(found[limit - 1], query)
 
 
-def readable(items: Iterable[StoreItem], parse: Callable[[StoreItem], T]) -> list[T]:
+def readable(items: Iterable[I], parse: Callable[[I], T]) -> list[T]:
     """Each item parsed by `parse`, leaving out (and logging) those that no longer parse.
 
     A list serves every caller (and the scheduler's tick), so one record that does not match

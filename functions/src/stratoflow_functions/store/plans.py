@@ -12,6 +12,9 @@ again); a take's is a lost slot race (`apply` returns False, the service answers
 give-back's means the limit was deleted meanwhile (the plan is applied again without that
 give-back: there is nothing left to give back); a `TransactionConflict` (another transaction
 on one of the items at that instant) is tried again, a few times.
+
+The transaction mixes entity classes (the run's, the limits', the registry's); they share the
+store's one connection (`Models.connection`).
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from stratoflow_functions.store.failures import (
     cancellation_codes,
     dynamo_errors,
 )
+from stratoflow_functions.store.items import FlowRunItem, TaskRunItem
 from stratoflow_functions.store.leases import (
     give_back_update,
     limit_target,
@@ -39,7 +43,6 @@ from stratoflow_functions.store.leases import (
     registry_update,
     take_update,
 )
-from stratoflow_functions.store.models import StoreItem
 
 TXN_CONFLICT = "TransactionConflict"
 MAX_TRANSACTION_ATTEMPTS = 4
@@ -72,7 +75,7 @@ class PlannedWrite:
     """A plan with the run item it stores, and whose lease registry its slots are listed in."""
 
     plan: Plan[Any]
-    run_item: StoreItem
+    run_item: FlowRunItem | TaskRunItem
     registry_of: UUID
     """The flow run whose registry lists the leases (the run itself, or a task's flow run)."""
     what: str
@@ -110,11 +113,11 @@ class PlanWriter:
 
     def _transact(self, write: PlannedWrite, give_back: list[SlotGiveBack]) -> _Outcome:
         """One try; drops from `give_back` what a deleted limit made moot."""
-        plan, item = write.plan, self._ctx.item
+        plan, run_class = write.plan, type(write.run_item)
         steps = [_Step(_Kind.RUN)]
         try:
             with TransactWrite(connection=self._ctx.models.connection()) as txn:
-                txn.save(write.run_item, condition=item.version == plan.expected_version)
+                txn.save(write.run_item, condition=run_class.version == plan.expected_version)
                 for take in plan.take:
                     actions, condition = take_update(self._ctx, take)
                     txn.update(limit_target(self._ctx, take.tag), actions, condition)

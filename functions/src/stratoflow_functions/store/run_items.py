@@ -2,7 +2,9 @@
 
 Which index a run is in depends on its state, so the keys are recomputed on every write: the
 work-queue index only while SCHEDULED, the heartbeat index only while PENDING, RUNNING or
-CANCELLING, nothing but the listing indexes once finished (when the TTL also starts).
+CANCELLING, nothing but the listing indexes once finished (when the TTL also starts). Every
+run-index partition is written over `Settings.index_shards` shards, the run's shard chosen
+from its id (`keys.shard_of`), so no partition takes every run's writes.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from datetime import datetime
 from uuid import UUID
 
 from stratoflow.schemas import FlowRun, OrchestrationResult, StateType, TaskRun
+from stratoflow_functions.store.items import FlowRunItem, RunItem, TaskRunItem
 from stratoflow_functions.store.keys import (
     ALL_RUNS_PARTITION,
     deployment_runs_partition,
@@ -20,13 +23,15 @@ from stratoflow_functions.store.keys import (
     heartbeat_partition,
     parse_time,
     queue_partition,
+    shard_of,
+    sharded,
     state_runs_partition,
     task_run_pk,
     task_runs_partition,
     time_key,
     timed,
 )
-from stratoflow_functions.store.models import Models, StoreItem
+from stratoflow_functions.store.models import Models
 from stratoflow_functions.store.records import FlowRunRecord, TaskRunRecord
 
 FLOW_RUN_SK = "FLOW_RUN"
@@ -50,12 +55,13 @@ def heartbeat_mark(run: FlowRun) -> datetime:
     return max(run.heartbeat, run.state.timestamp)
 
 
-def _gsi1(run: FlowRun) -> tuple[str | None, str | None]:
+def _gsi1(run: FlowRun, shard: int) -> tuple[str | None, str | None]:
     state_type = run.state.type
     if state_type == StateType.SCHEDULED and run.work_queue:
-        return queue_partition(run.work_queue), timed(due_time(run), run.id)
+        return sharded(queue_partition(run.work_queue), shard), timed(due_time(run), run.id)
     if state_type in HEARTBEAT_STATES:
-        return heartbeat_partition(state_type), timed(heartbeat_mark(run), run.id)
+        partition = sharded(heartbeat_partition(state_type), shard)
+        return partition, timed(heartbeat_mark(run), run.id)
     return None, None
 
 
@@ -76,15 +82,15 @@ def flow_run_item(
     run: FlowRun,
     transition_id: UUID | None = None,
     result: OrchestrationResult | None = None,
-) -> StoreItem:
+) -> FlowRunItem:
     """The item of `run`, with plain attributes for the stream and every index key it needs."""
-    gsi1pk, gsi1sk = _gsi1(run)
+    shard = shard_of(run.id, models.settings.index_shards)
+    gsi1pk, gsi1sk = _gsi1(run, shard)
     created = timed(run.created, run.id)
-    has_deployment = run.deployment_id is not None
-    return models.item(
+    deployment = None if run.deployment_id is None else deployment_runs_partition(run.deployment_id)
+    return models.flow_run(
         flow_run_pk(run.id),
         FLOW_RUN_SK,
-        entity="flow_run",
         id=str(run.id),
         flow_id=str(run.flow_id),
         flow_name=run.flow_name,
@@ -105,18 +111,18 @@ def flow_run_item(
         ),
         gsi1pk=gsi1pk,
         gsi1sk=gsi1sk,
-        gsi2pk=deployment_runs_partition(run.deployment_id) if run.deployment_id else None,
-        gsi2sk=created if has_deployment else None,
-        gsi3pk=flow_runs_partition(run.flow_id),
+        gsi2pk=None if deployment is None else sharded(deployment, shard),
+        gsi2sk=None if deployment is None else created,
+        gsi3pk=sharded(flow_runs_partition(run.flow_id), shard),
         gsi3sk=created,
-        gsi4pk=state_runs_partition(run.state.type.value),
+        gsi4pk=sharded(state_runs_partition(run.state.type.value), shard),
         gsi4sk=created,
-        gsi5pk=ALL_RUNS_PARTITION,
+        gsi5pk=sharded(ALL_RUNS_PARTITION, shard),
         gsi5sk=created,
     )
 
 
-def flow_run_from_item(item: StoreItem) -> FlowRun:
+def flow_run_from_item(item: FlowRunItem) -> FlowRun:
     """The flow run stored in `item` (heartbeat fields come from their own attributes)."""
     run = FlowRun.model_validate_json(item.data or "{}")
     heartbeat = None if item.heartbeat is None else parse_time(item.heartbeat)
@@ -125,15 +131,15 @@ def flow_run_from_item(item: StoreItem) -> FlowRun:
     )
 
 
-def _result(item: StoreItem) -> OrchestrationResult | None:
+def _result(item: RunItem) -> OrchestrationResult | None:
     return None if item.result is None else OrchestrationResult.model_validate_json(item.result)
 
 
-def _transition(item: StoreItem) -> UUID | None:
+def _transition(item: RunItem) -> UUID | None:
     return None if item.transition_id is None else UUID(item.transition_id)
 
 
-def flow_run_record(item: StoreItem) -> FlowRunRecord:
+def flow_run_record(item: FlowRunItem) -> FlowRunRecord:
     """The flow run of `item` with its last transition's bookkeeping."""
     return FlowRunRecord(flow_run_from_item(item), _transition(item), _result(item))
 
@@ -144,12 +150,11 @@ def task_run_item(
     transition_id: UUID | None = None,
     result: OrchestrationResult | None = None,
     held_slots: tuple[str, ...] = (),
-) -> StoreItem:
+) -> TaskRunItem:
     """The item of a task run, listed under its flow run in creation order."""
-    return models.item(
+    return models.task_run(
         task_run_pk(run.id),
         TASK_RUN_SK,
-        entity="task_run",
         id=str(run.id),
         flow_run_id=str(run.flow_run_id),
         state_type=run.state.type.value,
@@ -168,12 +173,12 @@ def task_run_item(
     )
 
 
-def task_run_from_item(item: StoreItem) -> TaskRun:
+def task_run_from_item(item: TaskRunItem) -> TaskRun:
     """The task run stored in `item`."""
     return TaskRun.model_validate_json(item.data or "{}")
 
 
-def task_run_record(item: StoreItem) -> TaskRunRecord:
+def task_run_record(item: TaskRunItem) -> TaskRunRecord:
     """The task run of `item` with its bookkeeping and held slots (sorted, for stable output)."""
     slots = tuple(sorted(item.held_slots or ()))
     return TaskRunRecord(task_run_from_item(item), _transition(item), _result(item), slots)

@@ -35,6 +35,7 @@ class TaskRunRepository:
     def __init__(self, ctx: StoreContext) -> None:
         """Bind to a store's table and clock."""
         self._ctx = ctx
+        self._runs = ctx.models.task_run
 
     def create(self, run: TaskRun) -> tuple[TaskRun, bool]:
         """Create `run` unless its id exists.
@@ -52,7 +53,8 @@ class TaskRunRepository:
         Raises:
             NotFoundError: No such task run.
         """
-        return task_run_record(self._ctx.fetch(task_run_pk(task_run_id), TASK_RUN_SK, "task run"))
+        found = self._ctx.fetch(task_run_pk(task_run_id), TASK_RUN_SK, "task run", self._runs)
+        return task_run_record(found)
 
     def save(
         self,
@@ -104,7 +106,7 @@ class TaskRunRepository:
         keys = [(task_run_pk(run_id), TASK_RUN_SK) for run_id in set(task_run_ids)]
         now = self._ctx.clock()
         with dynamo_errors():
-            found = list(self._ctx.item.batch_get(keys, consistent_read=True))
+            found = list(self._runs.batch_get(keys, consistent_read=True))
         runs = (task_run_from_item(item) for item in found if is_live(item, now))
         return {run.id: run for run in runs}
 
@@ -122,7 +124,7 @@ class TaskRunRepository:
         """
         fresh = [run for run in runs if run.id in new_ids]
         if fresh:
-            with dynamo_errors(), self._ctx.item.batch_write() as batch:
+            with dynamo_errors(), self._runs.batch_write() as batch:
                 for run in fresh:
                     batch.save(task_run_item(self._ctx.models, run))
         for run in runs:
@@ -130,7 +132,7 @@ class TaskRunRepository:
                 self._put_if_newer(run)
 
     def _newer(self, run: TaskRun) -> Condition:
-        item = self._ctx.item
+        item = self._runs
         condition: Condition = item.pk.does_not_exist() | (item.version < run.version)
         return condition
 
@@ -151,5 +153,5 @@ class TaskRunRepository:
             BadRequestError: `invalid_next_token`.
         """
         query = Query(task_runs_partition(flow_run_id), "gsi1")
-        items, token = query_items(self._ctx.item, query, self._ctx.clock(), limit, next_token)
+        items, token = query_items(self._runs, query, self._ctx.clock(), limit, next_token)
         return Page[TaskRun](items=readable(items, task_run_from_item), next_token=token)

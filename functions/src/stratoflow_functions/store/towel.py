@@ -22,7 +22,11 @@ from pynamodb.transactions import TransactWrite
 from stratoflow.schemas import FlowRun, Page, StateType
 from stratoflow_functions.store.base import StoreContext
 from stratoflow_functions.store.failures import cancellation_codes, dynamo_errors
-from stratoflow_functions.store.flow_runs import IDEMPOTENCY_SK, TXN_CONDITION_FAILED
+from stratoflow_functions.store.flow_runs import (
+    IDEMPOTENCY_SK,
+    TXN_CONDITION_FAILED,
+    FlowRunRepository,
+)
 from stratoflow_functions.store.keys import (
     AFTER_ANY_SUFFIX,
     deployment_runs_partition,
@@ -32,8 +36,9 @@ from stratoflow_functions.store.keys import (
     queue_partition,
     time_key,
 )
-from stratoflow_functions.store.pages import Query, all_of, is_live, query_items, readable
+from stratoflow_functions.store.pages import all_of, is_live, readable
 from stratoflow_functions.store.run_items import FLOW_RUN_SK, flow_run_from_item
+from stratoflow_functions.store.shards import ShardedQuery
 from stratoflow_functions.store.store import Store
 
 CURSOR_SK = "CURSOR"
@@ -67,9 +72,10 @@ class SweepMark:
 class TowelRepository:
     """The Towel services' own reads and writes on the shared table."""
 
-    def __init__(self, ctx: StoreContext) -> None:
-        """Bind to a store's table and clock."""
+    def __init__(self, ctx: StoreContext, runs: FlowRunRepository) -> None:
+        """Bind to a store's table and clock, and its flow runs (for their sharded indexes)."""
         self._ctx = ctx
+        self._runs = runs
 
     def cursor(self, service: str) -> str | None:
         """Where `service` stopped walking last time (an opaque list token), None at the start."""
@@ -111,7 +117,7 @@ class TowelRepository:
         now = self._ctx.clock()
         with dynamo_errors():
             pairs = [(pk, IDEMPOTENCY_SK) for pk in wanted]
-            for item in self._ctx.item.batch_get(pairs, consistent_read=True):
+            for item in self._ctx.models.idempotency_key.batch_get(pairs, consistent_read=True):
                 if is_live(item, now):
                     found.add(wanted[item.pk])
         return found
@@ -124,28 +130,29 @@ class TowelRepository:
         next_token: str | None,
     ) -> Page[FlowRun]:
         """SCHEDULED runs of a deployment, oldest created first, optionally only recent ones."""
-        item = self._ctx.item
-        query = Query(
+        query = ShardedQuery(
             deployment_runs_partition(deployment_id),
             "gsi2",
-            None if created_after is None else item.gsi2sk >= time_key(created_after),
-            item.state_type == StateType.SCHEDULED.value,
+            lower=None if created_after is None else time_key(created_after),
+            filter=self._ctx.models.flow_run.state_type == StateType.SCHEDULED.value,
         )
-        items, token = query_items(item, query, self._ctx.clock(), limit, next_token)
+        items, token = self._runs.query(query, limit, next_token)
         return Page[FlowRun](items=readable(items, flow_run_from_item), next_token=token)
 
     def unmarked_due(
         self, work_queue: str, before: datetime, limit: int, next_token: str | None
     ) -> Page[FlowRun]:
         """SCHEDULED runs of a queue named `Scheduled` (not yet Late) due at or before `before`."""
-        item = self._ctx.item
-        query = Query(
+        item = self._ctx.models.flow_run
+        query = ShardedQuery(
             queue_partition(work_queue),
             "gsi1",
-            item.gsi1sk < time_key(before) + AFTER_ANY_SUFFIX,
-            all_of(item.state_type == StateType.SCHEDULED.value, item.state_name == SCHEDULED_NAME),
+            upper=time_key(before) + AFTER_ANY_SUFFIX,
+            filter=all_of(
+                item.state_type == StateType.SCHEDULED.value, item.state_name == SCHEDULED_NAME
+            ),
         )
-        items, token = query_items(item, query, self._ctx.clock(), limit, next_token)
+        items, token = self._runs.query(query, limit, next_token)
         return Page[FlowRun](items=readable(items, flow_run_from_item), next_token=token)
 
     def delete_scheduled_run(self, run: FlowRun) -> bool:
@@ -157,15 +164,15 @@ class TowelRepository:
         Raises:
             ThrottledError: DynamoDB throttled the write or another transaction held the run.
         """
-        item = self._ctx.item
-        unchanged = (item.version == run.version) & (item.state_type == StateType.SCHEDULED.value)
+        runs, keys = self._ctx.models.flow_run, self._ctx.models.idempotency_key
+        unchanged = (runs.version == run.version) & (runs.state_type == StateType.SCHEDULED.value)
         try:
             with dynamo_errors(), TransactWrite(connection=self._ctx.models.connection()) as txn:
-                txn.delete(item(flow_run_pk(run.id), FLOW_RUN_SK), condition=unchanged)
+                txn.delete(runs(flow_run_pk(run.id), FLOW_RUN_SK), condition=unchanged)
                 if run.idempotency_key is not None:
-                    key = item(idempotency_pk(run.flow_id, run.idempotency_key), IDEMPOTENCY_SK)
+                    key = keys(idempotency_pk(run.flow_id, run.idempotency_key), IDEMPOTENCY_SK)
                     # Only the key that points at this run: never free a key another run holds.
-                    ours = item.pk.does_not_exist() | (item.run_id == str(run.id))
+                    ours = keys.pk.does_not_exist() | (keys.run_id == str(run.id))
                     txn.delete(key, condition=ours)
         except TransactWriteError as exc:
             if TXN_CONDITION_FAILED in cancellation_codes(exc):
@@ -177,4 +184,4 @@ class TowelRepository:
 def towel_repository(store: Store) -> TowelRepository:
     """The Towel repository on the same table, clock and connection as `store`."""
     # Same package: the store's context is shared rather than binding a second item class.
-    return TowelRepository(store.flow_runs._ctx)
+    return TowelRepository(store.flow_runs._ctx, store.flow_runs)

@@ -24,8 +24,7 @@ from stratoflow_functions.store.keys import (
     time_key,
     work_queue_pk,
 )
-from stratoflow_functions.store.pages import Query
-from stratoflow_functions.store.typed_pages import query_items, readable
+from stratoflow_functions.store.pages import Query, query_items, readable
 
 WORK_QUEUE_SK = "WORK_QUEUE"
 QUEUE_NAME: TypeAdapter[str] = TypeAdapter(Name)

@@ -100,6 +100,7 @@ class Stratoflow(Construct):
             "STRATOFLOW_ZOMBIE_THRESHOLD_SECONDS": str(props.zombie_threshold_seconds),
             "STRATOFLOW_LOG_RETENTION_DAYS": str(props.log_retention_days),
             "STRATOFLOW_RUN_RETENTION_DAYS": str(props.run_retention_days),
+            "STRATOFLOW_INDEX_SHARDS": str(props.index_shards),
             "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
             "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
         }

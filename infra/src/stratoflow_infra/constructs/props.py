@@ -81,6 +81,9 @@ class StratoflowProps:
         authorizer_cache_seconds: how long API Gateway caches an API-key decision (0 - 3600).
         admin_principals: IAM principal ARNs that act as admins (a role's covers its sessions).
         api_memory_mb: memory of the API Lambda (CPU scales with it).
+        index_shards: how many shards each run-index partition of the table is written over
+            (1-32; docs/data-model.md, "Write sharding"): raise it for more flow-run writes a
+            second, at the cost of one more query per list page per shard.
     """
 
     code_path: str | None = None
@@ -100,3 +103,4 @@ class StratoflowProps:
     authorizer_cache_seconds: int = 300
     admin_principals: tuple[str, ...] = ()
     api_memory_mb: int = 1024
+    index_shards: int = 8
