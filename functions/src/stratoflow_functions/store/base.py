@@ -6,12 +6,14 @@ or the clock from globals; tests pass a fixed clock.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
 
-from pynamodb.exceptions import PutError
+from pynamodb.exceptions import PutError, UpdateError
+from pynamodb.expressions.condition import Condition
+from pynamodb.expressions.update import Action
 
 from stratoflow_functions.config import Settings
 from stratoflow_functions.errors import ConflictError, NotFoundError
@@ -91,3 +93,20 @@ class StoreContext:
                     f"{what} is not at version {expected_version}", code="version_conflict"
                 ) from exc
             raise
+
+
+def update_if(target: TableItem, actions: Sequence[Action], condition: Condition) -> bool:
+    """One conditional UpdateItem: True if applied, False if its condition was false.
+
+    Raises:
+        ThrottledError: The store is throttling.
+        UpdateError: Anything else DynamoDB refused (a transaction holding the item, say).
+    """
+    try:
+        with dynamo_errors():
+            target.update(actions=list(actions), condition=condition)
+    except UpdateError as exc:
+        if is_condition_failure(exc):
+            return False
+        raise
+    return True

@@ -9,13 +9,10 @@ two racing creates make one run and the loser reads the winner's run through the
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
 from uuid import UUID
 
-from pynamodb.exceptions import TransactWriteError, UpdateError
-from pynamodb.expressions.condition import Condition
-from pynamodb.expressions.update import Action
+from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from stratoflow.orchestration import Plan
@@ -28,14 +25,13 @@ from stratoflow.schemas import (
     StateType,
 )
 from stratoflow_functions.errors import BadRequestError, ConflictError, NotFoundError
-from stratoflow_functions.store.base import StoreContext
+from stratoflow_functions.store.base import StoreContext, update_if
 from stratoflow_functions.store.failures import (
     TXN_CONDITION_FAILED as TXN_CONDITION_FAILED,
 )
 from stratoflow_functions.store.failures import (
     cancellation_codes,
     dynamo_errors,
-    is_condition_failure,
 )
 from stratoflow_functions.store.items import FlowRunItem, IdempotencyKeyItem
 from stratoflow_functions.store.keys import (
@@ -209,22 +205,11 @@ class FlowRunRepository:
             actions.append(item.infrastructure_id.set(infrastructure_id))
         # Live runs also move in the heartbeat index; other states keep their gsi1 keys.
         indexed = item.pk.exists() & item.gsi1pk.startswith("HEARTBEAT#")
-        moved = self._update(target, [*actions, item.gsi1sk.set(timed(now, run_id))], indexed)
-        if not moved and not self._update(target, actions, item.pk.exists()):
+        moved = update_if(target, [*actions, item.gsi1sk.set(timed(now, run_id))], indexed)
+        if not moved and not update_if(target, actions, item.pk.exists()):
             raise NotFoundError("flow run not found")
         LeaseRenewal(self._ctx).renew(run_id, now)
         return flow_run_from_item(target)
-
-    @staticmethod
-    def _update(target: FlowRunItem, actions: Sequence[Action], condition: Condition) -> bool:
-        try:
-            with dynamo_errors():
-                target.update(actions=list(actions), condition=condition)
-        except UpdateError as exc:
-            if is_condition_failure(exc):
-                return False
-            raise
-        return True
 
     def due(
         self,

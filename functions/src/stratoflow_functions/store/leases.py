@@ -26,8 +26,8 @@ from pynamodb.expressions.operand import Path
 from pynamodb.expressions.update import Action
 
 from stratoflow.orchestration import SlotGiveBack, SlotTake
-from stratoflow_functions.store.base import StoreContext
-from stratoflow_functions.store.failures import dynamo_errors, is_condition_failure
+from stratoflow_functions.store.base import StoreContext, update_if
+from stratoflow_functions.store.failures import dynamo_errors
 from stratoflow_functions.store.items import ConcurrencyLimitItem, LeaseRegistryItem
 from stratoflow_functions.store.keys import concurrency_pk, epoch, expiry, flow_run_pk
 
@@ -231,12 +231,8 @@ def _update(
     """One conditional update: True if applied, False if its condition failed, `busy` if the
     item is in another transaction's hands."""
     try:
-        with dynamo_errors():
-            target.update(actions=list(actions), condition=condition)
+        return update_if(target, actions, condition)
     except UpdateError as exc:
-        if is_condition_failure(exc):
-            return False
         if exc.cause_response_code == TRANSACTION_CONFLICT:
             return busy
         raise
-    return True
