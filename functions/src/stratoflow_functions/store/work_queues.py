@@ -63,7 +63,15 @@ class WorkQueueRepository:
         return _queue(target)
 
     def get_or_create(self, name: str, now: datetime) -> WorkQueue:
-        """The queue called `name`, created with default settings if new."""
+        """The queue called `name`, created with default settings if new.
+
+        Every claim asks for its queue, so a queue that exists is only read (one consistent
+        GetItem): writing it on every poll made the queue's item a partition every agent's
+        empty polls wrote to (docs/data-model.md, the load model).
+        """
+        found = self._ctx.find(work_queue_pk(name), WORK_QUEUE_SK, self._queues)
+        if found is not None:
+            return _queue(found)
         return self._write(name, WorkQueueUpdate().model_dump_json(), now, overwrite=False)
 
     def put(self, name: str, data: WorkQueueUpdate, now: datetime) -> WorkQueue:
