@@ -4,11 +4,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol, TypeVar
 from uuid import UUID, uuid4
 
-from stratoflow.orchestration import Plan, plan_task_run
-from stratoflow.schemas import FlowRun, InfrastructureType, State, StateType, TaskRun
+from stratoflow.orchestration import Decision, Plan, plan_task_run
+from stratoflow.schemas import (
+    DecisionStatus,
+    FlowRun,
+    InfrastructureType,
+    OrchestrationResult,
+    State,
+    StateType,
+    TaskRun,
+)
 from stratoflow_functions.store import Store
 
 T0 = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
@@ -115,3 +123,33 @@ def take_slots(store: Store, tags: list[str], now: datetime = T0) -> TaskRun:
     task = running_task(store, tags, now)
     assert store.task_runs.apply(plan_for(store, task.id, StateType.RUNNING, now))
     return task
+
+
+RunT = TypeVar("RunT", FlowRun, TaskRun)
+
+
+class _Applies(Protocol[RunT]):
+    def apply(
+        self,
+        plan: Plan[RunT],
+        *,
+        transition_id: UUID | None = None,
+        result: OrchestrationResult | None = None,
+    ) -> bool: ...
+
+
+def save(
+    runs: _Applies[RunT],
+    run: RunT,
+    *,
+    expected_version: int,
+    transition_id: UUID | None = None,
+    result: OrchestrationResult | None = None,
+    held_slots: tuple[str, ...] = (),
+) -> None:
+    """Write `run` whole at `expected_version` the one way the store writes runs: as a plan
+    (here one that takes and gives back no slot, so a single conditional put)."""
+    current = run.model_copy(update={"version": expected_version})
+    decision = Decision(status=DecisionStatus.ACCEPT, state=run.state)
+    plan = Plan(decision=decision, current=current, run=run, holds=held_slots)
+    assert runs.apply(plan, transition_id=transition_id, result=result)

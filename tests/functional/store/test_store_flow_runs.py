@@ -23,6 +23,7 @@ from tests.functional.store.store_support import (
     FakeClock,
     make_run,
     moved,
+    save,
     scheduled_run,
 )
 
@@ -100,9 +101,9 @@ def test_two_saves_from_the_same_version_one_wins_one_conflicts(store: Store) ->
     running = moved(run, StateType.RUNNING, T0)
     crashed = moved(run, StateType.CRASHED, T0)
 
-    store.flow_runs.save(running, expected_version=0)
+    save(store.flow_runs, running, expected_version=0)
     with pytest.raises(ConflictError) as caught:
-        store.flow_runs.save(crashed, expected_version=0)
+        save(store.flow_runs, crashed, expected_version=0)
 
     assert caught.value.code == "version_conflict"
     assert store.flow_runs.get(run.id).run.state.type == StateType.RUNNING
@@ -115,7 +116,7 @@ def test_save_records_the_transition_and_its_answer(store: Store) -> None:
     transition = uuid4()
     answer = OrchestrationResult(status=DecisionStatus.ACCEPT, state=running.state, version=1)
 
-    store.flow_runs.save(running, expected_version=0, transition_id=transition, result=answer)
+    save(store.flow_runs, running, expected_version=0, transition_id=transition, result=answer)
     record = store.flow_runs.get(run.id)
 
     assert record.run.version == 1
@@ -127,12 +128,12 @@ def test_save_requires_the_version_to_step_by_one(store: Store) -> None:
     store.flow_runs.create(run)
 
     with pytest.raises(ValueError, match="expected_version"):
-        store.flow_runs.save(run, expected_version=0)
+        save(store.flow_runs, run, expected_version=0)
 
 
 def test_save_of_a_missing_run_conflicts(store: Store) -> None:
     with pytest.raises(ConflictError):
-        store.flow_runs.save(moved(make_run(), StateType.RUNNING, T0), expected_version=0)
+        save(store.flow_runs, moved(make_run(), StateType.RUNNING, T0), expected_version=0)
 
 
 def test_run_items_carry_the_plain_attributes_the_stream_publisher_reads(
@@ -162,7 +163,7 @@ def test_due_returns_only_scheduled_runs_due_before_the_time_oldest_first(store:
     claimed = scheduled_run(T0 - timedelta(minutes=7))
     for run in [now, future, late, other_queue, claimed]:
         store.flow_runs.create(run)
-    store.flow_runs.save(moved(claimed, StateType.PENDING, T0), expected_version=0)
+    save(store.flow_runs, moved(claimed, StateType.PENDING, T0), expected_version=0)
 
     due = store.flow_runs.due("default", T0, limit=10)
 
@@ -216,7 +217,7 @@ def test_stale_lists_runs_by_heartbeat_age_oldest_first(store: Store) -> None:
     old, older, fresh = make_run(), make_run(), make_run()
     for run in [old, older, fresh]:
         store.flow_runs.create(run)
-        store.flow_runs.save(moved(run, StateType.RUNNING, T0), expected_version=0)
+        save(store.flow_runs, moved(run, StateType.RUNNING, T0), expected_version=0)
     store.flow_runs.heartbeat(old.id, T0 + timedelta(minutes=2), None)
     store.flow_runs.heartbeat(older.id, T0 + timedelta(minutes=1), None)
     store.flow_runs.heartbeat(fresh.id, T0 + timedelta(minutes=20), None)
@@ -232,7 +233,7 @@ def test_stale_lists_runs_by_heartbeat_age_oldest_first(store: Store) -> None:
 def test_a_run_entering_running_is_not_stale_from_an_old_heartbeat(store: Store) -> None:
     run = make_run(heartbeat=T0 - timedelta(hours=1))
     store.flow_runs.create(run)
-    store.flow_runs.save(moved(run, StateType.RUNNING, T0), expected_version=0)
+    save(store.flow_runs, moved(run, StateType.RUNNING, T0), expected_version=0)
 
     assert store.flow_runs.stale(StateType.RUNNING, T0 - timedelta(minutes=1), 5, None).items == []
 
@@ -263,7 +264,7 @@ def test_list_filters_by_state_flow_deployment_and_creation_time(store: Store) -
     c = make_run(at=T0 + timedelta(minutes=2))
     for run in [a, b, c]:
         store.flow_runs.create(run)
-    store.flow_runs.save(moved(b, StateType.RUNNING, T0), expected_version=0)
+    save(store.flow_runs, moved(b, StateType.RUNNING, T0), expected_version=0)
 
     def ids(**fields: object) -> list[object]:
         return [
@@ -285,7 +286,7 @@ def test_finished_runs_expire_after_the_retention_and_are_filtered_out(
     run, kept = make_run(), make_run()
     store.flow_runs.create(run)
     store.flow_runs.create(kept)
-    store.flow_runs.save(moved(run, StateType.COMPLETED, T0, end_time=T0), expected_version=0)
+    save(store.flow_runs, moved(run, StateType.COMPLETED, T0, end_time=T0), expected_version=0)
 
     clock.advance(days=settings.run_retention_days, seconds=1)
 

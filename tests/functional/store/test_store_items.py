@@ -34,7 +34,7 @@ from stratoflow_functions.store import Store, build_models, create_table, table_
 from stratoflow_functions.store.items import ENTITY_CLASSES, TableItem
 from stratoflow_functions.store.models import Models
 from stratoflow_functions.store.towel import SweepMark, towel_repository
-from tests.functional.store.store_support import T0, make_task_run, moved, scheduled_run
+from tests.functional.store.store_support import T0, make_task_run, moved, save, scheduled_run
 
 Raw = dict[str, dict[str, Any]]
 
@@ -60,7 +60,7 @@ def _write_flows_and_runs(store: Store) -> None:
     store.flow_runs.create(run)
     running = moved(run, StateType.RUNNING, T0)
     answer = OrchestrationResult(status=DecisionStatus.ACCEPT, state=running.state, version=1)
-    store.flow_runs.save(running, expected_version=0, transition_id=uuid4(), result=answer)
+    save(store.flow_runs, running, expected_version=0, transition_id=uuid4(), result=answer)
     store.flow_runs.heartbeat(run.id, T0, "i-123")
     task_run = make_task_run(run.id, tags=["db"])
     store.task_runs.create(task_run)

@@ -20,7 +20,7 @@ from stratoflow.orchestration import Plan
 from stratoflow.schemas import StateType, TaskRun
 from stratoflow_functions.errors import ConflictError, ThrottledError
 from stratoflow_functions.store import Store
-from tests.functional.store.store_support import T0, plan_for, running_task, take_slots
+from tests.functional.store.store_support import T0, plan_for, running_task, save, take_slots
 from tests.functional.write_meter import WriteMeter, cancelled
 
 TABLE = "stratoflow-test"
@@ -204,8 +204,11 @@ def _rival(store: Store, case: Case, task: TaskRun, tags: list[str]) -> None:
     if "run" in case.rivals:
         record = store.task_runs.get(task.id)
         moved = record.run.model_copy(update={"version": record.run.version + 1})
-        store.task_runs.save(
-            moved, expected_version=record.run.version, held_slots=record.held_slots
+        save(
+            store.task_runs,
+            moved,
+            expected_version=record.run.version,
+            held_slots=record.held_slots,
         )
     for name, tag in zip(TAGS, tags, strict=True):
         if name in case.rivals and case.gives_back:

@@ -21,7 +21,7 @@ from stratoflow_functions.errors import BadRequestError
 from stratoflow_functions.store import Store, build_store, create_table
 from stratoflow_functions.store.keys import SHARD_LAYOUT_PK, shard_of, timed
 from stratoflow_functions.store.run_items import due_time, heartbeat_mark
-from tests.functional.store.store_support import T0, FakeClock, make_run, moved, scheduled_run
+from tests.functional.store.store_support import T0, FakeClock, make_run, moved, save, scheduled_run
 
 FLOWS = [UUID(int=1), UUID(int=2), UUID(int=3)]
 DEPLOYMENTS = [None, UUID(int=11), UUID(int=12)]
@@ -265,7 +265,7 @@ def test_a_token_from_before_a_shard_count_change_goes_on_without_gaps(aws: None
 
     eight = same_table(two, 8)  # the redeploy moves every run it saves to its new shard
     for run in runs:
-        eight.flow_runs.save(moved(run, StateType.COMPLETED, T0), expected_version=0)
+        save(eight.flow_runs, moved(run, StateType.COMPLETED, T0), expected_version=0)
     moved_shard = [run for run in runs if shard_of(run.id, 8) != shard_of(run.id, 2)]
     token = first.next_token
     rest = every_page(lambda n, t: eight.flow_runs.list(FlowRunFilter(), n, t or token), 10)

@@ -10,7 +10,7 @@ import pytest
 from stratoflow.schemas import StateType
 from stratoflow_functions.errors import ConflictError, NotFoundError
 from stratoflow_functions.store import Store
-from tests.functional.store.store_support import T0, make_task_run, moved
+from tests.functional.store.store_support import T0, make_task_run, moved, save
 
 
 def test_task_run_create_is_idempotent_by_id(store: Store) -> None:
@@ -33,9 +33,9 @@ def test_task_run_saves_from_the_same_version_one_wins(store: Store) -> None:
     run = make_task_run(uuid4())
     store.task_runs.create(run)
 
-    store.task_runs.save(moved(run, StateType.RUNNING, T0), expected_version=0, held_slots=("db",))
+    save(store.task_runs, moved(run, StateType.RUNNING, T0), expected_version=0, held_slots=("db",))
     with pytest.raises(ConflictError) as caught:
-        store.task_runs.save(moved(run, StateType.FAILED, T0), expected_version=0)
+        save(store.task_runs, moved(run, StateType.FAILED, T0), expected_version=0)
 
     record = store.task_runs.get(run.id)
     assert caught.value.code == "version_conflict"

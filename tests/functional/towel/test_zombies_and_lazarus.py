@@ -10,6 +10,7 @@ from stratoflow_functions.config import Settings
 from stratoflow_functions.services.flow_run_states import propose_flow_run_state
 from stratoflow_functions.services.towel import kill_zombies, resurrect
 from stratoflow_functions.store import Store
+from tests.functional.store.store_support import save
 from tests.functional.towel.towel_support import live_run, task_run
 from tests.support import FakeClock
 
@@ -158,7 +159,7 @@ def _claim_again(store: Store, run, clock: FakeClock) -> None:  # type: ignore[n
             "version": run.version + 1,
         }
     )
-    store.flow_runs.save(pending, expected_version=run.version)
+    save(store.flow_runs, pending, expected_version=run.version)
 
 
 def test_lazarus_leaves_runs_with_active_task_runs_and_fresh_runs_alone(

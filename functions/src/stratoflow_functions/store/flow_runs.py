@@ -147,25 +147,6 @@ class FlowRunRepository:
         found = self._ctx.fetch(flow_run_pk(run_id), FLOW_RUN_SK, "flow run", self._runs)
         return flow_run_record(found)
 
-    def save(
-        self,
-        run: FlowRun,
-        *,
-        expected_version: int,
-        transition_id: UUID | None = None,
-        result: OrchestrationResult | None = None,
-    ) -> None:
-        """Write the whole run iff the stored version is `expected_version`.
-
-        Raises:
-            ValueError: `run.version` is not `expected_version + 1`.
-            ConflictError: `version_conflict` when another writer got there first.
-        """
-        check_version_step(run.version, expected_version)
-        self.shards.ensure_recorded()
-        new_item = flow_run_item(self._ctx.models, run, transition_id, result)
-        self._ctx.put_at_version(new_item, expected_version, f"flow run {run.id}")
-
     def apply(
         self,
         plan: Plan[FlowRun],

@@ -56,25 +56,6 @@ class TaskRunRepository:
         found = self._ctx.fetch(task_run_pk(task_run_id), TASK_RUN_SK, "task run", self._runs)
         return task_run_record(found)
 
-    def save(
-        self,
-        run: TaskRun,
-        *,
-        expected_version: int,
-        transition_id: UUID | None = None,
-        result: OrchestrationResult | None = None,
-        held_slots: tuple[str, ...] = (),
-    ) -> None:
-        """Write the whole run iff the stored version is `expected_version`.
-
-        Raises:
-            ValueError: `run.version` is not `expected_version + 1`.
-            ConflictError: `version_conflict` when another writer got there first.
-        """
-        check_version_step(run.version, expected_version)
-        new_item = task_run_item(self._ctx.models, run, transition_id, result, held_slots)
-        self._ctx.put_at_version(new_item, expected_version, f"task run {run.id}")
-
     def apply(
         self,
         plan: Plan[TaskRun],
