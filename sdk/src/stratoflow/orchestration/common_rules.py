@@ -23,7 +23,7 @@ from stratoflow.schemas import TERMINAL_STATE_TYPES, State, StateName, StateType
 
 def retries_remain(ctx: ProposalContext) -> bool:
     """Whether the run may run again under its retry policy (run_count counts RUNNING entries)."""
-    return ctx.run.run_count <= ctx.run.retry_policy.retries
+    return ctx.run.retry_policy.allows_another_attempt(ctx.run.run_count)
 
 
 class PreventLeavingTerminalStates(TransitionRule):

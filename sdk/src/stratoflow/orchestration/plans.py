@@ -30,7 +30,6 @@ from stratoflow.orchestration.context import (
 from stratoflow.orchestration.policies import decide
 from stratoflow.orchestration.rules import new_state, wait
 from stratoflow.schemas import (
-    DecisionStatus,
     FlowRun,
     OrchestrationResult,
     RetryPolicy,
@@ -175,7 +174,7 @@ def plan_flow_run(
         run = run.model_copy(update={"retry_policy": retry_policy})
     context = ProposalContext(run=flow_run_view(run), proposed=proposed, now=now, proposer=proposer)
     decision = decide(context)
-    if not _writes(decision):
+    if not decision.changes_state:
         return Plan(decision=decision, current=run)
     assert decision.state is not None
     updated, books = _advance_flow_run(run, decision.state, now)
@@ -281,7 +280,7 @@ def plan_task_run(
         proposer=proposer,
     )
     decision = decide(context)
-    if not _writes(decision):
+    if not decision.changes_state:
         return Plan(decision=decision, current=run, holds=held)
     assert decision.state is not None
     update, books = run_changes(run.state, run.run_count, run.start_time, decision.state, now)
@@ -326,13 +325,6 @@ def _settle_task_slots(
 
 
 # --- shared ----------------------------------------------------------------------------------
-
-
-def _writes(decision: Decision) -> bool:
-    return decision.state is not None and decision.status in (
-        DecisionStatus.ACCEPT,
-        DecisionStatus.REJECT,
-    )
 
 
 def _take(limit: TagSlots, holder: UUID, expires: datetime) -> SlotTake:
