@@ -163,7 +163,7 @@ def test_a_healthy_deployment_is_planned_whatever_the_clock_says_of_the_broken_o
     healthy = deploy(store, clock.now, name="z-daily", schedules=[cron("0 6 * * *")])
     ticks = iter(range(10**9))
 
-    report = schedule_runs(store, settings, clock.now, clock=lambda: next(ticks) * 1e-6)
+    report = schedule_runs(store, settings, clock.now, budget_clock=lambda: next(ticks) * 1e-6)
 
     assert report.schedules_failed == 1
     assert (

@@ -4,9 +4,12 @@ Pure orchestration code. A schedule is user input, and the libraries that expand
 for rrules, croniter for cron) can search for a very long time when nothing matches: dateutil
 walks period after period up to the year 9999 for `FREQ=SECONDLY;BYMONTH=2;BYMONTHDAY=30`, and
 never stops for `INTERVAL=0`. Every evaluation therefore carries a `Budget`: a number of steps
-(a candidate instant, or one period dateutil examined) and a time limit on a monotonic clock
-(the caller may pass one in). The step count makes the bound deterministic; the time limit
-covers steps that cost more than others. Spending past either raises `ScheduleBudgetError`.
+(a candidate instant, or one period dateutil examined) and a time limit on the calling
+thread's CPU clock (`cpu_clock`; the caller may pass another). The step count makes the bound
+deterministic; the time limit covers steps that cost more than others. It is CPU time, not wall
+time, so that a busy machine (other threads of the local stack, a loaded CI runner, a GC pause
+in another thread) never makes a schedule over budget that is within it on an idle one.
+Spending past either raises `ScheduleBudgetError`.
 
 The API validates by planning the schedule from now and from the starts where planning it
 costs the most (`worst_starts`), each plan on a `VALIDATION_BUDGET`, a quarter of the
@@ -30,9 +33,13 @@ __all__ = [
     "Clock",
     "ScheduleBudgetError",
     "ScheduleError",
+    "cpu_clock",
 ]
 
 Clock = Callable[[], float]
+
+cpu_clock: Clock = time.thread_time
+"""The default budget clock: CPU seconds the calling thread has used (never goes back)."""
 
 
 class ScheduleError(ValueError):
@@ -64,18 +71,18 @@ class ScheduleBudgetError(ScheduleError):
 
 @dataclass(frozen=True)
 class BudgetSpec:
-    """The size of a budget: at most `steps` steps and `seconds` of monotonic time."""
+    """The size of a budget: at most `steps` steps and `seconds` of CPU time."""
 
     steps: int
     seconds: float
     name: str = "budget"
     """How messages call it: `validation budget`, `planning budget`, …"""
 
-    def start(self, clock: Clock = time.monotonic, within: Budget | None = None) -> Budget:
+    def start(self, clock: Clock = cpu_clock, within: Budget | None = None) -> Budget:
         """A fresh budget of this size whose time starts now on `clock`.
 
         Args:
-            clock: A monotonic clock, in seconds.
+            clock: A clock that never goes back, in seconds (`cpu_clock` by default).
             within: A larger budget each step is also spent from (a deployment's, shared by
                 its schedules).
         """
@@ -90,7 +97,7 @@ class Budget:
     """Steps and time left for one schedule evaluation (mutable; one per evaluation)."""
 
     def __init__(
-        self, spec: BudgetSpec, clock: Clock = time.monotonic, within: Budget | None = None
+        self, spec: BudgetSpec, clock: Clock = cpu_clock, within: Budget | None = None
     ) -> None:
         """Start spending `spec` now on `clock` (and from `within`, if given)."""
         self.spec = spec

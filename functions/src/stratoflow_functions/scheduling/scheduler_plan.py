@@ -13,7 +13,6 @@ others are planned as usual. `is_late` is the predicate behind the SCHEDULED →
 from __future__ import annotations
 
 import copy
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -26,6 +25,7 @@ from stratoflow_functions.scheduling.schedule_budget import (
     BudgetSpec,
     Clock,
     ScheduleError,
+    cpu_clock,
 )
 from stratoflow_functions.scheduling.schedules import PlanBounds, upcoming_times
 
@@ -111,16 +111,16 @@ def plan_deployment(
     *,
     budget: BudgetSpec = PLANNING_BUDGET,
     deployment_budget: BudgetSpec = DEPLOYMENT_PLANNING_BUDGET,
-    clock: Clock = time.monotonic,
+    clock: Clock = cpu_clock,
 ) -> DeploymentPlan:
     """The runs every active schedule of a deployment should have after `now`.
 
     Per schedule: every run in `(now, now + horizon]`, but at least `min_runs` (even beyond
     the horizon) and at most `max_runs`. A paused deployment and inactive schedules plan
     nothing. Runs are ordered by schedule, then start time. Each schedule is planned on a
-    fresh `budget`, all of them within one `deployment_budget` (both on the monotonic
-    `clock`); a schedule that is invalid or over budget plans nothing and is reported in
-    `failures`, and the next schedule is planned as usual.
+    fresh `budget`, all of them within one `deployment_budget` (both on `clock`, the thread's
+    CPU time by default); a schedule that is invalid or over budget plans nothing and is
+    reported in `failures`, and the next schedule is planned as usual.
 
     Args:
         deployment: The deployment, with its schedules.
@@ -128,7 +128,7 @@ def plan_deployment(
         bounds: Runs per schedule; `PlanBounds()` by default.
         budget: What planning one schedule may spend.
         deployment_budget: What planning all of them may spend.
-        clock: The monotonic clock the budget's time limit runs on.
+        clock: The clock the budgets' time limits run on.
 
     Returns:
         The planned runs and the failed schedules.

@@ -1,7 +1,7 @@
 """Schedule arithmetic: the UTC instants at which a deployment schedule fires, on a budget.
 
 Pure code in the orchestration layer (no I/O; the caller passes the time window, and the
-budget's monotonic clock). The scheduler plans with `upcoming_times` (through
+budget's clock). The scheduler plans with `upcoming_times` (through
 `scheduler_plan`); the API calls `validate_schedule`, which runs the same `upcoming_times` on a
 quarter of the scheduler's budget (see `schedule_budget`), from now and from the starts where it
 costs the most (`worst_starts`), so what is accepted can be planned whenever it is planned.
@@ -30,7 +30,6 @@ for how a rule is checked and bounded.
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
@@ -56,6 +55,7 @@ from stratoflow_functions.scheduling.schedule_budget import (
     Clock,
     ScheduleBudgetError,
     ScheduleError,
+    cpu_clock,
 )
 from stratoflow_functions.scheduling.worst_starts import WorstStart, worst_starts
 
@@ -172,7 +172,7 @@ def validate_schedule(
     *,
     budget: BudgetSpec = VALIDATION_BUDGET,
     total: BudgetSpec = VALIDATION_TOTAL_BUDGET,
-    clock: Clock = time.monotonic,
+    clock: Clock = cpu_clock,
 ) -> None:
     """Check that a schedule can be planned: what the API accepts, the scheduler can plan.
 
@@ -187,7 +187,7 @@ def validate_schedule(
         now: The time it is validated at (timezone-aware).
         budget: What each plan (and the COUNT listing) may spend.
         total: What the whole check may spend.
-        clock: The monotonic clock the budgets' time limits run on.
+        clock: The clock the budgets' time limits run on (the thread's CPU time by default).
 
     Raises:
         ScheduleError: The timezone is unknown; the cron expression or rrule is malformed or

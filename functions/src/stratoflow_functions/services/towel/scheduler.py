@@ -24,7 +24,7 @@ from typing import Protocol
 from stratoflow.schemas import Deployment, FlowRun
 from stratoflow_functions.config import Settings
 from stratoflow_functions.errors import ConflictError, ThrottledError
-from stratoflow_functions.scheduling.schedule_budget import Clock
+from stratoflow_functions.scheduling.schedule_budget import Clock, cpu_clock
 from stratoflow_functions.scheduling.scheduler_plan import (
     PlannedRun,
     ScheduleFailure,
@@ -121,6 +121,7 @@ class _Walk:
 
     limits: SchedulerLimits
     clock: Clock = time.monotonic
+    budget_clock: Clock = cpu_clock
     deployments: int = 0
     created: int = 0
     deleted: int = 0
@@ -160,6 +161,7 @@ def schedule_runs(
     dispatcher: Dispatcher | None = None,
     limits: SchedulerLimits | None = None,
     clock: Clock = time.monotonic,
+    budget_clock: Clock = cpu_clock,
 ) -> SchedulerReport:
     """One scheduler tick.
 
@@ -169,14 +171,16 @@ def schedule_runs(
         now: The current time (timezone-aware).
         dispatcher: Starts due push runs; by default nothing is dispatched.
         limits: Per-invocation bounds.
-        clock: The monotonic clock planning budgets and `walk_seconds` run on.
+        clock: The monotonic clock `walk_seconds` runs on (wall time: the Lambda's timeout).
+        budget_clock: The clock planning budgets run on (the thread's CPU time by default, so
+            a busy machine never puts a valid schedule over its budget).
 
     Returns:
         Counts of what this call did, with the schedules it could not plan.
     """
     limits = limits or SchedulerLimits()
     towel = towel_repository(store)
-    walk = _Walk(limits, clock)
+    walk = _Walk(limits, clock, budget_clock)
     queues: set[str] = set()
     wrapped = _walk_deployments(store, towel, settings, now, walk, queues)
     late = mark_late_runs(
@@ -247,7 +251,7 @@ def _fill(
         settings.scheduler_max_runs,
         timedelta(days=settings.scheduler_horizon_days),
     )
-    plan = plan_deployment(deployment, now, bounds, clock=walk.clock)
+    plan = plan_deployment(deployment, now, bounds, clock=walk.budget_clock)
     for failure in plan.failures:
         walk.failed(failure)
     planned = plan.runs
