@@ -24,9 +24,9 @@ def _deploy(api: ApiCaller, flow_id: str, *schedules: dict[str, Any]) -> tuple[A
         "entrypoint": "flows/etl.py:etl",
         "schedules": [{"schedule": schedule} for schedule in schedules],
     }
-    started = time.monotonic()
+    started = time.thread_time()  # CPU time: what validation spent, however loaded the runner
     answer = api.post("/deployments", body)
-    return answer, time.monotonic() - started
+    return answer, time.thread_time() - started
 
 
 def _rrule(text: str, timezone: str = "UTC") -> dict[str, Any]:
