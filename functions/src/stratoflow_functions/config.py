@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from stratoflow.orchestration import DEFAULT_LEASE_SECONDS
+from stratoflow.schemas import InfrastructureType
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,21 @@ class Settings:
     service_name: str = "stratoflow"
     ecs_launcher_arn: str | None = None
     """The ECS/Fargate launcher state machine, when the stack has one."""
+    kubernetes_launcher_arn: str | None = None
+    """The Kubernetes launcher state machine, when the stack has one."""
+    vertex_launcher_arn: str | None = None
+    """The Vertex AI launcher state machine, when the stack has one."""
+    lambda_launcher_arn: str | None = None
+    """The Lambda launcher state machine (runs flows in the runner function), when enabled."""
+    launch_api_url: str | None = None
+    """The API URL a launched run receives as `STRATOFLOW_API_URL` (SPEC section 7)."""
+    launch_api_key_secret: str | None = None
+    """ARN of the Secrets Manager secret holding the API key launched runs outside AWS IAM
+    receive by reference (ECS `secrets`, a Kubernetes Secret); never its value."""
+    launcher_poll_seconds: int = 15
+    """How long the Kubernetes and Vertex launchers wait between two status polls."""
+    dispatch_per_tick: int = 100
+    """The most executions one scheduler tick starts (the rest wait for the next tick)."""
     index_shards: int = 8
     """How many shards each run-index partition is written over (docs/data-model.md, "Write
     sharding"): raise it for more writes per second; lowering it loses nothing (reads cover
@@ -54,6 +70,21 @@ class Settings:
         """
         if not 1 <= self.index_shards <= MAX_INDEX_SHARDS:
             raise ValueError(f"index_shards must be 1..{MAX_INDEX_SHARDS}, got {self.index_shards}")
+
+    def launcher_arn(self, infrastructure: InfrastructureType) -> str | None:
+        """The launcher state machine that pushes runs of `infrastructure`, if the stack has one
+        (runs of an infrastructure without one wait for a pull agent)."""
+        return {
+            InfrastructureType.ECS: self.ecs_launcher_arn,
+            InfrastructureType.KUBERNETES: self.kubernetes_launcher_arn,
+            InfrastructureType.VERTEX: self.vertex_launcher_arn,
+            InfrastructureType.LAMBDA: self.lambda_launcher_arn,
+        }.get(infrastructure)
+
+    @property
+    def pushed(self) -> tuple[InfrastructureType, ...]:
+        """The infrastructure types this stack launches itself (those with a launcher)."""
+        return tuple(kind for kind in InfrastructureType if self.launcher_arn(kind))
 
 
 MAX_INDEX_SHARDS = 32
@@ -80,6 +111,13 @@ _ENV = {
     "max_body_bytes": "STRATOFLOW_MAX_BODY_BYTES",
     "admin_principals": "STRATOFLOW_ADMIN_PRINCIPALS",
     "ecs_launcher_arn": "STRATOFLOW_ECS_LAUNCHER_ARN",
+    "kubernetes_launcher_arn": "STRATOFLOW_KUBERNETES_LAUNCHER_ARN",
+    "vertex_launcher_arn": "STRATOFLOW_VERTEX_LAUNCHER_ARN",
+    "lambda_launcher_arn": "STRATOFLOW_LAMBDA_LAUNCHER_ARN",
+    "launch_api_url": "STRATOFLOW_LAUNCH_API_URL",
+    "launch_api_key_secret": "STRATOFLOW_LAUNCH_API_KEY_SECRET",
+    "launcher_poll_seconds": "STRATOFLOW_LAUNCHER_POLL_SECONDS",
+    "dispatch_per_tick": "STRATOFLOW_DISPATCH_PER_TICK",
     "index_shards": "STRATOFLOW_INDEX_SHARDS",
 }
 """The environment variable behind each setting; the CDK construct sets the same names."""

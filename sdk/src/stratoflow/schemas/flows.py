@@ -130,6 +130,8 @@ class InfrastructureType(StrEnum):
     KUBERNETES = "kubernetes"
     VERTEX = "vertex"
     ECS = "ecs"
+    LAMBDA = "lambda"
+    """Inside an AWS Lambda invocation of the stack's runner function (flows under 15 min)."""
 
 
 class CodeBundle(BaseModel):
