@@ -112,6 +112,15 @@ def test_orchestration_is_pure() -> None:
     assert impure_imports(ROOT / ORCHESTRATION, package) == {}
 
 
+INFRASTRUCTURE = "sdk/src/stratoflow/infrastructure"
+
+
+def test_job_spec_builders_are_pure() -> None:
+    """The builders import the standard library, pydantic and the wire schemas only."""
+    found = impure_imports(ROOT / INFRASTRUCTURE, "stratoflow.infrastructure")
+    assert {m: p for m, p in found.items() if not m.startswith("stratoflow.infrastructure")} == {}
+
+
 SCHEDULING = "functions/src/stratoflow_functions/scheduling"
 SCHEDULING_MAY_IMPORT = {"pydantic", "croniter", "dateutil"}
 
