@@ -145,6 +145,8 @@ def run_task_request(
         "tags": _tags(settings, run),
         "startedBy": STARTED_BY,
         "propagateTags": "TASK_DEFINITION",
+        # A retried RunTask of the same attempt starts no second task (ECS idempotency).
+        "clientToken": f"{run.id}-r{run.resurrections}",
     }
     if settings.launch_type == "FARGATE" and settings.platform_version:
         request["platformVersion"] = settings.platform_version
