@@ -139,3 +139,50 @@ def test_the_code_bucket_is_the_configured_one(store: Store, clock: FakeClock) -
     assert f"s3://acme-flows-code/bundles/{SHA}.zip" in default.body["error"]["message"]
     own = _deploy(api, flow_id, code=_bundle(f"s3://acme-flows-code/bundles/{SHA}.zip"))
     assert own.status == 201, own.body
+
+
+@pytest.mark.parametrize(
+    ("infrastructure", "overrides", "named"),
+    [
+        ("ecs", {"cpuu": 1024}, "ecs settings: cpuu: unknown setting"),
+        ("ecs", {"cpu": 256, "memory": 8192}, "ecs settings: memory: with cpu 256"),
+        ("ecs", {"env": {"STRATOFLOW_API_KEY": "sf_plain"}}, "ecs settings: env:"),
+        ("kubernetes", {"resources": {"limits": {"cpu": "lots"}}}, "resources.limits.cpu"),
+        ("vertex", {"api_key_secret": "plain"}, "vertex settings: api_key_secret"),
+        ("lambda", {"timeout_seconds": 3600}, "lambda settings: timeout_seconds"),
+        ("local", {"image": "acme/etl:1"}, "local settings: image: unknown setting"),
+    ],
+)
+def test_infra_settings_the_model_refuses_are_a_422_naming_the_field_and_store_nothing(
+    api: ApiCaller, flow_id: str, infrastructure: str, overrides: dict[str, Any], named: str
+) -> None:
+    answer = _deploy(api, flow_id, infrastructure=infrastructure, infra_overrides=overrides)
+    assert answer.status == 422, answer.body
+    assert answer.code == "invalid_infra_settings"
+    assert named in answer.body["error"]["message"]
+    assert _stored(api) == []
+
+
+def test_a_refused_infra_settings_update_leaves_the_stored_deployment_as_it_was(
+    api: ApiCaller, flow_id: str
+) -> None:
+    good = _deploy(api, flow_id, infrastructure="ecs", infra_overrides={"cpu": 512, "memory": 1024})
+    assert good.status == 201, good.body
+    bad = _deploy(api, flow_id, infrastructure="ecs", infra_overrides={"cpu": 512, "memory": 1})
+    assert bad.status == 422
+    assert bad.code == "invalid_infra_settings"
+    (stored,) = _stored(api)
+    assert stored["infra_overrides"] == {"cpu": 512, "memory": 1024}
+    assert stored["updated"] == good.body["updated"]
+
+
+def test_settings_valid_for_their_infrastructure_are_stored_as_sent(
+    api: ApiCaller, flow_id: str
+) -> None:
+    overrides = {"namespace": "flows", "resources": {"limits": {"cpu": 2}}, "env": {"A": "b"}}
+    answer = _deploy(api, flow_id, infrastructure="kubernetes", infra_overrides=overrides)
+    assert answer.status == 201, answer.body
+    assert answer.body["infra_overrides"] == overrides
+    moved = _deploy(api, flow_id, infrastructure="ecs", infra_overrides=overrides)
+    assert moved.status == 422  # the same values are not ECS settings
+    assert "ecs settings: namespace: unknown setting" in moved.body["error"]["message"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
+from stratoflow.infrastructure import InfraSettingsError, settings_for
 from stratoflow.schemas import (
     CodeBundle,
     CodeSource,
@@ -42,7 +43,8 @@ def upsert_deployment(
             bundle is accepted, only images).
 
     Raises:
-        UnprocessableError: a bad schedule, or code that is not in the code bucket (422).
+        UnprocessableError: a bad schedule, code that is not in the code bucket, or
+            infra_overrides its infrastructure's settings refuse (422).
         PayloadTooLargeError: parameters or infra_overrides over their limits (413).
     """
     check_code_source(data.code, code_bucket)
@@ -58,10 +60,23 @@ def upsert_deployment(
             f"infra_overrides are over {MAX_INFRA_OVERRIDES_BYTES} bytes",
             code="infra_overrides_too_large",
         )
+    check_infra_settings(data)
     flow = store.flows.get(data.flow_id)
     deployment, created = store.deployments.upsert(data, flow, now)
     set_slot_limit(store, deployment_slot(deployment.id), deployment.concurrency_limit, now)
     return deployment, created
+
+
+def check_infra_settings(data: DeploymentCreate) -> None:
+    """Refuse `infra_overrides` that the infrastructure's settings model does not accept.
+
+    Raises:
+        UnprocessableError: `invalid_infra_settings`, the message naming the field (422).
+    """
+    try:
+        settings_for(data.infrastructure, data.infra_overrides)
+    except InfraSettingsError as exc:
+        raise UnprocessableError(exc.message, code="invalid_infra_settings") from exc
 
 
 def check_code_source(code: CodeSource | None, code_bucket: str | None) -> None:
