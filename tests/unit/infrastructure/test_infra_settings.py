@@ -54,7 +54,8 @@ def test_empty_settings_are_the_documented_defaults() -> None:
         (I.ECS, {"env": {"STRATOFLOW_FLOW_RUN_ID": "x"}}, "env", "set by the launcher"),
         (I.ECS, {"env": {"TOKEN": "sf_abc123"}}, "env", "looks like a Stratoflow API key"),
         (I.ECS, {"env": {"1BAD": "x"}}, "env", "is not an environment variable name"),
-        (I.ECS, {"env": {"A": 1}}, "env.A", "valid string"),
+        (I.ECS, {"env": {"A": [1]}}, "env.A", "valid string"),
+        (I.ECS, {"env": ["A=1"]}, "env", "valid dictionary"),
         (I.KUBERNETES, {"resources": {"limits": {"cpu": "lots"}}}, "resources.limits.cpu",
          "is not a Kubernetes quantity"),
         (I.KUBERNETES, {"tolerations": [{"bogus": 1}]}, "tolerations.0.bogus", "unknown setting"),
@@ -102,3 +103,8 @@ def test_every_fargate_size_pair_in_the_table_is_accepted() -> None:
     ec2 = settings_for(I.ECS, {"launch_type": "EC2", "cpu": 300, "memory": 700})
     assert isinstance(ec2, EcsSettings)
     assert ec2.cpu == 300  # EC2 takes any size its instances have room for
+
+
+def test_scalar_env_values_are_taken_as_their_text() -> None:
+    settings = settings_for(I.ECS, {"env": {"PORT": 8080, "RATIO": 0.5, "DEBUG": True}})
+    assert settings.env == {"PORT": "8080", "RATIO": "0.5", "DEBUG": "true"}

@@ -26,11 +26,12 @@ def parse_params(pairs: Iterable[str]) -> dict[str, Any]:
         key, sep, raw = pair.partition("=")
         if not sep or not key.strip():
             raise BadInputError(f"invalid --param {pair!r}: expected KEY=VALUE")
-        params[key.strip()] = _value(raw)
+        params[key.strip()] = parse_value(raw)
     return params
 
 
-def _value(raw: str) -> Any:
+def parse_value(raw: str) -> Any:
+    """A command-line value: JSON when it parses as JSON, else the string itself."""
     try:
         return json.loads(raw)
     except ValueError:

@@ -2,7 +2,9 @@
 
 The current directory is the project root: FILE is found relative to it, the folder is packed
 into a content-addressed bundle (minus `.stratoflowignore`) and uploaded unless unchanged, or
-`--image` records a container image that holds the code instead. Links that would pack content
+`--image` records a container image that holds the code instead. `--infra` picks where runs
+execute; its settings come from `--infra-file` and `--set` and are checked before anything is
+sent (see `stratoflow.cli._infra`). Links that would pack content
 from outside the folder are left out, and each is named on stderr. Everything the user typed is
 validated before the first write; the API's refusals (a bad cron, say) exit 2 with its message.
 """
@@ -16,12 +18,14 @@ import click
 from pydantic import ValidationError
 
 from stratoflow.cli._common import BadInputError, CliError, client_from, handle_errors
+from stratoflow.cli._infra import infra_overrides
 from stratoflow.cli._inputs import parse_params, validation_message
 from stratoflow.deploy import PENDING_FLOW_ID, BundleError, DeployResult, DeploySpec, deploy
 from stratoflow.runtime.loader import CodeLoadError, load_flow
 from stratoflow.schemas import (
     CodeImage,
     CronSchedule,
+    Deployment,
     DeploymentCreate,
     DeploymentScheduleCreate,
     InfrastructureType,
@@ -46,6 +50,18 @@ Schedule = CronSchedule | IntervalSchedule | RRuleSchedule
     type=click.Choice([i.value for i in InfrastructureType]),
     default=InfrastructureType.LOCAL.value,
     show_default=True,
+)
+@click.option(
+    "--set",
+    "settings",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="An infrastructure setting (dotted keys nest: env.FOO=bar; JSON values: cpu=1024).",
+)
+@click.option(
+    "--infra-file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Infrastructure settings from a JSON or .toml file (--set wins over it).",
 )
 @click.option("--image", help="A container image with the code inside (no upload).")
 @click.option("--paused", is_flag=True, help="Create the deployment with its schedule paused.")
@@ -75,6 +91,8 @@ def build_spec(root: Path, entrypoint: str, options: dict[str, Any]) -> DeploySp
         flow = load_flow(relative, root)
     except CodeLoadError as exc:
         raise BadInputError(str(exc)) from exc
+    infra = InfrastructureType(options["infra"])
+    overrides = infra_overrides(infra, options["infra_file"], options["settings"])
     try:
         deployment = DeploymentCreate(
             flow_id=PENDING_FLOW_ID,
@@ -82,7 +100,8 @@ def build_spec(root: Path, entrypoint: str, options: dict[str, Any]) -> DeploySp
             entrypoint=relative,
             parameters=parse_params(options["params"]),
             work_queue=options["work_queue"],
-            infrastructure=InfrastructureType(options["infra"]),
+            infrastructure=infra,
+            infra_overrides=overrides,
             schedules=schedules_from(options),
             paused=options["paused"],
         )
@@ -158,10 +177,27 @@ def summary(result: DeployResult, spec: DeploySpec) -> str:
         f"  code        {_describe_code(result, spec)}",
         f"  schedule    {'; '.join(schedules)}{' (paused)' if found.paused else ''}",
         f"  work queue  {found.work_queue} (infrastructure {found.infrastructure.value})",
-        f"Next: `stratoflow run '{ref}' --watch` starts a run now; an agent on work queue "
-        f"'{found.work_queue}' picks it up.",
+        f"Next: `stratoflow run '{ref}' --watch` starts a run now; {_who_starts(found)}.",
     ]
     return "\n".join(lines)
+
+
+PUSHABLE = frozenset(
+    {
+        InfrastructureType.ECS,
+        InfrastructureType.KUBERNETES,
+        InfrastructureType.VERTEX,
+        InfrastructureType.LAMBDA,
+    }
+)
+"""Infrastructure a stack can launch runs on itself (when it has that launcher turned on)."""
+
+
+def _who_starts(found: Deployment) -> str:
+    agent = f"an agent on work queue '{found.work_queue}' picks it up"
+    if found.infrastructure in PUSHABLE:
+        return f"the stack's {found.infrastructure.value} launcher starts it (without one, {agent})"
+    return agent
 
 
 def skipped_lines(result: DeployResult) -> list[str]:

@@ -67,13 +67,26 @@ def _check_env(env: dict[str, str]) -> dict[str, str]:
     return env
 
 
+def _scalars_as_text(env: Any) -> Any:
+    # `--set env.PORT=8080` and TOML's `PORT = 8080` mean the text "8080" in an environment.
+    if not isinstance(env, dict):
+        return env
+    return {name: _text(value) for name, value in env.items()}
+
+
+def _text(value: Any) -> Any:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value) if isinstance(value, int | float) else value
+
+
 def _check_image(value: str) -> str:
     if not _IMAGE.fullmatch(value):
         raise ValueError(f"{value!r} is not a container image reference ([registry/]name[:tag])")
     return value
 
 
-Env = Annotated[dict[str, str], AfterValidator(_check_env)]
+Env = Annotated[dict[str, str], BeforeValidator(_scalars_as_text), AfterValidator(_check_env)]
 Image = Annotated[str, Field(max_length=512), AfterValidator(_check_image)]
 
 
