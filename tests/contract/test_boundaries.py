@@ -25,6 +25,7 @@ SDK_THIRD_PARTY = {
     "httpx",
     "click",
     "botocore",
+    "google",  # the `gcp` extra, imported lazily by `stratoflow execute` (runtime/launched.py)
     "tzdata",
     "typing_extensions",
 }

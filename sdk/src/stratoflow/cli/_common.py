@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import datetime
 
 import click
@@ -40,8 +41,12 @@ class BadInputError(CliError):
     exit_code = EXIT_USAGE
 
 
-def client_from(ctx: click.Context) -> StratoflowClient:
+def client_from(ctx: click.Context, *, fallback_api_key: str | None = None) -> StratoflowClient:
     """The API client for this invocation.
+
+    Args:
+        ctx: the click context (its root holds the `--api-url` / `--api-key` overrides).
+        fallback_api_key: the key to use when no profile, variable or flag gives one.
 
     Raises:
         CliError: no API is configured, the profile is broken, or the auth it needs cannot be
@@ -52,6 +57,8 @@ def client_from(ctx: click.Context) -> StratoflowClient:
         settings = load_client_settings(**overrides)
     except ValueError as exc:
         raise BadInputError(str(exc)) from exc
+    if settings.api_key is None and fallback_api_key is not None:
+        settings = replace(settings, api_key=fallback_api_key)
     if settings.offline:
         raise BadInputError(
             "no API configured: set STRATOFLOW_API_URL, pass --api-url, "

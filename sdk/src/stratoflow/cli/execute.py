@@ -6,6 +6,10 @@ flow engine against that existing run and exits 0 if it COMPLETED, 1 otherwise, 
 deployment, code or entrypoint is unusable. In that last case the run is first proposed FAILED
 with the reason, so it is on the run and not only in this process's output.
 
+Launched runs learn what launched them from `stratoflow.runtime.launched`: the infrastructure id
+reported on heartbeats (the launcher's, the ECS task ARN, else the pid) and, on platforms that
+pass the API key as a Secret Manager reference (Vertex), the key itself.
+
 The scratch folder goes on every exit this process lives through: a normal one, an error, and
 SIGTERM (turned into `TerminationSignal` here, so the folder is removed before the signal is
 delivered again and the process ends the way its sender meant).
@@ -13,7 +17,6 @@ delivered again and the process ends the way its sender meant).
 
 from __future__ import annotations
 
-import os
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -37,6 +40,13 @@ from stratoflow.exceptions import TerminationSignal
 from stratoflow.flows import Flow
 from stratoflow.runtime.config import RuntimeConfig
 from stratoflow.runtime.engine import execute_flow_run
+from stratoflow.runtime.launched import (
+    ApiKeySecretError,
+    LaunchSettings,
+    fetch_api_key,
+    infrastructure_id,
+    load_launch_settings,
+)
 from stratoflow.runtime.loader import CodeLoadError, load_flow, materialize_code
 from stratoflow.runtime.outcome import Outcome
 from stratoflow.runtime.results import result_store_for
@@ -50,10 +60,11 @@ from stratoflow.schemas import FlowRun, State, StateProposal, StateType
 def execute(ctx: click.Context, flow_run_id: str) -> None:
     """Run an existing flow run of a deployment in this process."""
     run_id = parse_id(flow_run_id)
-    client = client_from(ctx)
+    launch = load_launch_settings()
+    client = client_from(ctx, fallback_api_key=_api_key_from_secret(launch))
     with TerminationGuard() as guard:
         try:
-            outcome = _execute(client, run_id, f"flow run {flow_run_id}")
+            outcome = _execute(client, run_id, f"flow run {flow_run_id}", infrastructure_id(launch))
         except TerminationSignal as exc:
             guard.resend(exc.signum)  # the scratch folder is gone by now
             raise
@@ -61,7 +72,21 @@ def execute(ctx: click.Context, flow_run_id: str) -> None:
     ctx.exit(EXIT_OK if outcome.ok else EXIT_FAILED)
 
 
-def _execute(client: StratoflowClient, run_id: UUID, what: str) -> Outcome:
+def _api_key_from_secret(launch: LaunchSettings) -> str | None:
+    """The key named by `STRATOFLOW_API_KEY_SECRET` when no key is set, else None.
+
+    Raises:
+        BadInputError: the secret cannot be read (the message says why; exit 2).
+    """
+    if not launch.needs_api_key_from_secret or launch.api_key_secret is None:
+        return None
+    try:
+        return fetch_api_key(launch.api_key_secret, base_url=launch.secret_manager_url)
+    except ApiKeySecretError as exc:
+        raise BadInputError(str(exc)) from exc
+
+
+def _execute(client: StratoflowClient, run_id: UUID, what: str, infra_id: str) -> Outcome:
     with client, handle_errors(what):
         run = client.read_flow_run(run_id)
         with tempfile.TemporaryDirectory(prefix="stratoflow-code-") as scratch:
@@ -70,7 +95,7 @@ def _execute(client: StratoflowClient, run_id: UUID, what: str) -> Outcome:
             runtime = RuntimeConfig(
                 orchestrator=client,
                 results=result_store_for(client.settings.resolved_results_uri),
-                infrastructure_id=f"pid:{os.getpid()}",
+                infrastructure_id=infra_id,
             )
             with chdir(root):  # the flow sees its project's files where it expects them
                 return execute_flow_run(flow, run, runtime)
