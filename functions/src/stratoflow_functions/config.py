@@ -76,6 +76,8 @@ class Settings:
     """The role the flow's own code runs as."""
     ecs_log_group: str | None = None
     """The CloudWatch log group of launched tasks' container output."""
+    launcher_infrastructure: str | None = None
+    """In a launcher Lambda: the infrastructure it launches (ecs, kubernetes, vertex, lambda)."""
 
     def __post_init__(self) -> None:
         """Reject settings no deployment can run with.
@@ -141,6 +143,7 @@ _ENV = {
     "ecs_execution_role_arn": "STRATOFLOW_ECS_EXECUTION_ROLE_ARN",
     "ecs_task_role_arn": "STRATOFLOW_ECS_TASK_ROLE_ARN",
     "ecs_log_group": "STRATOFLOW_ECS_LOG_GROUP",
+    "launcher_infrastructure": "STRATOFLOW_LAUNCHER_INFRASTRUCTURE",
 }
 """The environment variable behind each setting; the CDK construct sets the same names."""
 

@@ -25,8 +25,10 @@ LAUNCHER_FUNCTION = "${LauncherFunctionArn}"
 RUNNER_FUNCTION = "${RunnerFunctionArn}"
 LAMBDA_INVOKE = "arn:aws:states:::lambda:invoke"
 ECS_RUN_TASK_SYNC = "arn:aws:states:::ecs:runTask.sync"
-CLAIM_WAIT_SECONDS = 30
-"""How long a run whose concurrency limit is full waits before the machine claims again."""
+POLL_SECONDS_PATH = "$.poll_seconds"
+"""The execution input's interval (the dispatcher sets it from `launcher_poll_seconds`): how
+long a run behind a full concurrency limit waits before the machine claims again, and how long
+the poll loop waits between two status reads."""
 RUNNER_TIMEOUT_SECONDS = 900
 """Lambda's own ceiling: a runner invocation that lasts longer has timed out."""
 
@@ -116,7 +118,7 @@ def poll_definition(infrastructure: InfrastructureType) -> dict[str, Any]:
         "Launch": _launcher_task(
             "launch", ("infrastructure_id", "$.launch"), next_state="WaitForJob", catch=True
         ),
-        "WaitForJob": {"Type": "Wait", "SecondsPath": "$.poll_seconds", "Next": "Status"},
+        "WaitForJob": {"Type": "Wait", "SecondsPath": POLL_SECONDS_PATH, "Next": "Status"},
         "Status": _launcher_task(
             "status", ("done", "$.status"), extra=status_input, next_state="JobDone", catch=True
         ),
@@ -198,7 +200,7 @@ def _claim_states(next_state: str) -> dict[str, Any]:
             ],
             "Default": "Gone",
         },
-        "WaitForSlot": {"Type": "Wait", "Seconds": CLAIM_WAIT_SECONDS, "Next": "Claim"},
+        "WaitForSlot": {"Type": "Wait", "SecondsPath": POLL_SECONDS_PATH, "Next": "Claim"},
         "Gone": {"Type": "Succeed", "Comment": "a rival claimed the run, or it is gone"},
     }
 
