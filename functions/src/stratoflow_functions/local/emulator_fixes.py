@@ -3,9 +3,9 @@
 Each is a patch of moto's internals, not of ours, and each is explained in its own module:
 atomic item operations (`moto_atomic`), transactions that copy only what they touch
 (`moto_transactions`), a stream of flow-run items only (`moto_streams`), and a linear item-size
-check (`moto_items`), Step Functions' ECS integration in the right casing (`moto_sfn_ecs`), Fargate tasks with
-task-level memory only (`moto_ecs_tasks`) and
-Lambda functions whose code runs in process (`moto_lambda`). Anything that serves the API over
+check (`moto_items`), Step Functions' ECS integration in the right casing (`moto_sfn_ecs`),
+Fargate tasks with task-level memory only (`moto_ecs_tasks`) and Lambda functions whose code
+runs in process (`moto_lambda`). Anything that serves the API over
 moto in this process (the local stack, the benchmarks, the live-API tests) installs the same set.
 """
 
