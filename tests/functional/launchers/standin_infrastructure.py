@@ -154,7 +154,7 @@ def install() -> None:
     package = types.ModuleType("stratoflow.infrastructure")
     package.__path__ = []
     sys.modules["stratoflow.infrastructure"] = package
-    stratoflow.infrastructure = package  # type: ignore[attr-defined]
+    stratoflow.infrastructure = package
     here = sys.modules[__name__]
     for module_name, attrs in names.items():
         module = types.ModuleType(f"stratoflow.infrastructure.{module_name}")

@@ -21,7 +21,8 @@ def test_the_committed_definition_is_the_builders_output(infrastructure: str) ->
 def test_the_ecs_machine_retries_only_throttling_and_capacity_on_run_task() -> None:
     run_task = asl.ecs_definition()["States"]["RunTask"]
     retried = [error for rule in run_task["Retry"] for error in rule["ErrorEquals"]]
-    assert "ECS.ThrottlingException" in retried and "AmazonECS.Unknown" in retried
+    assert "ECS.ThrottlingException" in retried
+    assert "AmazonECS.Unknown" in retried
     assert not {"States.ALL", "States.TaskFailed"} & set(retried)
     assert run_task["Resource"] == "arn:aws:states:::ecs:runTask.sync"
     assert run_task["Catch"] == [

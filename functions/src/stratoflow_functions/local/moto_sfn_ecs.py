@@ -43,7 +43,6 @@ def _ecs_failure(service: Any, env: Any, ex: Any) -> Any:
     from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
         FailureEvent,
     )
-    from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
 
     error = f"ECS.{ex.response['Error']['Code']}"
     cause = f"{ex.response['Error']['Message']} (Service: AmazonECS; Error Code: {error[4:]})"
@@ -53,11 +52,12 @@ def _ecs_failure(service: Any, env: Any, ex: Any) -> Any:
         resource=service._get_sfn_resource(),
         resourceType=service._get_sfn_resource_type(),
     )
+    event_details: Any = {"taskFailedEventDetails": details}  # an EventDetails TypedDict
     return FailureEvent(
         env=env,
         error_name=CustomErrorName(error),
         event_type=HistoryEventType.TaskFailed,
-        event_details=EventDetails(taskFailedEventDetails=details),
+        event_details=event_details,
     )
 
 
