@@ -61,6 +61,23 @@ class Settings:
     """How many shards each run-index partition is written over (docs/data-model.md, "Write
     sharding"): raise it for more writes per second; lowering it loses nothing (reads cover
     the most any writer used) but spreads the writes less."""
+    # ECS launcher network and task defaults (a deployment's EcsSettings override each).
+    ecs_cluster_arn: str | None = None
+    """The cluster ECS runs launch in."""
+    ecs_subnets: tuple[str, ...] = field(default_factory=tuple)
+    """The awsvpc subnets of launched tasks."""
+    ecs_security_groups: tuple[str, ...] = field(default_factory=tuple)
+    """The security groups of launched tasks."""
+    ecs_assign_public_ip: bool = False
+    """Whether launched tasks get a public IP (needed in public subnets without a NAT)."""
+    ecs_execution_role_arn: str | None = None
+    """The role ECS pulls the image, writes the logs and reads the API-key secret with."""
+    ecs_task_role_arn: str | None = None
+    """The role the flow's own code runs as."""
+    ecs_log_group: str | None = None
+    """The CloudWatch log group of launched tasks' container output."""
+    launcher_infrastructure: str | None = None
+    """In a launcher Lambda: the infrastructure it launches (ecs, kubernetes, vertex, lambda)."""
 
     def __post_init__(self) -> None:
         """Reject settings no deployment can run with.
@@ -119,8 +136,41 @@ _ENV = {
     "launcher_poll_seconds": "STRATOFLOW_LAUNCHER_POLL_SECONDS",
     "dispatch_per_tick": "STRATOFLOW_DISPATCH_PER_TICK",
     "index_shards": "STRATOFLOW_INDEX_SHARDS",
+    "ecs_cluster_arn": "STRATOFLOW_ECS_CLUSTER_ARN",
+    "ecs_subnets": "STRATOFLOW_ECS_SUBNETS",
+    "ecs_security_groups": "STRATOFLOW_ECS_SECURITY_GROUPS",
+    "ecs_assign_public_ip": "STRATOFLOW_ECS_ASSIGN_PUBLIC_IP",
+    "ecs_execution_role_arn": "STRATOFLOW_ECS_EXECUTION_ROLE_ARN",
+    "ecs_task_role_arn": "STRATOFLOW_ECS_TASK_ROLE_ARN",
+    "ecs_log_group": "STRATOFLOW_ECS_LOG_GROUP",
+    "launcher_infrastructure": "STRATOFLOW_LAUNCHER_INFRASTRUCTURE",
 }
 """The environment variable behind each setting; the CDK construct sets the same names."""
+
+
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off"})
+
+
+def _parse(var: str, raw: str, default: object) -> object:
+    """One variable's value, typed like its setting's default.
+
+    Raises:
+        ValueError: A boolean variable that is neither true nor false ("1/true/yes/on",
+            "0/false/no/off"), naming the variable.
+    """
+    if isinstance(default, tuple):
+        return tuple(part.strip() for part in raw.split(",") if part.strip())
+    if isinstance(default, bool):  # before int: a bool is an int to isinstance
+        word = raw.strip().lower()
+        if word not in _TRUE | _FALSE:
+            raise ValueError(f"{var} must be true or false, got {raw!r}")
+        return word in _TRUE
+    if isinstance(default, int):
+        return int(raw)
+    if isinstance(default, float):
+        return float(raw)
+    return raw
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
@@ -132,15 +182,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         raw = env.get(var)
         if raw is None or raw == "":
             continue
-        current = getattr(defaults, name)
-        if isinstance(current, tuple):
-            values[name] = tuple(part.strip() for part in raw.split(",") if part.strip())
-        elif isinstance(current, int):
-            values[name] = int(raw)
-        elif isinstance(current, float):
-            values[name] = float(raw)
-        else:
-            values[name] = raw
+        values[name] = _parse(var, raw, getattr(defaults, name))
     if "region" not in values and env.get("AWS_DEFAULT_REGION"):
         values["region"] = env["AWS_DEFAULT_REGION"]
     return Settings(**values)  # type: ignore[arg-type]

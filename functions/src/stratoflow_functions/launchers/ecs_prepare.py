@@ -1,0 +1,136 @@
+"""The ECS launcher's `prepare`: the RunTask request of one run, in the PascalCase Step
+Functions' `ecs:runTask.sync` takes, with its task definition registered once.
+
+The task definition's family names a hash of its content (`stratoflow.infrastructure.ecs`), so
+a deployment's runs share one: DescribeTaskDefinition of the family finds it after the first
+run, and RegisterTaskDefinition is called only when it is missing. The network (cluster,
+subnets, security groups, public IP) and the roles come from the stack's settings, each
+overridden by the deployment's EcsSettings.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+from uuid import UUID
+
+from botocore.exceptions import ClientError
+
+from stratoflow.infrastructure.ecs import run_task_request, task_definition_request
+from stratoflow.infrastructure.environment import image_for, launch_environment
+from stratoflow.infrastructure.settings import settings_for
+from stratoflow.schemas import FlowRun, InfrastructureType
+from stratoflow_functions.launchers.asl import RUN_TASK_PARAMETERS
+from stratoflow_functions.launchers.context import EcsClient, LauncherContext, LaunchError
+
+
+def prepare(ctx: LauncherContext, run_id: UUID) -> dict[str, Any]:
+    """The RunTask parameters of `run_id` (exactly `asl.RUN_TASK_PARAMETERS`, PascalCase).
+
+    Raises:
+        LaunchError: No deployment, no cluster or API URL configured, or no ECS client.
+    """
+    if ctx.ecs is None:
+        raise LaunchError("this launcher has no ECS client")
+    run = ctx.run(run_id)
+    deployment = ctx.deployment(run)
+    ecs_settings: Any = settings_for(InfrastructureType.ECS, deployment.infra_overrides)
+    image = image_for(deployment, ecs_settings)
+    definition = task_definition_request(
+        ecs_settings,
+        image,
+        api_key_secret=ctx.settings.launch_api_key_secret,
+        log_group=ctx.settings.ecs_log_group,
+        region=ctx.settings.region,
+    )
+    arn = ensure_task_definition(ctx.ecs, _with_roles(definition, ctx))
+    request = run_task_request(
+        ecs_settings, task_definition_arn=arn, run=run, **_network(ctx, ecs_settings, run)
+    )
+    return asl_request(request)
+
+
+def _network(ctx: LauncherContext, ecs_settings: Any, run: FlowRun) -> dict[str, Any]:
+    """Cluster, network and environment: the deployment's settings, else the stack's."""
+    stack = ctx.settings
+    cluster = ecs_settings.cluster or stack.ecs_cluster_arn
+    if not cluster:
+        raise LaunchError(
+            "no ECS cluster: set STRATOFLOW_ECS_CLUSTER_ARN or the deployment's cluster"
+        )
+    if not stack.launch_api_url:
+        raise LaunchError(
+            "STRATOFLOW_LAUNCH_API_URL is not set: a launched run could not reach the API"
+        )
+    public_ip = ecs_settings.assign_public_ip
+    return {
+        "cluster": cluster,
+        "environment": launch_environment(stack.launch_api_url, run.id, ecs_settings.env),
+        "subnets": list(ecs_settings.subnets or stack.ecs_subnets),
+        "security_groups": list(ecs_settings.security_groups or stack.ecs_security_groups),
+        "assign_public_ip": stack.ecs_assign_public_ip if public_ip is None else public_ip,
+    }
+
+
+def _with_roles(definition: dict[str, Any], ctx: LauncherContext) -> dict[str, Any]:
+    """The stack's roles where the deployment named none (the same for every run of a stack,
+    so they do not change which family a definition is)."""
+    roles = {
+        "executionRoleArn": ctx.settings.ecs_execution_role_arn,
+        "taskRoleArn": ctx.settings.ecs_task_role_arn,
+    }
+    return {**{k: v for k, v in roles.items() if v}, **definition}
+
+
+def ensure_task_definition(ecs: EcsClient, definition: dict[str, Any]) -> str:
+    """The ARN of the family's active task definition, registered only when missing."""
+    family = definition["family"]
+    try:
+        found = ecs.describe_task_definition(taskDefinition=family)["taskDefinition"]
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] not in ("ClientException", "ResourceNotFoundException"):
+            raise
+    else:
+        if found.get("status", "ACTIVE") == "ACTIVE":
+            return str(found["taskDefinitionArn"])
+    registered = ecs.register_task_definition(**definition)["taskDefinition"]
+    return str(registered["taskDefinitionArn"])
+
+
+def asl_request(request: dict[str, Any]) -> dict[str, Any]:
+    """boto3's RunTask kwargs in the casing of Step Functions' parameters, every parameter the
+    machine passes present (a JSONPath to a missing one would fail the state).
+
+    Raises:
+        LaunchError: The builder left out one of them.
+    """
+    shape = _run_task_shape()
+    cased = _to_pascal(request, shape)
+    missing = [name for name in RUN_TASK_PARAMETERS if name not in cased]
+    if missing:
+        raise LaunchError(f"the RunTask request lacks {', '.join(missing)}")
+    return {name: cased[name] for name in RUN_TASK_PARAMETERS}
+
+
+@cache
+def _run_task_shape() -> Any:
+    import botocore.session
+
+    model = botocore.session.get_session().get_service_model("ecs")
+    return model.operation_model("RunTask").input_shape
+
+
+def _to_pascal(value: Any, shape: Any) -> Any:
+    """Structure members PascalCase, by botocore's model (map keys and values untouched)."""
+    if shape is None:
+        return value
+    if shape.type_name == "structure" and isinstance(value, dict):
+        members = shape.members
+        return {_upper_first(k): _to_pascal(v, members.get(k)) for k, v in value.items()}
+    if shape.type_name == "list" and isinstance(value, list):
+        return [_to_pascal(item, shape.member) for item in value]
+    return value
+
+
+def _upper_first(key: str) -> str:
+    return key[:1].upper() + key[1:]
