@@ -226,6 +226,7 @@ def network_settings(base: Settings) -> Settings:
         ecs_subnets=(subnet,),
         ecs_security_groups=(group,),
         ecs_execution_role_arn=ROLE,
+        ecs_log_group="/stratoflow/flow-runs",
     )
     return Settings(**values)
 

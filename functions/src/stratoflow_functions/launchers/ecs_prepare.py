@@ -35,15 +35,16 @@ def prepare(ctx: LauncherContext, run_id: UUID) -> dict[str, Any]:
     run = ctx.run(run_id)
     deployment = ctx.deployment(run)
     ecs_settings: Any = settings_for(InfrastructureType.ECS, deployment.infra_overrides)
-    image = image_for(deployment, ecs_settings)
     definition = task_definition_request(
         ecs_settings,
-        image,
+        image_for(deployment, ecs_settings),
         api_key_secret=ctx.settings.launch_api_key_secret,
-        log_group=ctx.settings.ecs_log_group,
+        log_group=_log_group(ctx),
         region=ctx.settings.region,
+        execution_role_arn=ctx.settings.ecs_execution_role_arn,
+        task_role_arn=ctx.settings.ecs_task_role_arn,
     )
-    arn = ensure_task_definition(ctx.ecs, _with_roles(definition, ctx))
+    arn = ensure_task_definition(ctx.ecs, definition)
     request = run_task_request(
         ecs_settings, task_definition_arn=arn, run=run, **_network(ctx, ecs_settings, run)
     )
@@ -72,14 +73,11 @@ def _network(ctx: LauncherContext, ecs_settings: Any, run: FlowRun) -> dict[str,
     }
 
 
-def _with_roles(definition: dict[str, Any], ctx: LauncherContext) -> dict[str, Any]:
-    """The stack's roles where the deployment named none (the same for every run of a stack,
-    so they do not change which family a definition is)."""
-    roles = {
-        "executionRoleArn": ctx.settings.ecs_execution_role_arn,
-        "taskRoleArn": ctx.settings.ecs_task_role_arn,
-    }
-    return {**{k: v for k, v in roles.items() if v}, **definition}
+def _log_group(ctx: LauncherContext) -> str:
+    """The log group flow-run containers write to (the stack's)."""
+    if not ctx.settings.ecs_log_group:
+        raise LaunchError("STRATOFLOW_ECS_LOG_GROUP is not set: the task would have no logs")
+    return ctx.settings.ecs_log_group
 
 
 def ensure_task_definition(ecs: EcsClient, definition: dict[str, Any]) -> str:
