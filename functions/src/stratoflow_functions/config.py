@@ -61,6 +61,16 @@ class Settings:
     """How many shards each run-index partition is written over (docs/data-model.md, "Write
     sharding"): raise it for more writes per second; lowering it loses nothing (reads cover
     the most any writer used) but spreads the writes less."""
+    kubernetes_kubeconfig_secret: str | None = None
+    """ARN of the Secrets Manager secret holding the kubeconfig (JSON) the Kubernetes launcher
+    connects with; read once per cold start (launchers/kubernetes_backend.py)."""
+    vertex_credentials_secret: str | None = None
+    """ARN of the Secrets Manager secret holding the GCP service-account key (JSON) the Vertex
+    launcher signs its token requests with (launchers/vertex_backend.py)."""
+    vertex_project: str | None = None
+    """The GCP project Vertex jobs run in; the service-account key's project when unset."""
+    vertex_region: str = "us-central1"
+    """The Vertex AI region (`{region}-aiplatform.googleapis.com`) jobs run in."""
 
     def __post_init__(self) -> None:
         """Reject settings no deployment can run with.
@@ -119,6 +129,10 @@ _ENV = {
     "launcher_poll_seconds": "STRATOFLOW_LAUNCHER_POLL_SECONDS",
     "dispatch_per_tick": "STRATOFLOW_DISPATCH_PER_TICK",
     "index_shards": "STRATOFLOW_INDEX_SHARDS",
+    "kubernetes_kubeconfig_secret": "STRATOFLOW_KUBERNETES_KUBECONFIG_SECRET",
+    "vertex_credentials_secret": "STRATOFLOW_VERTEX_CREDENTIALS_SECRET",
+    "vertex_project": "STRATOFLOW_VERTEX_PROJECT",
+    "vertex_region": "STRATOFLOW_VERTEX_REGION",
 }
 """The environment variable behind each setting; the CDK construct sets the same names."""
 

@@ -1,0 +1,1 @@
+"""Push launchers: the Step Functions state machines' steps and the job backends they call."""
