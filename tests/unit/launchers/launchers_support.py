@@ -76,12 +76,7 @@ def _rsa_pair() -> tuple[str, str]:
         .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
         .decode()
     )
-    info = {
-        "type": "service_account", "project_id": PROJECT, "private_key_id": "key-1",
-        "private_key": private, "client_email": SERVICE_ACCOUNT, "client_id": "1",
-        "token_uri": token_uri,
-    }  # fmt: skip
-    return info, public
+    return private, public
 
 
 def custom_job(run_id: str = RUN_ID) -> dict[str, Any]:
