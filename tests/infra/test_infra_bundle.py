@@ -49,7 +49,11 @@ def test_the_bundle_holds_functions_and_sdk_but_no_cdk_kubernetes_or_gcp(host_bu
     names = {path.name for path in host_bundle.iterdir()}
 
     assert {"stratoflow", "stratoflow_functions", "aws_lambda_powertools", "pynamodb"} <= names
-    assert not names & {"aws_cdk", "cdk_nag", "jsii", "kubernetes", "google", "stratoflow_infra"}
+    assert not names & {"aws_cdk", "cdk_nag", "jsii", "kubernetes", "vertexai", "stratoflow_infra"}
+    # Of GCP only google-auth ships (the Vertex launcher's tokens), never the client libraries.
+    assert (host_bundle / "google/auth").is_dir()
+    assert not (host_bundle / "google/cloud").exists()
+    assert not (host_bundle / "google/api_core").exists()
 
 
 def test_the_lambda_requirements_leave_out_what_the_runtime_provides() -> None:

@@ -78,6 +78,16 @@ class Settings:
     """The CloudWatch log group of launched tasks' container output."""
     launcher_infrastructure: str | None = None
     """In a launcher Lambda: the infrastructure it launches (ecs, kubernetes, vertex, lambda)."""
+    kubernetes_kubeconfig_secret: str | None = None
+    """ARN of the Secrets Manager secret holding the kubeconfig (JSON) the Kubernetes launcher
+    connects with; read once per cold start (launchers/kubernetes_backend.py)."""
+    vertex_credentials_secret: str | None = None
+    """ARN of the Secrets Manager secret holding the GCP service-account key (JSON) the Vertex
+    launcher signs its token requests with (launchers/vertex_backend.py)."""
+    vertex_project: str | None = None
+    """The GCP project Vertex jobs run in; the service-account key's project when unset."""
+    vertex_region: str = "us-central1"
+    """The Vertex AI region (`{region}-aiplatform.googleapis.com`) jobs run in."""
 
     def __post_init__(self) -> None:
         """Reject settings no deployment can run with.
@@ -144,6 +154,10 @@ _ENV = {
     "ecs_task_role_arn": "STRATOFLOW_ECS_TASK_ROLE_ARN",
     "ecs_log_group": "STRATOFLOW_ECS_LOG_GROUP",
     "launcher_infrastructure": "STRATOFLOW_LAUNCHER_INFRASTRUCTURE",
+    "kubernetes_kubeconfig_secret": "STRATOFLOW_KUBERNETES_KUBECONFIG_SECRET",
+    "vertex_credentials_secret": "STRATOFLOW_VERTEX_CREDENTIALS_SECRET",
+    "vertex_project": "STRATOFLOW_VERTEX_PROJECT",
+    "vertex_region": "STRATOFLOW_VERTEX_REGION",
 }
 """The environment variable behind each setting; the CDK construct sets the same names."""
 

@@ -6,8 +6,9 @@ dependencies as pinned in `uv.lock` (`uv export --package stratoflow-functions`,
 `[local]` extra), installed as wheels built for the Lambda platform (manylinux aarch64,
 CPython 3.12) into `build/lambda`.
 boto3, botocore and s3transfer are left out: the Lambda Python runtime provides them, and they
-are about 25 MB unzipped. Nothing of CDK, Kubernetes or GCP can get in: only the functions
-package's own dependency tree is exported.
+are about 25 MB unzipped. Nothing of CDK, the Kubernetes client or the Google Cloud client
+libraries can get in: only the functions package's own dependency tree is exported (of GCP,
+that is google-auth alone, which the Vertex launcher signs its token requests with).
 
 This machine is x86_64 with Python 3.11 only, so aarch64 wheels cannot be imported here.
 Import times are measured on a host-platform build of the same lock (`build/lambda-host`,
@@ -40,7 +41,8 @@ RUNTIME_PROVIDED = frozenset({"boto3", "botocore", "s3transfer"})
 LOCAL_EXTRA = ("moto", "flask", "flask_cors", "werkzeug", "waitress")
 """What the `[local]` extra installs (import names): the local stack's alone."""
 FORBIDDEN = (
-    "aws_cdk", "cdk_nag", "jsii", "kubernetes", "google", *LOCAL_EXTRA,
+    "aws_cdk", "cdk_nag", "jsii", "kubernetes", "google/cloud", "google/api_core", "vertexai",
+    *LOCAL_EXTRA,
     "stratoflow_functions/local",
 )  # fmt: skip
 LAMBDA_PLATFORM = ("aarch64-manylinux_2_28", "3.12")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from dataclasses import replace
 from uuid import uuid4
 
 from stratoflow.schemas import InfrastructureType, StateType
@@ -74,12 +75,10 @@ def test_a_full_concurrency_limit_waits_then_claims_once_the_slot_frees(world: W
 
 
 def test_a_run_task_the_cluster_refuses_crashes_the_run_with_the_reason(world: World) -> None:
+    gone = "arn:aws:ecs:us-east-1:123456789012:cluster/gone"
+    world.settings = replace(world.settings, ecs_cluster_arn=gone)  # a stack whose cluster went
     machine = world.machine(ECS)
-    run_id = world.scheduled_run(
-        world.deployment(
-            ECS, infra_overrides={"cluster": "arn:aws:ecs:us-east-1:123456789012:cluster/gone"}
-        )
-    )
+    run_id = world.scheduled_run(world.deployment(ECS))
 
     finished = world.finished(world.start(machine, run_id))
 

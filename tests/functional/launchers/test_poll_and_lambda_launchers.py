@@ -33,6 +33,7 @@ def test_a_job_that_finishes_ok_ends_the_poll_loop(
 
     assert world.finished(execution)["status"] == "SUCCEEDED"
     assert world.run(run_id).state.type is StateType.COMPLETED
+    assert world.backend.stopped == []  # a Job that succeeded is left to its TTL
 
 
 def test_a_failed_job_crashes_the_run_with_the_backend_reason(world: World) -> None:
@@ -48,6 +49,7 @@ def test_a_failed_job_crashes_the_run_with_the_backend_reason(world: World) -> N
     run = world.run(run_id)
     assert run.state.type is StateType.CRASHED
     assert run.state.message == "kubernetes launch: OOMKilled"
+    assert world.backend.stopped == [job_id]  # a failed Job is deleted, not left holding pods
 
 
 def test_a_cancelling_run_stops_its_job_and_becomes_cancelled(world: World) -> None:

@@ -124,3 +124,14 @@ def test_without_a_secret_there_is_no_key_variable_at_all() -> None:
 def test_the_manifests_match_their_snapshots() -> None:
     assert_snapshot("kubernetes_job_default", _manifest({}))
     assert_snapshot("kubernetes_job_full", _manifest(FULL))
+
+
+def test_a_resurrected_run_gets_a_job_of_its_own() -> None:
+    first = flow_run()
+    again = first.model_copy(update={"resurrections": 2})
+
+    names = [job_manifest(KubernetesSettings(), run, "img", {})["metadata"]["name"]
+             for run in (first, again)]  # fmt: skip
+
+    assert names == [f"stratoflow-{RUN_ID}", f"stratoflow-{RUN_ID}-r2"]
+    assert len(names[1]) <= 63  # a DNS label

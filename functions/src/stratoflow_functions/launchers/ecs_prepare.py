@@ -18,7 +18,7 @@ from botocore.exceptions import ClientError
 
 from stratoflow.infrastructure.ecs import run_task_request, task_definition_request
 from stratoflow.infrastructure.environment import image_for, launch_environment
-from stratoflow.infrastructure.settings import settings_for
+from stratoflow.infrastructure.settings import EcsSettings, settings_for
 from stratoflow.schemas import FlowRun, InfrastructureType
 from stratoflow_functions.launchers.asl import RUN_TASK_PARAMETERS
 from stratoflow_functions.launchers.context import EcsClient, LauncherContext, LaunchError
@@ -34,7 +34,9 @@ def prepare(ctx: LauncherContext, run_id: UUID) -> dict[str, Any]:
         raise LaunchError("this launcher has no ECS client")
     run = ctx.run(run_id)
     deployment = ctx.deployment(run)
-    ecs_settings: Any = settings_for(InfrastructureType.ECS, deployment.infra_overrides)
+    ecs_settings = settings_for(InfrastructureType.ECS, deployment.infra_overrides)
+    if not isinstance(ecs_settings, EcsSettings):  # settings_for answers the ECS model here
+        raise LaunchError(f"flow run {run_id}'s deployment has no ECS settings")
     definition = task_definition_request(
         ecs_settings,
         image_for(deployment, ecs_settings),
@@ -51,25 +53,23 @@ def prepare(ctx: LauncherContext, run_id: UUID) -> dict[str, Any]:
     return asl_request(request)
 
 
-def _network(ctx: LauncherContext, ecs_settings: Any, run: FlowRun) -> dict[str, Any]:
-    """Cluster, network and environment: the deployment's settings, else the stack's."""
+def _network(ctx: LauncherContext, ecs_settings: EcsSettings, run: FlowRun) -> dict[str, Any]:
+    """Cluster (the stack's: its launcher may run tasks there only), environment, and the
+    stack's network defaults (the builder lets the deployment's settings override them)."""
     stack = ctx.settings
-    cluster = ecs_settings.cluster or stack.ecs_cluster_arn
+    cluster = stack.ecs_cluster_arn
     if not cluster:
-        raise LaunchError(
-            "no ECS cluster: set STRATOFLOW_ECS_CLUSTER_ARN or the deployment's cluster"
-        )
+        raise LaunchError("no ECS cluster: STRATOFLOW_ECS_CLUSTER_ARN is not set")
     if not stack.launch_api_url:
         raise LaunchError(
             "STRATOFLOW_LAUNCH_API_URL is not set: a launched run could not reach the API"
         )
-    public_ip = ecs_settings.assign_public_ip
     return {
         "cluster": cluster,
         "environment": launch_environment(stack.launch_api_url, run.id, ecs_settings.env),
-        "subnets": list(ecs_settings.subnets or stack.ecs_subnets),
-        "security_groups": list(ecs_settings.security_groups or stack.ecs_security_groups),
-        "assign_public_ip": stack.ecs_assign_public_ip if public_ip is None else public_ip,
+        "subnets": list(stack.ecs_subnets),
+        "security_groups": list(stack.ecs_security_groups),
+        "assign_public_ip": stack.ecs_assign_public_ip,
     }
 
 

@@ -3,7 +3,8 @@ the infrastructure's JobBackend, and read back how it goes.
 
 `launch` records the job's id on the run; `status` stops the job when the run is CANCELLING
 (then CANCELLED), reports a job that ended without the run reaching a final state as CRASHED
-with the backend's diagnosis, and otherwise says the job is not done.
+with the backend's diagnosis (stopping a failed job first, so one stuck pulling its image does
+not keep its pods), and otherwise says the job is not done.
 """
 
 from __future__ import annotations
@@ -57,6 +58,8 @@ def status(ctx: LauncherContext, run_id: UUID, infrastructure_id: str | None) ->
     job = backend.status(job_id)
     if not job.finished:
         return False
+    if not job.succeeded:
+        backend.stop(job_id)  # a Job stuck in ImagePullBackOff still exists: free its pods
     reason = job.reason or "the job ended before the run reached a final state"
     ctx.propose(run_id, StateType.CRASHED, f"{ctx.infrastructure.value} launch: {reason}")
     return True

@@ -23,8 +23,10 @@ CONTAINER_NAME = "flow"
 
 
 def job_name(run: FlowRun) -> str:
-    """The Job's name: `stratoflow-<run id>` (47 characters, a DNS label)."""
-    return f"stratoflow-{run.id}"
+    """The Job's name: `stratoflow-<run id>`, then `-r<N>` after N resurrections (at most 51
+    characters, a DNS label): a rescheduled run gets a Job of its own, never the old one."""
+    suffix = f"-r{run.resurrections}" if run.resurrections else ""
+    return f"stratoflow-{run.id}{suffix}"
 
 
 def job_manifest(

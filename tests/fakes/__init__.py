@@ -1,0 +1,1 @@
+"""In-process fakes of third-party wire APIs (Kubernetes, Vertex AI), served over real HTTP."""
