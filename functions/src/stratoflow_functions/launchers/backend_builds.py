@@ -13,7 +13,6 @@ from typing import Any
 
 import boto3
 
-from stratoflow_functions.config import Settings
 from stratoflow_functions.launchers.backend_errors import BackendConfigError
 
 
@@ -28,4 +27,3 @@ def secret_of(value: str | None, variable: str) -> str:
 def secrets_client(region: str, endpoint_url: str | None) -> Any:
     """One Secrets Manager client per region and endpoint (the emulator's, locally)."""
     return boto3.client("secretsmanager", region_name=region, endpoint_url=endpoint_url)
-
