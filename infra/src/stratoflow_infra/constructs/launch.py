@@ -15,6 +15,7 @@ only its own launcher (and, for lambda, the runner); everything else is in `laun
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -162,7 +163,7 @@ class Launch(Construct):
             self._grant_api(self.ecs.task_role)
         _grant_read_code(self._ctx.code_bucket, self.ecs.task_role)
         machine = self._machine("ecs", function, (), CONTAINER_TIMEOUT)
-        assert machine.role is not None and isinstance(machine.role, iam.Role)
+        assert machine.role is not None
         self.ecs.grant_run(machine.role)
 
     def _secret_launcher(
@@ -293,16 +294,17 @@ class Launch(Construct):
         if extra:
             substitutions["RunnerFunctionArn"] = extra[0].function_arn
         # Inline, not DefinitionBody.from_file (an S3 asset): the definition stays in the
-        # template, where cfn-lint validates it and a `cdk diff` shows it.
-        definition = (self._definitions / f"{infra}.asl.json").read_text()
+        # template, where cfn-lint validates it and a `cdk diff` shows it. The bound goes
+        # into the ASL itself: CDK drops `timeout` for a definition given as a string.
+        definition = json.loads((self._definitions / f"{infra}.asl.json").read_text())
+        definition["TimeoutSeconds"] = int(timeout.to_seconds())
         machine = sfn.StateMachine(
             self,
             f"{title}Launcher",
             state_machine_type=sfn.StateMachineType.STANDARD,
-            definition_body=sfn.DefinitionBody.from_string(definition),
+            definition_body=sfn.DefinitionBody.from_string(json.dumps(definition, indent=1)),
             definition_substitutions=substitutions,
             role=role,
-            timeout=timeout,
             tracing_enabled=True,
             logs=sfn.LogOptions(
                 destination=self._machine_logs(), level=sfn.LogLevel.ALL,

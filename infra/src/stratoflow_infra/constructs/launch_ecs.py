@@ -182,7 +182,7 @@ class EcsTarget(Construct):
         )
         self.pass_roles(role)
 
-    def grant_run(self, role: iam.Role) -> None:
+    def grant_run(self, role: iam.IRole) -> None:
         """What `ecs:runTask.sync` needs, in this cluster and for these roles only."""
         stack = Stack.of(self)
         in_cluster = {"ArnEquals": {"ecs:cluster": self.cluster_arn}}
@@ -197,7 +197,7 @@ class EcsTarget(Construct):
             (["ecs:TagResource"], self.task_arns(), tagging),
             (["events:PutTargets", "events:PutRule", "events:DescribeRule"], sync_rule, None),
         ):
-            role.add_to_policy(
+            role.add_to_principal_policy(
                 iam.PolicyStatement(actions=actions, resources=[resource], conditions=conditions)
             )
         self.pass_roles(role)
