@@ -12,7 +12,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from infra_synth import ACCOUNT, KUBECONFIG_SECRET, REGION, VERTEX_SECRET, Synthesized, synthesize
+from infra_synth import (
+    ACCOUNT,
+    KUBECONFIG_SECRET,
+    REGION,
+    STUB_CODE,
+    VERTEX_SECRET,
+    Synthesized,
+    synthesize,
+)
 
 INFRAS = ("Ecs", "Kubernetes", "Vertex", "Lambda")
 API_KEY_SECRET = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:stratoflow-api-key-MnOpQr"
@@ -268,12 +276,14 @@ def test_api_starts_and_stops_exactly_the_launchers_and_the_scheduler_only_start
 def test_each_launcher_has_its_alarms_and_its_dashboard_row(synthesized: Synthesized) -> None:
     alarms = _resources(synthesized, "AWS::CloudWatch::Alarm")
     for infra in INFRAS:
-        _, machine = _machine(synthesized, infra)
-        for metric in ("ExecutionsFailed", "ExecutionsTimedOut", "ExecutionThrottled"):
-            assert [
-                a for a in alarms if a.startswith(f"StratoflowMonitoring{infra}Launcher")
-                and alarms[a]["Properties"]["MetricName"] == metric
-            ], (infra, metric)  # fmt: skip
+        logical, _ = _machine(synthesized, infra)
+        watching = {"Name": "StateMachineArn", "Value": {"Ref": logical}}
+        metrics = {
+            a["Properties"]["MetricName"]
+            for a in alarms.values()
+            if watching in a["Properties"].get("Dimensions", [])
+        }
+        assert metrics == {"ExecutionsFailed", "ExecutionsTimedOut", "ExecutionThrottled"}
     runner = [k for k in alarms if k.startswith("StratoflowMonitoringLambdaRunner")]
     names = {alarms[k]["Properties"]["MetricName"] for k in runner}
     assert names == {"Errors", "Throttles"}
@@ -352,12 +362,11 @@ def test_a_missing_definition_file_fails_synth_naming_it(tmp_path: Path) -> None
     from aws_cdk import App, Stack
 
     from stratoflow_infra.constructs import LambdaRunnerProps, Stratoflow, StratoflowProps
-    from infra_synth import STUB_CODE
 
     props = StratoflowProps(
         code_path=str(STUB_CODE),
         lambda_runner=LambdaRunnerProps(),
         definitions_path=str(tmp_path),
     )
-    with pytest.raises(FileNotFoundError, match="lambda.asl.json"):
+    with pytest.raises(FileNotFoundError, match=r"lambda\.asl\.json"):
         Stratoflow(Stack(App(outdir=str(tmp_path)), "S"), "Stratoflow", props=props)
