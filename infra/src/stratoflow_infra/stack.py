@@ -141,6 +141,7 @@ def props_from_context(stack: Stack) -> StratoflowProps:
         vertex=_vertex(ctx),
         lambda_runner=_lambda_runner(ctx),
         launch_api_key_secret_arn=ctx.get("launchApiKeySecretArn"),
+        definitions_path=ctx.get("definitionsPath"),
         removal_policy=RemovalPolicy.DESTROY if destroy else RemovalPolicy.RETAIN,
         table_deletion_protection=not destroy,
         custom_domain=_domain(stack, ctx),
