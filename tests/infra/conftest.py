@@ -12,16 +12,16 @@ import pytest
 # folder on sys.path for them.
 sys.path.insert(0, str(Path(__file__).parent))
 
-from infra_synth import Synthesized, synthesize
+from infra_synth import ALL_LAUNCHERS, Synthesized, synthesize
 
 
 @pytest.fixture(scope="session")
 def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
-    """The default stack (new public VPC with the ECS launcher), synthesized once."""
-    return synthesize(tmp_path_factory.mktemp("cdk-default"))
+    """The stack with every launcher on (ECS in a new public VPC), synthesized once."""
+    return synthesize(tmp_path_factory.mktemp("cdk-all-launchers"), **ALL_LAUNCHERS)
 
 
 @pytest.fixture(scope="session")
 def template(synthesized: Synthesized) -> Any:
-    """The default stack's `Template`."""
+    """That stack's `Template`."""
     return synthesized.template

@@ -18,6 +18,17 @@ ROOT = Path(__file__).resolve().parents[2]
 STUB_CODE = Path(__file__).parent / "fixtures" / "lambda_stub"
 ACCOUNT, REGION = "123456789012", "us-east-1"
 """The placeholder environment whose AZs `cdk.context.json` holds."""
+KUBECONFIG_SECRET = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:stratoflow-kubeconfig-AbCdEf"
+VERTEX_SECRET = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:stratoflow-gcp-key-GhIjKl"
+ALL_LAUNCHERS = {
+    "fargate": "new-vpc",
+    "kubernetesKubeconfigSecretArn": KUBECONFIG_SECRET,
+    "vertexCredentialsSecretArn": VERTEX_SECRET,
+    "vertexProject": "my-gcp-project",
+    "vertexRegion": "us-central1",
+    "lambdaRunner": "true",
+}
+"""The `stratoflow:*` context that turns every launcher on (none is on by default)."""
 
 # The workspace's editable install of stratoflow-infra may be missing; the app does the same.
 sys.path.insert(0, str(ROOT / "infra" / "src"))

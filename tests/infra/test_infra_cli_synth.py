@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from infra_synth import ACCOUNT, REGION, ROOT
+from infra_synth import ACCOUNT, ALL_LAUNCHERS, REGION, ROOT
 
 # CDK adds an explicit DependsOn on a function's role even when the role is passed in and
 # referenced by GetAtt; cfn-lint warns that it is redundant. Harmless and not ours to change.
@@ -52,7 +52,9 @@ def cli_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
         JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION="20",
         AWS_EC2_METADATA_DISABLED="true",
     )
-    args = [f"-c=stratoflow:account={ACCOUNT}", f"-c=stratoflow:region={REGION}"]
+    # Every launcher on, so cfn-lint below validates all four definitions in the template.
+    launchers = [f"-c=stratoflow:{key}={value}" for key, value in ALL_LAUNCHERS.items()]
+    args = [f"-c=stratoflow:account={ACCOUNT}", f"-c=stratoflow:region={REGION}", *launchers]
     out = base / "cdk.out"
     result = subprocess.run(
         ["npx", "--no-install", "cdk", "synth", "--no-lookups", "-q", "-o", str(out), *args],
@@ -69,7 +71,7 @@ def _template(out: Path) -> dict[str, Any]:
 
 
 def _lambda_asset(out: Path) -> Path:
-    """The staged asset directory of Stratoflow's functions (all six share it)."""
+    """The staged asset directory of Stratoflow's functions (all of them share it)."""
     keys = {
         r["Properties"]["Code"]["S3Key"]
         for logical, r in _template(out)["Resources"].items()

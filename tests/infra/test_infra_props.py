@@ -1,4 +1,4 @@
-"""The construct's props change what is built: no Fargate, a custom domain, destroyable data."""
+"""The construct's props change what is built: no launcher, a custom domain, destroyable data."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ from infra_synth import STUB_CODE, Synthesized, synthesize
 
 @pytest.fixture(scope="module")
 def variant(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
-    """No ECS launcher, a custom domain, DESTROY removal, an alarm e-mail, 90-day logs."""
+    """Every launcher off (the default), a custom domain, DESTROY removal, an alarm e-mail,
+    90-day logs."""
     return synthesize(
         tmp_path_factory.mktemp("cdk-variant"),
-        fargate="none",
         domainName="stratoflow.example.com",
         certificateArn="arn:aws:acm:us-east-1:123456789012:certificate/abc",
         removalPolicy="destroy",
@@ -30,17 +30,22 @@ def _of_type(synthesized: Synthesized, kind: str) -> list[dict[str, Any]]:
     return [r for r in resources if r["Type"] == kind]
 
 
-def test_without_fargate_there_is_no_launcher_cluster_vpc_or_start_execution(
-    variant: Synthesized,
-) -> None:
+def test_with_every_launcher_off_nothing_of_them_is_deployed(variant: Synthesized) -> None:
     for kind in (
         "AWS::StepFunctions::StateMachine",
         "AWS::ECS::Cluster",
         "AWS::EC2::VPC",
+        "AWS::EC2::SecurityGroup",
         "Custom::VpcRestrictDefaultSG",
     ):
         assert _of_type(variant, kind) == [], kind
-    assert "states:StartExecution" not in json.dumps(variant.template_json)
+    text = json.dumps(variant.template_json)
+    for needle in (
+        "states:", "ecs:", "iam:PassRole", "secretsmanager:", "execute-api:Invoke",
+        "_LAUNCHER_ARN", "STRATOFLOW_LAUNCH_", "handlers.launcher", "handlers.runner",
+    ):  # fmt: skip
+        assert needle not in text, needle
+    assert len(_of_type(variant, "AWS::Lambda::Function")) == 6
 
 
 def test_custom_domain_maps_key_api_at_root_and_iam_api_under_iam(variant: Synthesized) -> None:

@@ -10,13 +10,21 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from aws_cdk import RemovalPolicy, Stack, Tags
+from aws_cdk import Duration, RemovalPolicy, Stack, Tags
 from aws_cdk import aws_certificatemanager as acm
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from stratoflow_infra.constructs import CustomDomain, FargateProps, Stratoflow, StratoflowProps
+from stratoflow_infra.constructs import (
+    CustomDomain,
+    FargateProps,
+    KubernetesLauncherProps,
+    LambdaRunnerProps,
+    Stratoflow,
+    StratoflowProps,
+    VertexLauncherProps,
+)
 
 PREFIX = "stratoflow:"
 
@@ -37,11 +45,19 @@ class ContextReader:
         return default if raw is None else convert(raw)
 
 
+def _on(raw: Any) -> bool:
+    """A context flag: `true`/`on`/`1`/`yes` (any case) or a JSON true."""
+    return str(raw).strip().lower() in ("true", "on", "1", "yes")
+
+
 def _fargate(stack: Stack, ctx: ContextReader) -> FargateProps | None:
-    mode = ctx.get("fargate", "new-vpc")
+    vpc_id = ctx.get("vpcId")
+    # Off unless asked for: `fargate=new-vpc`, or an existing VPC named by `vpcId`.
+    mode = ctx.get("fargate", "vpc" if vpc_id else "none")
     if mode == "none":
         return None
-    vpc_id = ctx.get("vpcId")
+    if mode not in ("new-vpc", "vpc"):
+        raise ValueError(f"stratoflow:fargate must be none or new-vpc, not {mode!r}")
     if vpc_id:
         vpc = ec2.Vpc.from_lookup(stack, "Vpc", vpc_id=vpc_id)
         return FargateProps(vpc=vpc, assign_public_ip=False)
@@ -74,6 +90,34 @@ def _public_vpc(stack: Stack) -> ec2.Vpc:
     return vpc
 
 
+def _kubernetes(ctx: ContextReader) -> KubernetesLauncherProps | None:
+    secret = ctx.get("kubernetesKubeconfigSecretArn")
+    return KubernetesLauncherProps(kubeconfig_secret_arn=secret) if secret else None
+
+
+VERTEX_KEYS = ("vertexCredentialsSecretArn", "vertexProject", "vertexRegion")
+
+
+def _vertex(ctx: ContextReader) -> VertexLauncherProps | None:
+    values = {key: ctx.get(key) for key in VERTEX_KEYS}
+    if not any(values.values()):
+        return None
+    missing = [f"stratoflow:{key}" for key, value in values.items() if not value]
+    if missing:
+        raise ValueError(f"the Vertex launcher needs {', '.join(missing)} as well")
+    secret, project, region = values.values()
+    return VertexLauncherProps(credentials_secret_arn=secret, project=project, region=region)
+
+
+def _lambda_runner(ctx: ContextReader) -> LambdaRunnerProps | None:
+    if not ctx.get("lambdaRunner", False, _on):
+        return None
+    return LambdaRunnerProps(
+        memory_mb=ctx.get("lambdaRunnerMemoryMb", 1024, int),
+        timeout=Duration.seconds(ctx.get("lambdaRunnerTimeoutSeconds", 900, int)),
+    )
+
+
 def _domain(stack: Stack, ctx: ContextReader) -> CustomDomain | None:
     name, cert_arn = ctx.get("domainName"), ctx.get("certificateArn")
     if not name or not cert_arn:
@@ -93,6 +137,11 @@ def props_from_context(stack: Stack) -> StratoflowProps:
         zombie_threshold_seconds=ctx.get("zombieThresholdSeconds", 600, int),
         alarm_email=ctx.get("alarmEmail"),
         fargate=_fargate(stack, ctx),
+        kubernetes=_kubernetes(ctx),
+        vertex=_vertex(ctx),
+        lambda_runner=_lambda_runner(ctx),
+        launch_api_key_secret_arn=ctx.get("launchApiKeySecretArn"),
+        definitions_path=ctx.get("definitionsPath"),
         removal_policy=RemovalPolicy.DESTROY if destroy else RemovalPolicy.RETAIN,
         table_deletion_protection=not destroy,
         custom_domain=_domain(stack, ctx),

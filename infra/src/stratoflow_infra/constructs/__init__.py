@@ -21,20 +21,24 @@ from constructs import Construct
 from stratoflow_infra.constructs.api import Api
 from stratoflow_infra.constructs.data import Data
 from stratoflow_infra.constructs.functions import FunctionSpec, LambdaFactory, retention_days
-from stratoflow_infra.constructs.launch import Launch
+from stratoflow_infra.constructs.launch import Launch, LaunchContext
 from stratoflow_infra.constructs.monitoring import (
     METRICS_NAMESPACE,
     SERVICE_NAME,
     Monitoring,
     Watched,
 )
-from stratoflow_infra.constructs.props import CustomDomain, FargateProps, StratoflowProps
+from stratoflow_infra.constructs.props import (
+    CustomDomain,
+    FargateProps,
+    KubernetesLauncherProps,
+    LambdaRunnerProps,
+    StratoflowProps,
+    VertexLauncherProps,
+)
 from stratoflow_infra.constructs.state_events import StateEvents
 from stratoflow_infra.constructs.towel import Towel
 from stratoflow_infra.nag import acknowledge, wildcard_finding
-
-ECS_LAUNCHER_ENV = "STRATOFLOW_ECS_LAUNCHER_ARN"
-"""The ECS launcher state machine's ARN (set only when Fargate is configured)."""
 
 
 class Stratoflow(Construct):
@@ -66,13 +70,6 @@ class Stratoflow(Construct):
             run_retention_days=props.run_retention_days,
         )
         self.bus = events.EventBus(self, "Bus", description="Stratoflow flow-run state changes")
-        self.launch = Launch(
-            self,
-            "Launch",
-            fargate=props.fargate,
-            log_retention=retention,
-            removal_policy=props.removal_policy,
-        )
         factory = LambdaFactory(
             self,
             code_path=props.code_path,
@@ -87,6 +84,22 @@ class Stratoflow(Construct):
         self.state_events = StateEvents(
             self, "StateEvents", factory=factory, table=self.data.table, bus=self.bus
         )
+        self.launch = Launch(
+            self,
+            "Launch",
+            props=props,
+            ctx=LaunchContext(
+                factory=factory,
+                table=self.data.table,
+                code_bucket=self.data.code_bucket,
+                key_api=self.api.key_api,
+                iam_api=self.api.iam_api,
+                log_retention=retention,
+                removal_policy=props.removal_policy,
+            ),
+        )
+        self.launch.grant_dispatch(self.api_function, cancel=True)
+        self.launch.grant_dispatch(self.towel.functions["Scheduler"], cancel=False)
         self._grant()
         self.monitoring = self._monitoring(props)
         self._outputs()
@@ -106,8 +119,6 @@ class Stratoflow(Construct):
         }
         if props.admin_principals:
             env["STRATOFLOW_ADMIN_PRINCIPALS"] = ",".join(props.admin_principals)
-        if self.launch.state_machines:
-            env[ECS_LAUNCHER_ENV] = self.launch.state_machines[0].state_machine_arn
         return env
 
     def _build_api(
@@ -159,9 +170,6 @@ class Stratoflow(Construct):
         )
         for function in self.towel.functions.values():
             table.grant_read_write_data(function)
-        for machine in self.launch.state_machines:
-            machine.grant_start_execution(self.api_function)
-            machine.grant_start_execution(self.towel.functions["Scheduler"])
         index_reason = "The table's GSIs (gsi1..gsi5) are part of the store's access patterns."
         for function in (
             self.api_function,
@@ -176,7 +184,10 @@ class Stratoflow(Construct):
             "Authorizer": self.authorizer_function,
             **self.towel.functions,
             "StateEvents": self.state_events.function,
+            **{f"{n.capitalize()}Launcher": la.function for n, la in self.launch.launchers.items()},
         }
+        if self.launch.runner is not None:
+            functions["LambdaRunner"] = self.launch.runner
         queues = {
             **self.towel.dead_letter_queues,
             "StateEvents": self.state_events.dead_letter_queue,
@@ -188,6 +199,7 @@ class Stratoflow(Construct):
             table=self.data.table,
             state_machines=self.launch.state_machines,
             stream_function=self.state_events.function,
+            runner=self.launch.runner,
         )
         return Monitoring(
             self,
@@ -231,4 +243,12 @@ def _acknowledge_on_role(function: lambda_.IFunction, finding: str, reason: str)
     acknowledge(function.role, finding, reason)
 
 
-__all__ = ["CustomDomain", "FargateProps", "Stratoflow", "StratoflowProps"]
+__all__ = [
+    "CustomDomain",
+    "FargateProps",
+    "KubernetesLauncherProps",
+    "LambdaRunnerProps",
+    "Stratoflow",
+    "StratoflowProps",
+    "VertexLauncherProps",
+]

@@ -7,7 +7,8 @@ retention, X-Ray tracing, the powertools environment and the settings' environme
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_iam as iam
@@ -43,6 +44,7 @@ class FunctionSpec:
         unscoped: for each action beyond X-Ray that this function's role will hold on `*`
             (granted by the caller), the sentence saying why it cannot be scoped; it becomes
             part of the role's cdk-nag acknowledgement, which must name every such action.
+        environment: variables this function gets on top of the shared settings.
     """
 
     construct_id: str
@@ -53,6 +55,7 @@ class FunctionSpec:
     reserved_concurrency: int | None = None
     dead_letter_queue: sqs.IQueue | None = None
     unscoped: tuple[str, ...] = ()
+    environment: Mapping[str, str] = field(default_factory=dict)
 
 
 def secure_queue(scope: Construct, construct_id: str, reason: str) -> sqs.Queue:
@@ -116,7 +119,7 @@ class LambdaFactory:
             memory_size=spec.memory_mb,
             reserved_concurrent_executions=spec.reserved_concurrency,
             dead_letter_queue=spec.dead_letter_queue,
-            environment=self._environment,
+            environment={**self._environment, **spec.environment},
             tracing=lambda_.Tracing.ACTIVE,
             log_group=log_group,
             role=self._role(spec, log_group),

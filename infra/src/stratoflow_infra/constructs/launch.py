@@ -1,209 +1,355 @@
-"""Launch plumbing: the ECS/Fargate launcher state machine, its role, log group and cluster.
+"""Push launches: one Step Functions Standard state machine per infrastructure that is turned on.
 
-The dispatcher (scheduler) and `POST /deployments/{id}/runs` start one execution per flow run,
-named by the run id, with input `{"flow_run_id", "task_definition_arn", "overrides"}` (the
-overrides come from the pure ECS spec builder shared with the pull agent). The machine runs
-the task with `ecs:runTask.sync` in the configured subnets and waits for it to stop.
+Each launcher is a state machine built from its committed ASL file
+(`functions/src/stratoflow_functions/launchers/definitions/<infra>.asl.json`, read by path:
+infra imports nothing of functions) with the CDK definition substitutions
+`${LauncherFunctionArn}` (and `${RunnerFunctionArn}` for lambda), plus its launcher Lambda
+(`handlers/launcher.py`, one code; `STRATOFLOW_LAUNCHER_INFRASTRUCTURE` says which). The
+dispatchers (the scheduler and the API) start one execution per due run; the API also stops
+them on cancel.
 
-The role may run task definitions only in this cluster, stop and describe only this cluster's
-tasks, manage only the managed EventBridge rule that `.sync` needs, and pass only roles named
-`stratoflow-*` and only to ECS tasks.
+Nothing is built for a launcher that is off: no state machine, role, Lambda or log group, and
+the ECS cluster, task roles and VPC exist only with Fargate on. Every state machine may invoke
+only its own launcher (and, for lambda, the runner); everything else is in `launch_ecs.py`.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import json
+from dataclasses import dataclass
+from pathlib import Path
 
-from aws_cdk import Duration, RemovalPolicy, Stack
-from aws_cdk import aws_ec2 as ec2
-from aws_cdk import aws_ecs as ecs
+from aws_cdk import ArnFormat, CfnOutput, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_apigatewayv2 as apigw
+from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from stratoflow_infra.constructs.props import FargateProps
+from stratoflow_infra import bundle
+from stratoflow_infra.constructs.functions import FunctionSpec, LambdaFactory
+from stratoflow_infra.constructs.launch_ecs import REGISTER_REASON, EcsTarget
+from stratoflow_infra.constructs.props import StratoflowProps
 from stratoflow_infra.nag import acknowledge, wildcard_finding
 
-ECS_SYNC_RULE = "StepFunctionsGetEventsForECSTaskRule"
-TASK_ROLE_PREFIX = "stratoflow-"
-"""Task and execution roles of flow-run task definitions must be named with this prefix."""
+DEFINITIONS_DIR = bundle.ROOT / "functions/src/stratoflow_functions/launchers/definitions"
+"""Where the committed ASL files live in the repository checkout."""
+CONTAINER_TIMEOUT = Duration.days(2)
+"""How long an ECS, Kubernetes or Vertex launch may run, claim wait included."""
+LAMBDA_MACHINE_TIMEOUT = Duration.days(1)
+"""The Lambda launcher's bound: the runner stops at 15 minutes; the rest is waiting for a slot."""
+MACHINE_LOGS_REASON = (
+    "Step Functions log delivery (logs:*LogDelivery, DescribeLogGroups, ...) and X-Ray "
+    "PutTraceSegments support no resource-level permissions."
+)
 
 
-def ecs_launcher_definition(
-    cluster_arn: str, subnet_ids: list[str], security_group_id: str, assign_public_ip: bool
-) -> dict[str, Any]:
-    """The ASL of the ECS launcher: run the task and wait, retrying capacity errors.
+@dataclass(frozen=True)
+class Launcher:
+    """One infrastructure's launcher.
 
-    Args:
-        cluster_arn: the cluster to run in.
-        subnet_ids: the subnets for the task's ENI.
-        security_group_id: the tasks' security group (egress only).
-        assign_public_ip: whether tasks get a public IP.
+    Attributes:
+        infrastructure: `ecs`, `kubernetes`, `vertex` or `lambda`.
+        state_machine: the Standard state machine the dispatchers start.
+        function: its launcher Lambda (claim, prepare/launch, status, settle).
     """
-    run_task = {
-        "Type": "Task",
-        "Resource": "arn:aws:states:::ecs:runTask.sync",
-        "Parameters": {
-            "Cluster": cluster_arn,
-            "LaunchType": "FARGATE",
-            "TaskDefinition.$": "$.task_definition_arn",
-            "Overrides.$": "$.overrides",
-            "StartedBy.$": "States.Format('stratoflow/{}', $.flow_run_id)",
-            "PropagateTags": "TASK_DEFINITION",
-            "NetworkConfiguration": {
-                "AwsvpcConfiguration": {
-                    "Subnets": subnet_ids,
-                    "SecurityGroups": [security_group_id],
-                    "AssignPublicIp": "ENABLED" if assign_public_ip else "DISABLED",
-                }
-            },
-        },
-        "Retry": [
-            {
-                "ErrorEquals": ["ECS.AmazonECSException", "ECS.ServerException"],
-                "IntervalSeconds": 10,
-                "MaxAttempts": 3,
-                "BackoffRate": 2,
-            }
-        ],
-        "End": True,
-    }
-    return {
-        "Comment": "Stratoflow ECS/Fargate launcher",
-        "StartAt": "RunTask",
-        "States": {"RunTask": run_task},
-    }
+
+    infrastructure: str
+    state_machine: sfn.StateMachine
+    function: lambda_.Function
+
+    @property
+    def env_name(self) -> str:
+        """The setting through which the dispatchers learn this machine's ARN."""
+        return f"STRATOFLOW_{self.infrastructure.upper()}_LAUNCHER_ARN"
+
+
+@dataclass(frozen=True)
+class LaunchContext:
+    """What the launchers are wired to: the factory, the table, the code bucket, the APIs."""
+
+    factory: LambdaFactory
+    table: dynamodb.ITable
+    code_bucket: s3.IBucket
+    key_api: apigw.HttpApi
+    iam_api: apigw.HttpApi
+    log_retention: logs.RetentionDays
+    removal_policy: RemovalPolicy
 
 
 class Launch(Construct):
-    """The launcher state machines (today: ECS/Fargate) and what they need.
+    """The launchers that are turned on, and what they launch with.
 
     Attributes:
-        state_machines: every launcher state machine (empty without Fargate props).
-        cluster_arn: the ECS cluster flow runs launch into, when there is one.
+        launchers: by infrastructure, only those turned on.
+        ecs: the cluster, roles and logs of ECS runs (None without Fargate).
+        runner: the runner Lambda of `--infra lambda` (None when off).
     """
 
     def __init__(
-        self,
-        scope: Construct,
-        construct_id: str,
-        *,
-        fargate: FargateProps | None,
-        log_retention: logs.RetentionDays,
-        removal_policy: RemovalPolicy,
+        self, scope: Construct, construct_id: str, *, props: StratoflowProps, ctx: LaunchContext
     ) -> None:
         super().__init__(scope, construct_id)
-        self.state_machines: list[sfn.StateMachine] = []
-        self.cluster_arn: str | None = None
-        if fargate is None:
-            return
-        cluster = self._cluster(fargate)
-        self.cluster_arn = cluster[0]
-        log_group = logs.LogGroup(
-            self, "LauncherLogs", retention=log_retention, removal_policy=removal_policy
-        )
-        self.state_machines.append(self._ecs_launcher(fargate, cluster, log_group))
+        self._props, self._ctx = props, ctx
+        self._definitions = Path(props.definitions_path or DEFINITIONS_DIR)
+        self._log_group: logs.LogGroup | None = None
+        self.launchers: dict[str, Launcher] = {}
+        self.ecs: EcsTarget | None = None
+        self.runner: lambda_.Function | None = None
+        if props.fargate is not None:
+            self._ecs_launcher()
+        if props.kubernetes is not None:
+            secret = props.kubernetes.kubeconfig_secret_arn
+            self._secret_launcher("kubernetes", "STRATOFLOW_KUBERNETES_KUBECONFIG_SECRET", secret)
+        if props.vertex is not None:
+            self._vertex_launcher()
+        if props.lambda_runner is not None:
+            self._lambda_launcher()
+        for launcher in self.launchers.values():
+            CfnOutput(self, f"{_title(launcher.infrastructure)}LauncherArn",
+                      value=launcher.state_machine.state_machine_arn)  # fmt: skip
 
-    def _cluster(self, fargate: FargateProps) -> tuple[str, str]:
-        """The cluster's ARN and name: a new cluster, or the one named in the props."""
-        if not fargate.create_cluster:
-            if fargate.cluster_arn is None:
-                raise ValueError("FargateProps: cluster_arn is required when create_cluster=False")
-            return fargate.cluster_arn, fargate.cluster_arn.rsplit("/", 1)[-1]
-        cluster = ecs.Cluster(
-            self,
-            "Cluster",
-            vpc=fargate.vpc,
-            container_insights_v2=ecs.ContainerInsights.ENABLED,
-        )
-        return cluster.cluster_arn, cluster.cluster_name
+    @property
+    def state_machines(self) -> dict[str, sfn.StateMachine]:
+        """Every launcher state machine, by infrastructure."""
+        return {name: launcher.state_machine for name, launcher in self.launchers.items()}
 
-    def _ecs_launcher(
-        self, fargate: FargateProps, cluster: tuple[str, str], log_group: logs.LogGroup
-    ) -> sfn.StateMachine:
-        security_group = ec2.SecurityGroup(
-            self,
-            "TaskSecurityGroup",
-            vpc=fargate.vpc,
-            description="Stratoflow flow-run tasks: egress only",
-            allow_all_outbound=True,
-        )
-        subnets = fargate.vpc.select_subnets(**_selection_kwargs(fargate.subnets)).subnet_ids
-        definition = ecs_launcher_definition(
-            cluster[0], subnets, security_group.security_group_id, fargate.assign_public_ip
-        )
-        role = iam.Role(
-            self, "EcsLauncherRole", assumed_by=iam.ServicePrincipal("states.amazonaws.com")
-        )
-        self._grant_ecs(role, *cluster)
-        return sfn.StateMachine(
-            self,
-            "EcsLauncher",
-            definition_body=sfn.DefinitionBody.from_string(
-                Stack.of(self).to_json_string(definition)
-            ),
-            role=role,
-            timeout=Duration.days(2),
-            tracing_enabled=True,
-            logs=sfn.LogOptions(
-                destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=False
-            ),
-        )
+    def grant_dispatch(self, function: lambda_.Function, *, cancel: bool) -> None:
+        """Let `function` start executions of exactly these machines (and, with `cancel`,
+        stop their executions and this cluster's tasks), and tell it their ARNs."""
+        assert function.role is not None
+        for launcher in self.launchers.values():
+            machine = launcher.state_machine
+            function.add_environment(launcher.env_name, machine.state_machine_arn)
+            machine.grant_start_execution(function)
+            if cancel:
+                self._grant_stop_execution(function.role, machine)
+        if cancel and self.ecs is not None:
+            function.add_environment("STRATOFLOW_ECS_CLUSTER_ARN", self.ecs.cluster_arn)
+            self.ecs.grant_stop(function.role)
 
-    def _grant_ecs(self, role: iam.Role, cluster_arn: str, cluster_name: str) -> None:
-        stack = Stack.of(self)
-        in_cluster = {"ArnEquals": {"ecs:cluster": cluster_arn}}
-        task_definitions = stack.format_arn(
-            service="ecs", resource="task-definition", resource_name="*"
+    def _grant_stop_execution(self, role: iam.IRole, machine: sfn.StateMachine) -> None:
+        executions = Stack.of(self).format_arn(
+            service="states",
+            resource="execution",
+            resource_name=f"{machine.state_machine_name}:*",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
         )
-        tasks = stack.format_arn(service="ecs", resource="task", resource_name=f"{cluster_name}/*")
-        sync_rule = stack.format_arn(service="events", resource="rule", resource_name=ECS_SYNC_RULE)
-        task_roles = stack.format_arn(
-            service="iam", region="", resource="role", resource_name=f"{TASK_ROLE_PREFIX}*"
+        role.add_to_principal_policy(
+            iam.PolicyStatement(actions=["states:StopExecution"], resources=[executions])
         )
-        passed_to_ecs = {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}}
-        for actions, resource, conditions in (
-            (["ecs:RunTask"], task_definitions, in_cluster),
-            (["ecs:StopTask", "ecs:DescribeTasks"], tasks, in_cluster),
-            (["events:PutTargets", "events:PutRule", "events:DescribeRule"], sync_rule, None),
-            (["iam:PassRole"], task_roles, passed_to_ecs),
-        ):
-            role.add_to_policy(
-                iam.PolicyStatement(actions=actions, resources=[resource], conditions=conditions)
-            )
-        for resource, reason in (
-            (
-                task_definitions,
-                "Each deployment brings its own task definition; RunTask is "
-                "confined to this cluster by the ecs:cluster condition.",
-            ),
-            (tasks, "Task ids are only known at run time; the grant covers this cluster's tasks."),
-            (
-                task_roles,
-                "Flow-run task roles are per deployment; PassRole is limited to the "
-                "stratoflow- prefix and to ecs-tasks.amazonaws.com.",
-            ),
-        ):
-            acknowledge(role, wildcard_finding(role, resource), reason)
         acknowledge(
             role,
-            "AwsSolutions-IAM5[Resource::*]",
-            "Step Functions log delivery (logs:*LogDelivery, DescribeLogGroups, ...) and X-Ray "
-            "PutTraceSegments support no resource-level permissions.",
+            wildcard_finding(role, executions),
+            "Execution names are flow-run ids, known only at run time; the grant covers this "
+            "one launcher's executions.",
         )
 
+    def _ecs_launcher(self) -> None:
+        fargate = self._props.fargate
+        assert fargate is not None
+        secret = self._props.launch_api_key_secret_arn
+        self.ecs = EcsTarget(
+            self, "Ecs", fargate=fargate, log_retention=self._ctx.log_retention,
+            removal_policy=self._ctx.removal_policy, api_key_secret_arn=secret,
+        )  # fmt: skip
+        function = self._function("ecs", self.ecs.environment(), unscoped=(REGISTER_REASON,))
+        assert function.role is not None
+        self.ecs.grant_register(function.role)
+        if secret is None:  # with a secret, the execution role injects the key instead
+            self._grant_api(self.ecs.task_role)
+        _grant_read_code(self._ctx.code_bucket, self.ecs.task_role)
+        machine = self._machine("ecs", function, (), CONTAINER_TIMEOUT)
+        assert machine.role is not None
+        self.ecs.grant_run(machine.role)
 
-def _selection_kwargs(selection: ec2.SubnetSelection) -> dict[str, Any]:
-    """`select_subnets` takes the selection's fields as keywords in Python."""
-    fields = (
-        "availability_zones",
-        "one_per_az",
-        "subnet_filters",
-        "subnet_group_name",
-        "subnets",
-        "subnet_type",
+    def _secret_launcher(
+        self, infra: str, secret_env: str, secret_arn: str, extra: dict[str, str] | None = None
+    ) -> None:
+        """A poll-loop launcher (kubernetes, vertex) whose Lambda reads exactly one secret."""
+        environment = {secret_env: secret_arn, **(extra or {})}
+        function = self._function(infra, environment, uses_key=True)
+        function.add_to_role_policy(
+            iam.PolicyStatement(actions=["secretsmanager:GetSecretValue"], resources=[secret_arn])
+        )
+        self._machine(infra, function, (), CONTAINER_TIMEOUT)
+
+    def _vertex_launcher(self) -> None:
+        vertex = self._props.vertex
+        assert vertex is not None
+        extra = {
+            "STRATOFLOW_VERTEX_PROJECT": vertex.project,
+            "STRATOFLOW_VERTEX_REGION": vertex.region,
+        }
+        self._secret_launcher(
+            "vertex", "STRATOFLOW_VERTEX_CREDENTIALS_SECRET", vertex.credentials_secret_arn, extra
+        )
+
+    def _lambda_launcher(self) -> None:
+        runner_props = self._props.lambda_runner
+        assert runner_props is not None
+        self.runner = self._ctx.factory.create(
+            FunctionSpec(
+                construct_id="LambdaRunnerFunction",
+                module="runner",
+                description="Stratoflow runner: runs one flow run of an --infra lambda deployment.",
+                timeout=runner_props.timeout,
+                memory_mb=runner_props.memory_mb,
+                environment=self._api_environment(uses_key=False),
+            )
+        )
+        assert self.runner.role is not None
+        self._grant_api(self.runner.role)
+        _grant_read_code(self._ctx.code_bucket, self.runner.role)
+        function = self._function("lambda", {})
+        self._machine("lambda", function, (self.runner,), LAMBDA_MACHINE_TIMEOUT)
+
+    def _api_environment(self, *, uses_key: bool) -> dict[str, str]:
+        """The API URL launched runs report to (and the key's secret, when they use one).
+
+        Runs outside AWS (`uses_key`) and runs given the stack's API-key secret call the key
+        API; ECS tasks and the runner without it call the IAM API with their role (SigV4).
+        """
+        secret = self._props.launch_api_key_secret_arn
+        keyed = uses_key or secret is not None
+        api = self._ctx.key_api if keyed else self._ctx.iam_api
+        environment = {"STRATOFLOW_LAUNCH_API_URL": api.api_endpoint}
+        if secret is not None:
+            environment["STRATOFLOW_LAUNCH_API_KEY_SECRET"] = secret
+        return environment
+
+    def _grant_api(self, role: iam.IRole) -> None:
+        """A run's identity for the API: the key's secret if given, else SigV4 on the IAM API."""
+        secret = self._props.launch_api_key_secret_arn
+        if secret is not None:
+            statement = iam.PolicyStatement(
+                actions=["secretsmanager:GetSecretValue"], resources=[secret]
+            )
+            role.add_to_principal_policy(statement)
+            return
+        invoke = Stack.of(self).format_arn(
+            service="execute-api", resource=self._ctx.iam_api.api_id, resource_name="*"
+        )
+        role.add_to_principal_policy(
+            iam.PolicyStatement(actions=["execute-api:Invoke"], resources=[invoke])
+        )
+        acknowledge(
+            role,
+            wildcard_finding(role, invoke),
+            "A flow run calls any route of the IAM API as itself; the grant is this one API.",
+        )
+
+    def _function(
+        self,
+        infra: str,
+        environment: dict[str, str],
+        *,
+        uses_key: bool = False,
+        unscoped: tuple[str, ...] = (),
+    ) -> lambda_.Function:
+        """The launcher Lambda of `infra`: the table (claim, record, settle) and its settings."""
+        function = self._ctx.factory.create(
+            FunctionSpec(
+                construct_id=f"{_title(infra)}LauncherFunction",
+                module="launcher",
+                description=f"Stratoflow {infra} launcher steps (claim, launch, status, settle).",
+                timeout=Duration.seconds(60),
+                memory_mb=512,
+                unscoped=unscoped,
+                environment={
+                    "STRATOFLOW_LAUNCHER_INFRASTRUCTURE": infra,
+                    **self._api_environment(uses_key=uses_key),
+                    **environment,
+                },
+            )
+        )
+        table = self._ctx.table
+        table.grant_read_write_data(function)
+        assert function.role is not None
+        indexes = f"{table.table_arn}/index/*"
+        acknowledge(
+            function.role,
+            wildcard_finding(table, indexes),
+            "The claim counts slots through the table's GSIs (gsi1..gsi5).",
+        )
+        return function
+
+    def _machine(
+        self,
+        infra: str,
+        function: lambda_.Function,
+        extra: tuple[lambda_.Function, ...],
+        timeout: Duration,
+    ) -> sfn.StateMachine:
+        title = _title(infra)
+        role = iam.Role(
+            self, f"{title}LauncherRole", assumed_by=iam.ServicePrincipal("states.amazonaws.com")
+        )
+        for invoked in (function, *extra):
+            _grant_invoke(role, invoked)
+        substitutions = {"LauncherFunctionArn": function.function_arn}
+        if extra:
+            substitutions["RunnerFunctionArn"] = extra[0].function_arn
+        # Inline, not DefinitionBody.from_file (an S3 asset): the definition stays in the
+        # template, where cfn-lint validates it and a `cdk diff` shows it. The bound goes
+        # into the ASL itself: CDK drops `timeout` for a definition given as a string.
+        definition = json.loads((self._definitions / f"{infra}.asl.json").read_text())
+        definition["TimeoutSeconds"] = int(timeout.to_seconds())
+        machine = sfn.StateMachine(
+            self,
+            f"{title}Launcher",
+            state_machine_type=sfn.StateMachineType.STANDARD,
+            definition_body=sfn.DefinitionBody.from_string(json.dumps(definition, indent=1)),
+            definition_substitutions=substitutions,
+            role=role,
+            tracing_enabled=True,
+            logs=sfn.LogOptions(
+                destination=self._machine_logs(), level=sfn.LogLevel.ALL,
+                include_execution_data=False,
+            ),
+        )  # fmt: skip
+        acknowledge(role, "AwsSolutions-IAM5[Resource::*]", MACHINE_LOGS_REASON)
+        self.launchers[infra] = Launcher(infra, machine, function)
+        return machine
+
+    def _machine_logs(self) -> logs.LogGroup:
+        """One log group for every launcher's execution history, made with the first."""
+        if self._log_group is None:
+            self._log_group = logs.LogGroup(
+                self, "LauncherLogs", retention=self._ctx.log_retention,
+                removal_policy=self._ctx.removal_policy,
+            )  # fmt: skip
+        return self._log_group
+
+
+def _title(infra: str) -> str:
+    return infra.capitalize()
+
+
+def _grant_invoke(role: iam.Role, function: lambda_.IFunction) -> None:
+    """Invoke exactly this function (its versions and aliases included)."""
+    versions = f"{function.function_arn}:*"
+    role.add_to_policy(
+        iam.PolicyStatement(
+            actions=["lambda:InvokeFunction"], resources=[function.function_arn, versions]
+        )
     )
-    return {
-        name: getattr(selection, name) for name in fields if getattr(selection, name) is not None
-    }
+    acknowledge(
+        role,
+        wildcard_finding(role, versions),
+        "Qualified ARNs (versions, aliases) of this one function, for lambda:invoke.",
+    )
+
+
+def _grant_read_code(bucket: s3.IBucket, role: iam.IRole) -> None:
+    """Download deployment bundles: GetObject in the code bucket, nothing else."""
+    objects = bucket.arn_for_objects("*")
+    role.add_to_principal_policy(iam.PolicyStatement(actions=["s3:GetObject"], resources=[objects]))
+    acknowledge(
+        role,
+        wildcard_finding(bucket, objects),
+        "Bundle keys are per flow and deployment; reads are confined to the code bucket.",
+    )

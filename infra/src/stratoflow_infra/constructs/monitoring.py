@@ -3,7 +3,9 @@
 Alarms go to an SNS topic (encrypted with a customer-managed key that CloudWatch may use;
 the AWS-managed SNS key cannot be used by alarms). What pages: API 5xx, Lambda errors that
 persist, anything in a dead-letter queue, DynamoDB throttling, a stream consumer falling
-behind, and launchers failing repeatedly. Metrics that only inform stay on the dashboard.
+behind, launchers failing repeatedly, a launcher execution timing out or throttled, and the
+Lambda runner throttled. Metrics that only inform stay on the dashboard; each launcher gets its
+own row (executions by outcome, execution time).
 """
 
 from __future__ import annotations
@@ -39,8 +41,11 @@ class Watched:
     functions: Mapping[str, lambda_.IFunction]
     queues: Mapping[str, sqs.IQueue]
     table: dynamodb.ITable
-    state_machines: Sequence[sfn.IStateMachine]
+    state_machines: Mapping[str, sfn.IStateMachine]
+    """The launcher state machines, by infrastructure (`ecs`, `kubernetes`, ...)."""
     stream_function: lambda_.IFunction
+    runner: lambda_.IFunction | None = None
+    """The `--infra lambda` runner, when on (it is also in `functions`)."""
 
 
 def alarm_key_statement(stack: Stack) -> iam.PolicyStatement:
@@ -118,6 +123,8 @@ class Monitoring(Construct):
         self._alarm_on(watched)
         self.dashboard = cw.Dashboard(self, "Dashboard", default_interval=Duration.hours(3))
         self.dashboard.add_widgets(*self._widgets(watched))
+        for infra, machine in watched.state_machines.items():
+            self.dashboard.add_widgets(_launcher_row(infra, machine))
 
     def _topic(self) -> sns.Topic:
         key = kms.Key(self, "AlarmKey", enable_key_rotation=True, description="Stratoflow alarms")
@@ -156,8 +163,14 @@ class Monitoring(Construct):
             "IteratorAge", statistic="Maximum", period=FIVE_MINUTES
         )
         self._alarm("StateEventsIteratorAge", iterator_age, 300_000)
-        for index, machine in enumerate(watched.state_machines):
-            self._alarm(f"Launcher{index}Failures", _sum(machine.metric_failed()), 3)
+        for infra, machine in watched.state_machines.items():
+            name = f"{infra.capitalize()}Launcher"
+            self._alarm(f"{name}Failed", _sum(machine.metric_failed()), 3)
+            # A timed-out launch left a run without a settle; throttling delays every launch.
+            self._alarm(f"{name}TimedOut", _sum(machine.metric_timed_out()), 1)
+            self._alarm(f"{name}Throttled", _sum(machine.metric_throttled()), 1)
+        if watched.runner is not None:
+            self._alarm("LambdaRunnerThrottles", _sum(watched.runner.metric_throttles()), 1)
 
     def _widgets(self, watched: Watched) -> list[cw.IWidget]:
         apis = watched.apis.values()
@@ -199,9 +212,28 @@ class Monitoring(Construct):
             ),
             _graph(
                 "State-machine executions failed",
-                [_sum(m.metric_failed()) for m in watched.state_machines],
+                [_sum(m.metric_failed()) for m in watched.state_machines.values()],
             ),
         ]
+
+
+def _launcher_row(infra: str, machine: sfn.IStateMachine) -> cw.Row:
+    """One launcher: executions by outcome, and how long they take."""
+    outcomes = (
+        machine.metric_started(),
+        machine.metric_succeeded(),
+        machine.metric_failed(),
+        machine.metric_timed_out(),
+        machine.metric_aborted(),
+        machine.metric_throttled(),
+    )
+    return cw.Row(
+        _graph(f"{infra} launcher executions", [_sum(m) for m in outcomes]),
+        _graph(
+            f"{infra} launcher execution time p50 / p99",
+            [machine.metric_time(statistic=stat) for stat in ("p50", "p99")],
+        ),
+    )
 
 
 def _graph(title: str, metrics: Sequence[cw.IMetric]) -> cw.GraphWidget:

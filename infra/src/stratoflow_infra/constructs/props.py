@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from aws_cdk import RemovalPolicy
+from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_certificatemanager as acm
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_sns as sns
@@ -54,6 +54,57 @@ class FargateProps:
 
 
 @dataclass(frozen=True)
+class KubernetesLauncherProps:
+    """Turn on the Kubernetes launcher: runs become `batch/v1` Jobs on your cluster.
+
+    Attributes:
+        kubeconfig_secret_arn: the full ARN of a Secrets Manager secret holding the kubeconfig
+            the launcher Lambda uses (only this secret is readable by it).
+    """
+
+    kubeconfig_secret_arn: str
+
+
+@dataclass(frozen=True)
+class VertexLauncherProps:
+    """Turn on the Vertex AI launcher: runs become CustomJobs in a GCP project.
+
+    Attributes:
+        credentials_secret_arn: the full ARN of a Secrets Manager secret holding the GCP
+            service-account key JSON the launcher Lambda calls Vertex with.
+        project: the GCP project id.
+        region: the Vertex AI region (e.g. `us-central1`).
+    """
+
+    credentials_secret_arn: str
+    project: str
+    region: str
+
+
+LAMBDA_MAX_TIMEOUT = Duration.minutes(15)
+
+
+@dataclass(frozen=True)
+class LambdaRunnerProps:
+    """Turn on `--infra lambda`: flows run inside an invocation of a runner function.
+
+    Attributes:
+        memory_mb: the runner's memory (and so CPU), 128 - 10240.
+        timeout: at most 15 minutes (Lambda's limit); a flow still running then is CRASHED.
+    """
+
+    memory_mb: int = 1024
+    timeout: Duration = LAMBDA_MAX_TIMEOUT
+
+    def __post_init__(self) -> None:
+        """Refuse what Lambda would refuse at deploy time, at synth instead."""
+        if not 128 <= self.memory_mb <= 10240:
+            raise ValueError(f"LambdaRunnerProps: memory_mb {self.memory_mb} is not in 128-10240")
+        if not 1 <= self.timeout.to_seconds() <= LAMBDA_MAX_TIMEOUT.to_seconds():
+            raise ValueError("LambdaRunnerProps: timeout must be between 1 s and 15 minutes")
+
+
+@dataclass(frozen=True)
 class StratoflowProps:
     """How to build one Stratoflow control plane.
 
@@ -67,7 +118,17 @@ class StratoflowProps:
         zombie_threshold_seconds: a RUNNING run with a heartbeat older than this is a zombie.
         alarm_email: an address subscribed to the alarm topic (confirm the e-mail once).
         alarm_topic: an existing SNS topic for alarms; one is created when None.
-        fargate: where the ECS launcher runs tasks; None builds no ECS launcher.
+        fargate: where the ECS launcher runs tasks; None (the default) builds no ECS
+            launcher, cluster, task roles or VPC.
+        kubernetes: the Kubernetes launcher; None (the default) builds none.
+        vertex: the Vertex AI launcher; None (the default) builds none.
+        lambda_runner: the Lambda launcher and its runner function; None (the default) builds
+            neither.
+        launch_api_key_secret_arn: a Secrets Manager secret holding the API key that ECS
+            tasks and the Lambda runner send (by reference: the ECS `secrets` field, or read
+            by the runner). None: they call the IAM API with their roles (SigV4) instead.
+        definitions_path: the folder holding `{ecs,kubernetes,vertex,lambda}.asl.json`; None
+            uses the repository checkout's `functions/.../launchers/definitions`.
         removal_policy: what `cdk destroy` does to the table, buckets and logs (RETAIN keeps
             the data).
         table_deletion_protection: DynamoDB deletion protection on the table.
@@ -93,6 +154,11 @@ class StratoflowProps:
     alarm_email: str | None = None
     alarm_topic: sns.ITopic | None = None
     fargate: FargateProps | None = None
+    kubernetes: KubernetesLauncherProps | None = None
+    vertex: VertexLauncherProps | None = None
+    lambda_runner: LambdaRunnerProps | None = None
+    launch_api_key_secret_arn: str | None = None
+    definitions_path: str | None = None
     removal_policy: RemovalPolicy = RemovalPolicy.RETAIN
     table_deletion_protection: bool = True
     custom_domain: CustomDomain | None = None
