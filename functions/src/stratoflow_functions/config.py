@@ -61,6 +61,9 @@ class Settings:
     """How many shards each run-index partition is written over (docs/data-model.md, "Write
     sharding"): raise it for more writes per second; lowering it loses nothing (reads cover
     the most any writer used) but spreads the writes less."""
+    # Dispatch and cancellation of pushed runs (launchers/dispatcher.py, launchers/cancel.py).
+    ecs_cluster_arn: str | None = None
+    """The ECS cluster launched tasks run on (StopTask of a task ARN that does not name it)."""
 
     def __post_init__(self) -> None:
         """Reject settings no deployment can run with.
@@ -119,6 +122,7 @@ _ENV = {
     "launcher_poll_seconds": "STRATOFLOW_LAUNCHER_POLL_SECONDS",
     "dispatch_per_tick": "STRATOFLOW_DISPATCH_PER_TICK",
     "index_shards": "STRATOFLOW_INDEX_SHARDS",
+    "ecs_cluster_arn": "STRATOFLOW_ECS_CLUSTER_ARN",
 }
 """The environment variable behind each setting; the CDK construct sets the same names."""
 
