@@ -30,6 +30,8 @@ from stratoflow_functions.store import Store
 logger = logging.getLogger(__name__)
 
 ALREADY_EXISTS = "ExecutionAlreadyExists"
+LOOKAHEAD = 4
+"""Due runs read per run a tick may start (see `_dispatch_queue`)."""
 
 
 class DispatchOutcome(StrEnum):
@@ -96,17 +98,30 @@ class StepFunctionsDispatcher:
         if not self.settings.pushed:
             return 0
         queues = sorted(_queue_names(self.store))
-        budget = self.settings.dispatch_per_tick
-        share = math.ceil(budget / len(queues)) if queues else 0
+        room = self.settings.dispatch_per_tick
+        share = math.ceil(room / len(queues)) if queues else 0
         started = 0
         for queue in queues:
-            due = self.store.flow_runs.due(
-                queue, now, min(share, budget), infrastructure=list(self.settings.pushed)
-            )
-            budget -= len(due)
-            started += sum(self.dispatch(run) is DispatchOutcome.STARTED for run in due)
-            if budget <= 0:
+            quota = min(share, room - started)
+            if quota <= 0:
                 break
+            started += self._dispatch_queue(queue, now, quota)
+        return started
+
+    def _dispatch_queue(self, queue: str, now: datetime, quota: int) -> int:
+        """Start up to `quota` due runs of `queue`, looking past those already started.
+
+        A run stays SCHEDULED, and due, from its start until its launcher claims it (at once,
+        or after a wait for a concurrency slot), so the oldest due runs may all have their
+        execution already: `LOOKAHEAD` times the quota are read, to start newer ones too.
+        """
+        pushed = list(self.settings.pushed)
+        due = self.store.flow_runs.due(queue, now, quota * LOOKAHEAD, infrastructure=pushed)
+        started = 0
+        for run in due:
+            if started >= quota:
+                break
+            started += self.dispatch(run) is DispatchOutcome.STARTED
         return started
 
     def dispatch(self, run: FlowRun) -> DispatchOutcome:
