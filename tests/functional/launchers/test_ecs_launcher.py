@@ -8,7 +8,7 @@ from dataclasses import replace
 from uuid import uuid4
 
 from stratoflow.schemas import InfrastructureType, StateType
-from stratoflow_functions.launchers.naming import launcher_agent_id
+from stratoflow_functions.launchers.names import launcher_agent_id
 from tests.functional.launchers.launcher_support import World, wait_for
 
 ECS = InfrastructureType.ECS

@@ -13,6 +13,8 @@ from pydantic import BaseModel
 
 from stratoflow.schemas import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, utcnow
 from stratoflow_functions.config import Settings
+from stratoflow_functions.launchers.cancel import RunStopper, build_canceller
+from stratoflow_functions.launchers.dispatcher import RunDispatcher, build_dispatcher
 from stratoflow_functions.store import Store
 from stratoflow_functions.store.code_bundles import CodeBundles, s3_client
 
@@ -26,6 +28,18 @@ class ApiDeps:
     clock: Callable[[], datetime] = utcnow
     code_bundles: CodeBundles | None = None
     """The code bucket; built on first use when not injected (most requests never need it)."""
+    run_dispatcher: RunDispatcher | None = None
+    """Starts pushed runs due at once; by default built from the settings' launcher ARNs
+    (None when the stack pushes nothing). Its clients are built on first use."""
+    run_stopper: RunStopper | None = None
+    """Stops pushed runs being cancelled; by default built from the settings (None when the
+    stack has no ECS launcher)."""
+
+    def __post_init__(self) -> None:
+        if self.run_dispatcher is None:
+            self.run_dispatcher = build_dispatcher(self.store, self.settings)
+        if self.run_stopper is None:
+            self.run_stopper = build_canceller(self.settings)
 
     def code(self) -> CodeBundles:
         """The code bucket gateway."""

@@ -152,7 +152,9 @@ def deployments_router(deps: ApiDeps) -> APIGatewayHttpRouter:
         responses=created_answers(404, 409),
     )
     def run_deployment(deployment_id: UUID, body: DeploymentRunCreate) -> Response[FlowRun]:
-        run, is_new = create_deployment_run(store, deployment_id, body, deps.clock())
+        run, is_new = create_deployment_run(
+            store, deployment_id, body, deps.clock(), deps.run_dispatcher
+        )
         return created(run, is_new)
 
     return router

@@ -116,7 +116,7 @@ def flow_runs_router(deps: ApiDeps) -> APIGatewayHttpRouter:
         responses=answers(200, 404, 409),
     )
     def cancel(run_id: UUID) -> OrchestrationResult:
-        return cancel_flow_run(store, run_id, deps.clock())
+        return cancel_flow_run(store, run_id, deps.clock(), deps.run_stopper)
 
     @router.get(
         "/flow-runs/<run_id>/task-runs",

@@ -17,7 +17,7 @@ from stratoflow_functions.launchers.context import LauncherContext
 from stratoflow_functions.launchers.diagnosis import diagnose_failure, diagnose_task
 from stratoflow_functions.launchers.ecs_prepare import prepare
 from stratoflow_functions.launchers.jobs import launch, status
-from stratoflow_functions.launchers.naming import launcher_agent_id
+from stratoflow_functions.launchers.names import launcher_agent_id
 from stratoflow_functions.services.run_slots import slots_for
 from stratoflow_functions.services.work_queues import try_claim
 

@@ -2,11 +2,12 @@
 
 Each is a patch of moto's internals, not of ours, and each is explained in its own module:
 atomic item operations (`moto_atomic`), transactions that copy only what they touch
-(`moto_transactions`), a stream of flow-run items only (`moto_streams`), and a linear item-size
+(`moto_transactions`), a stream of flow-run items only (`moto_streams`), a linear item-size
 check (`moto_items`), Step Functions' ECS integration in the right casing (`moto_sfn_ecs`),
-Fargate tasks with task-level memory only (`moto_ecs_tasks`) and Lambda functions whose code
-runs in process (`moto_lambda`). Anything that serves the API over
-moto in this process (the local stack, the benchmarks, the live-API tests) installs the same set.
+Fargate tasks with task-level memory only (`moto_ecs_tasks`), Lambda functions whose code runs
+in process (`moto_lambda`), and StartExecution atomic per name (`moto_sfn_atomic`). Anything
+that serves the API over moto in this process (the local stack, the benchmarks, the live-API
+tests) installs the same set.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from stratoflow_functions.local.moto_atomic import make_moto_dynamodb_atomic
 from stratoflow_functions.local.moto_ecs_tasks import make_moto_ecs_task_memory_optional
 from stratoflow_functions.local.moto_items import make_moto_item_sizes_linear
 from stratoflow_functions.local.moto_lambda import make_moto_lambda_local
+from stratoflow_functions.local.moto_sfn_atomic import make_moto_sfn_atomic
 from stratoflow_functions.local.moto_sfn_ecs import make_moto_sfn_ecs_cased
 from stratoflow_functions.local.moto_streams import make_moto_streams_lean
 from stratoflow_functions.local.moto_transactions import make_moto_transactions_cheap
@@ -29,3 +31,4 @@ def install_emulator_fixes() -> None:
     make_moto_sfn_ecs_cased()
     make_moto_lambda_local()
     make_moto_ecs_task_memory_optional()
+    make_moto_sfn_atomic()

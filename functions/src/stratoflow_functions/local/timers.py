@@ -13,6 +13,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 
 from stratoflow.schemas import utcnow
 from stratoflow_functions.config import Settings
@@ -57,13 +58,16 @@ class Job:
 
 def towel_jobs(store: Store, settings: Settings, cadences: Cadences) -> list[Job]:
     """The three Towel services as jobs over `store`, each tick at the current time."""
+    from stratoflow_functions.launchers.dispatcher import build_dispatcher
     from stratoflow_functions.services.towel import kill_zombies, resurrect, schedule_runs
 
     def bind(service: Callable[[Store, Settings, datetime], object]) -> Callable[[], object]:
         return lambda: service(store, settings, utcnow())
 
+    # the Lambda's dispatcher, on the emulator's Step Functions (settings name its endpoint)
+    dispatcher = build_dispatcher(store, settings)
     return [
-        Job("scheduler", cadences.scheduler, bind(schedule_runs)),
+        Job("scheduler", cadences.scheduler, bind(partial(schedule_runs, dispatcher=dispatcher))),
         Job("zombie-killer", cadences.zombie_killer, bind(kill_zombies)),
         Job("lazarus", cadences.lazarus, bind(resurrect)),
     ]

@@ -64,6 +64,9 @@ def upsert_deployment(
     flow = store.flows.get(data.flow_id)
     deployment, created = store.deployments.upsert(data, flow, now)
     set_slot_limit(store, deployment_slot(deployment.id), deployment.concurrency_limit, now)
+    # the push dispatcher finds due runs queue by queue: a push deployment's queue must exist
+    # even if no agent ever polls it
+    store.work_queues.get_or_create(deployment.work_queue, now)
     return deployment, created
 
 

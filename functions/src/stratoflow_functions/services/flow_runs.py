@@ -1,10 +1,16 @@
 """Flow-run use cases other than proposals: create (directly or from a deployment), cancel,
-heartbeat."""
+heartbeat.
+
+A deployment run of a pushed infrastructure that is due at once is dispatched here (its
+launcher execution started) instead of waiting for the next scheduler tick; cancelling a
+pushed run stops what runs it (`launchers.cancel`). Neither ever fails the request: a run that
+could not be dispatched stays SCHEDULED for the next tick.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID, uuid4
 
 from stratoflow.orchestration import Proposer, cancel_target
@@ -25,6 +31,10 @@ from stratoflow_functions.services.flow_run_states import propose_flow_run_state
 from stratoflow_functions.services.limits import check_parameters
 from stratoflow_functions.services.names import run_name
 from stratoflow_functions.store import Store
+
+if TYPE_CHECKING:  # the launchers import the store; the services need only their protocols
+    from stratoflow_functions.launchers.cancel import RunStopper
+    from stratoflow_functions.launchers.dispatcher import RunDispatcher
 
 
 def create_flow_run(store: Store, data: FlowRunCreate, now: datetime) -> tuple[FlowRun, bool]:
@@ -53,9 +63,18 @@ def create_flow_run(store: Store, data: FlowRunCreate, now: datetime) -> tuple[F
 
 
 def create_deployment_run(
-    store: Store, deployment_id: UUID, data: DeploymentRunCreate, now: datetime
+    store: Store,
+    deployment_id: UUID,
+    data: DeploymentRunCreate,
+    now: datetime,
+    dispatcher: RunDispatcher | None = None,
 ) -> tuple[FlowRun, bool]:
-    """Schedule a run of a deployment, with parameters merged over the deployment's."""
+    """Schedule a run of a deployment, with parameters merged over the deployment's.
+
+    With a `dispatcher`, a run that is due at `now` (no start time, or one in the past) is
+    handed to it at once: a pushed run's execution starts now, not at the next tick. A replay
+    of the same idempotency key asks again (the execution's name makes that a no-op).
+    """
     deployment = store.deployments.get(deployment_id)
     parameters = {**deployment.parameters, **data.parameters}
     check_parameters(parameters)
@@ -68,7 +87,15 @@ def create_deployment_run(
         idempotency_key=data.idempotency_key,
         tags=data.tags,
     )
-    return store.flow_runs.create(run)
+    stored, created = store.flow_runs.create(run)
+    if dispatcher is not None and _due(stored, now):
+        dispatcher.dispatch(stored)
+    return stored, created
+
+
+def _due(run: FlowRun, now: datetime) -> bool:
+    start = run.state.scheduled_time or run.expected_start_time or now
+    return run.state.type is StateType.SCHEDULED and start <= now
 
 
 def scheduled_run_of(
@@ -102,21 +129,34 @@ def scheduled_run_of(
     )
 
 
-def cancel_flow_run(store: Store, run_id: UUID, now: datetime) -> OrchestrationResult:
+def cancel_flow_run(
+    store: Store, run_id: UUID, now: datetime, stopper: RunStopper | None = None
+) -> OrchestrationResult:
     """Cancel a run: not yet started → CANCELLED at once; running → CANCELLING, so the engine or
-    its agent stops it and reports CANCELLED."""
+    its agent stops it and reports CANCELLED.
+
+    With a `stopper`, a run left CANCELLING (by this call or an earlier one: asking again
+    retries the stop) has its push infrastructure stopped; its launcher then settles it.
+    """
     run = store.flow_runs.get(run_id).run
     if run.state.is_terminal:
         raise ConflictError(
             f"flow run {run_id} already finished as {run.state.name}", code="run_finished"
         )
+    result = _propose_cancel(store, run, now)
+    if stopper is not None and result.state and result.state.type is StateType.CANCELLING:
+        stopper.stop(run)
+    return result
+
+
+def _propose_cancel(store: Store, run: FlowRun, now: datetime) -> OrchestrationResult:
     target = cancel_target(run.state, now)
     if target is None:  # CANCELLING already: the answer is the run as it is
         return OrchestrationResult(
             status=DecisionStatus.ACCEPT, state=run.state, version=run.version
         )
     proposal = StateProposal(state=target, expected_version=run.version)
-    return propose_flow_run_state(store, run_id, proposal, now, proposer=Proposer.CONTROL_PLANE)
+    return propose_flow_run_state(store, run.id, proposal, now, proposer=Proposer.CONTROL_PLANE)
 
 
 def heartbeat_flow_run(

@@ -112,6 +112,7 @@ class SchedulerReport:
             "RunsDeleted": self.runs_deleted,
             "LateRunsMarked": self.late_runs_marked,
             "ScheduleFailures": self.schedules_failed,
+            "RunsDispatched": self.dispatched,
         }
 
 
