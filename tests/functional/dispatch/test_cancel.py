@@ -84,10 +84,27 @@ def test_cancelling_an_ecs_run_with_no_task_recorded_stops_its_execution(
     payload = json.dumps({"flow_run_id": str(run.id), "poll_seconds": 7})
     sfn.start_execution(stateMachineArn=launchers["ecs"], name=str(run.id), input=payload)
 
-    assert api.post(f"/flow-runs/{run.id}/cancel").status == 200
+    answer = api.post(f"/flow-runs/{run.id}/cancel")
 
+    assert answer.status == 200
     (execution,) = executions(sfn, launchers["ecs"])
     assert execution["status"] == "ABORTED"
+    assert answer.body["state"]["type"] == "CANCELLED", "nothing is left to settle it"
+    assert api.get(f"/flow-runs/{run.id}").body["state"]["type"] == "CANCELLED"
+
+
+def test_cancelling_stops_the_execution_the_launcher_recorded_on_its_claim(
+    api: ApiCaller, store: Store, clock: FakeClock, sfn: Any, launchers: dict[str, str]
+) -> None:
+    payload = json.dumps({"flow_run_id": "x", "poll_seconds": 7})
+    other = sfn.start_execution(stateMachineArn=launchers["ecs"], name="d2-name", input=payload)
+    run = running_run(store, clock, infrastructure_id=other["executionArn"])
+
+    answer = api.post(f"/flow-runs/{run.id}/cancel")
+
+    assert answer.body["state"]["type"] == "CANCELLED"
+    (execution,) = executions(sfn, launchers["ecs"])
+    assert (execution["name"], execution["status"]) == ("d2-name", "ABORTED")
 
 
 def test_asking_again_retries_the_stop(

@@ -10,7 +10,7 @@ from uuid import uuid4
 from stratoflow.schemas import FlowRun, InfrastructureType, State, StateType
 from stratoflow_functions.config import Settings
 from stratoflow_functions.handlers.scheduler import handle
-from stratoflow_functions.launchers.dispatcher import StepFunctionsDispatcher
+from stratoflow_functions.launchers.dispatcher import REDISPATCHES, StepFunctionsDispatcher
 from stratoflow_functions.store import Store
 from tests.functional.dispatch.launch_support import deploy, executions, names_started, run_at
 from tests.support import ApiCaller, FakeClock
@@ -109,7 +109,25 @@ def test_a_resurrected_run_gets_a_fresh_execution_name(
     assert names_started(sfn, launchers["ecs"]) == {f"{run.id}-r1": 1}
 
 
-def test_an_execution_that_ended_counts_as_started_not_as_an_error(
+def test_a_run_whose_execution_ended_without_it_is_dispatched_again_under_the_next_name(
+    api: ApiCaller,
+    clock: FakeClock,
+    dispatcher: StepFunctionsDispatcher,
+    sfn: Any,
+    launchers: dict[str, str],
+) -> None:
+    run_id = run_at(api, deploy(api, "ecs"), clock() + timedelta(seconds=1))
+    clock.advance(60)
+    assert dispatcher.dispatch_due(clock()) == 1
+    (execution,) = executions(sfn, launchers["ecs"])
+    sfn.stop_execution(executionArn=execution["executionArn"])  # ended, the run still SCHEDULED
+
+    assert dispatcher.dispatch_due(clock()) == 1  # the next name
+    assert dispatcher.dispatch_due(clock()) == 0  # that one is running: nothing new
+    assert names_started(sfn, launchers["ecs"]) == {run_id: 1, f"{run_id}-d2": 1}
+
+
+def test_redispatch_gives_up_after_its_bound_and_says_so(
     api: ApiCaller,
     clock: FakeClock,
     dispatcher: StepFunctionsDispatcher,
@@ -117,15 +135,16 @@ def test_an_execution_that_ended_counts_as_started_not_as_an_error(
     launchers: dict[str, str],
     caplog: Any,
 ) -> None:
-    run_id = run_at(api, deploy(api, "ecs"), clock() + timedelta(seconds=1))
+    run_at(api, deploy(api, "ecs"), clock() + timedelta(seconds=1))
     clock.advance(60)
-    assert dispatcher.dispatch_due(clock()) == 1
-    (execution,) = executions(sfn, launchers["ecs"])
-    sfn.stop_execution(executionArn=execution["executionArn"])  # ended: the name stays taken
+    for _ in range(REDISPATCHES + 1):
+        assert dispatcher.dispatch_due(clock()) == 1
+        (running,) = [e for e in executions(sfn, launchers["ecs"]) if e["status"] == "RUNNING"]
+        sfn.stop_execution(executionArn=running["executionArn"])
 
     assert dispatcher.dispatch_due(clock()) == 0
-    assert names_started(sfn, launchers["ecs"]) == {run_id: 1}
-    assert "not started" not in caplog.text
+    assert len(executions(sfn, launchers["ecs"])) == REDISPATCHES + 1
+    assert "executions ended without it" in caplog.text
 
 
 def test_a_stack_without_launchers_dispatches_nothing(

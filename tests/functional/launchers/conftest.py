@@ -7,20 +7,16 @@ from collections.abc import Iterator
 import boto3
 import pytest
 
-from tests.functional.launchers.standin_infrastructure import install
-
-install()  # before any test module imports the launchers
-
-from stratoflow.schemas import (  # noqa: E402
+from stratoflow.schemas import (
     ApiKeyCreate,
     ApiKeyScope,
     utcnow,
 )
-from stratoflow_functions.config import Settings  # noqa: E402
-from stratoflow_functions.local.emulator_fixes import install_emulator_fixes  # noqa: E402
-from stratoflow_functions.services.api_keys import create_api_key  # noqa: E402
-from stratoflow_functions.store import build_store, create_table  # noqa: E402
-from tests.functional.launchers.launcher_support import (  # noqa: E402
+from stratoflow_functions.config import Settings
+from stratoflow_functions.local.emulator_fixes import install_emulator_fixes
+from stratoflow_functions.services.api_keys import create_api_key
+from stratoflow_functions.store import build_store, create_table
+from tests.functional.launchers.launcher_support import (
     REGION,
     World,
     api_for,

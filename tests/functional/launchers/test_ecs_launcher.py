@@ -22,6 +22,7 @@ def test_a_run_goes_from_scheduled_through_an_ecs_task_to_completed(world: World
     task_arn = world.one_task(execution)
     run = world.run_reaches(run_id, StateType.PENDING)
     assert run.agent_id == launcher_agent_id(ECS)
+    assert run.infrastructure_id == execution  # what a cancel stops until the task is known
     task = world.ecs.describe_tasks(cluster=world.settings.ecs_cluster_arn, tasks=[task_arn])
     described = task["tasks"][0]
     override = described["overrides"]["containerOverrides"][0]

@@ -25,7 +25,7 @@ def test_a_job_that_finishes_ok_ends_the_poll_loop(
     run_id = world.scheduled_run(world.deployment(infrastructure))
     execution = world.start(machine, run_id)
     job_id = wait_for("the job", lambda: next(iter(world.backend.jobs), None))
-    assert world.run_reaches(run_id, StateType.PENDING).infrastructure_id == job_id
+    wait_for("the job's id on the run", lambda: world.run(run_id).infrastructure_id == job_id)
 
     world.propose(run_id, StateType.RUNNING)
     world.propose(run_id, StateType.COMPLETED)

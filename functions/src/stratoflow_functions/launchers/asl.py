@@ -191,7 +191,12 @@ def _claim_states(next_state: str) -> dict[str, Any]:
     """Claim, ClaimOutcome (claimed / wait / gone), WaitForSlot and Gone."""
     outcome = "$.claim.outcome"
     return {
-        "Claim": _launcher_task("claim", ("outcome", "$.claim"), next_state="ClaimOutcome"),
+        "Claim": _launcher_task(
+            "claim",
+            ("outcome", "$.claim"),
+            extra={"execution.$": "$$.Execution.Id"},  # recorded on the run it claims
+            next_state="ClaimOutcome",
+        ),
         "ClaimOutcome": {
             "Type": "Choice",
             "Choices": [

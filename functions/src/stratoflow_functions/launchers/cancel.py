@@ -24,7 +24,11 @@ from stratoflow.orchestration.cancellation import CANCEL_MESSAGE
 from stratoflow.schemas import FlowRun, InfrastructureType
 from stratoflow_functions.config import Settings
 from stratoflow_functions.launchers.dispatcher import sfn_client
-from stratoflow_functions.launchers.names import execution_arn, execution_name
+from stratoflow_functions.launchers.names import (
+    EXECUTION_SEGMENT,
+    execution_arn,
+    execution_name,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +49,13 @@ class StopOutcome(StrEnum):
     """Not an ECS push run: its poll loop or its engine settles it."""
     FAILED = "failed"
     """The stop call failed (logged)."""
+
+    @property
+    def ends_run(self) -> bool:
+        """Whether nothing runs the run any more, so it may be CANCELLED now: stopping its
+        execution stops the task `ecs:runTask.sync` started (a stopped task is settled by the
+        execution itself, once `.sync` returns)."""
+        return self is StopOutcome.EXECUTION_STOPPED
 
 
 class RunStopper(Protocol):
@@ -93,9 +104,12 @@ class PushCanceller:
         launcher = self.settings.ecs_launcher_arn
         if run.infrastructure is not InfrastructureType.ECS or launcher is None:
             return StopOutcome.NOTHING_TO_DO
+        recorded = run.infrastructure_id or ""
         try:
-            if is_task_arn(run.infrastructure_id):
-                return self._stop_task(str(run.infrastructure_id))
+            if is_task_arn(recorded):
+                return self._stop_task(recorded)
+            if EXECUTION_SEGMENT in recorded:  # the launcher's claim records its execution
+                return self._stop_execution(recorded)
             return self._stop_execution(execution_arn(launcher, execution_name(run)))
         except ClientError as exc:
             return _failed(run, exc, exc.response.get("Error", {}).get("Code", ""))

@@ -24,12 +24,16 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from stratoflow.schemas import MAX_PAGE_SIZE, FlowRun, utcnow
 from stratoflow_functions.config import Settings
-from stratoflow_functions.launchers.names import execution_name
+from stratoflow_functions.launchers.names import execution_arn, execution_name
 from stratoflow_functions.store import Store
 
 logger = logging.getLogger(__name__)
 
 ALREADY_EXISTS = "ExecutionAlreadyExists"
+REDISPATCHES = 3
+"""How many more executions a run may get after one ended without claiming it (a launcher
+Lambda that kept failing): `<name>-d2` ... `-d4`, then it waits for Lazarus or an operator."""
+ENDED_WITHOUT_A_RUN = frozenset({"FAILED", "TIMED_OUT", "ABORTED"})
 LOOKAHEAD = 4
 """Due runs read per run a tick may start (see `_dispatch_queue`)."""
 
@@ -125,14 +129,35 @@ class StepFunctionsDispatcher:
         return started
 
     def dispatch(self, run: FlowRun) -> DispatchOutcome:
-        """Start `run`'s launcher execution, named `execution_name(run)`.
+        """Start `run`'s launcher execution, named `execution_name(run)`; when that one ended
+        failed without launching the run (still due), the next of up to `REDISPATCHES` more
+        names (every dispatcher asks for the same names in the same order: still one each).
 
         Errors are logged with the run id and answered as FAILED, never raised.
         """
         arn = self.settings.launcher_arn(run.infrastructure) if run.infrastructure else None
         if arn is None:
             return DispatchOutcome.NOT_PUSHED
-        name = execution_name(run)
+        names = [execution_name(run)]
+        names += [f"{names[0]}-d{attempt}" for attempt in range(2, REDISPATCHES + 2)]
+        for name in names:
+            outcome = self._start(arn, name, run)
+            if outcome is not DispatchOutcome.ALREADY_STARTED or not self._ended_badly(arn, name):
+                return outcome
+        logger.warning("flow run %s: %d executions ended without it", run.id, len(names))
+        return DispatchOutcome.ALREADY_STARTED
+
+    def _ended_badly(self, arn: str, name: str) -> bool:
+        """Whether the execution `name` ended failed, timed out or aborted: the run is still
+        SCHEDULED (it is listed as due), so that execution never launched it."""
+        try:
+            found = self.client.describe_execution(executionArn=execution_arn(arn, name))
+        except (ClientError, BotoCoreError):
+            return False  # not known to have failed: leave it be
+        return found.get("status") in ENDED_WITHOUT_A_RUN
+
+    def _start(self, arn: str, name: str, run: FlowRun) -> DispatchOutcome:
+        """One StartExecution of `run`'s launcher named `name`."""
         payload = {"flow_run_id": str(run.id), "poll_seconds": self.settings.launcher_poll_seconds}
         asked = _millisecond_floor(utcnow())
         try:

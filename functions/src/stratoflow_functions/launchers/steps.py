@@ -37,13 +37,16 @@ class LauncherEvent(BaseModel):
     """settle (ECS): the stopped task, as `ecs:runTask.sync` hands it on."""
     failure: dict[str, Any] | None = None
     """settle: a caught failure, `{"Error", "Cause"}`."""
+    execution: str | None = None
+    """claim: the execution's ARN, recorded on the run it claims (what a cancel stops until
+    the run records the task ARN it runs in)."""
 
 
 def answer(ctx: LauncherContext, event: LauncherEvent) -> dict[str, Any]:
     """Run one action; its answer (see each action for the shape)."""
     run_id = event.flow_run_id
     if event.action == "claim":
-        return {"outcome": claim(ctx, run_id)}
+        return {"outcome": claim(ctx, run_id, event.execution)}
     if event.action == "prepare":
         return {"request": prepare(ctx, run_id)}
     if event.action == "launch":
@@ -53,11 +56,12 @@ def answer(ctx: LauncherContext, event: LauncherEvent) -> dict[str, Any]:
     return {"state": settle(ctx, run_id, task=event.task, failure=event.failure)}
 
 
-def claim(ctx: LauncherContext, run_id: UUID) -> ClaimOutcome:
-    """SCHEDULED -> PENDING for this launcher, holding the queue's and deployment's slots:
-    `claimed`; `wait` while it stays SCHEDULED behind a full limit or a paused queue (the
-    machine waits and claims again); `gone` for anything else (a rival claimed it, it was
-    cancelled or deleted)."""
+def claim(ctx: LauncherContext, run_id: UUID, execution: str | None = None) -> ClaimOutcome:
+    """SCHEDULED -> PENDING for this launcher, holding the queue's and deployment's slots, with
+    the `execution` ARN as the run's infrastructure id (in the same write): `claimed`; `wait`
+    while it stays SCHEDULED behind a full limit or a paused queue (the machine waits and
+    claims again); `gone` for anything else (a rival claimed it, it was cancelled or
+    deleted)."""
     agent = launcher_agent_id(ctx.infrastructure)
     try:
         run = ctx.run(run_id)
@@ -72,6 +76,8 @@ def claim(ctx: LauncherContext, run_id: UUID) -> ClaimOutcome:
     if queue.paused:
         return "wait"
     deployment = ctx.deployment(run) if run.deployment_id else None
+    if execution is not None:
+        run = run.model_copy(update={"infrastructure_id": execution})
     claimed = try_claim(
         ctx.store, run, ClaimRequest(agent_id=agent), now, slots_for(queue, deployment), set()
     )

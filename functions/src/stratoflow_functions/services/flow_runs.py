@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID, uuid4
 
 from stratoflow.orchestration import Proposer, cancel_target
+from stratoflow.orchestration.cancellation import CANCEL_MESSAGE
 from stratoflow.schemas import (
     DecisionStatus,
     Deployment,
@@ -136,7 +137,8 @@ def cancel_flow_run(
     its agent stops it and reports CANCELLED.
 
     With a `stopper`, a run left CANCELLING (by this call or an earlier one: asking again
-    retries the stop) has its push infrastructure stopped; its launcher then settles it.
+    retries the stop) has its push infrastructure stopped; its launcher then settles it, or,
+    when its execution was stopped (nothing left to settle it), this call makes it CANCELLED.
     """
     run = store.flow_runs.get(run_id).run
     if run.state.is_terminal:
@@ -144,9 +146,17 @@ def cancel_flow_run(
             f"flow run {run_id} already finished as {run.state.name}", code="run_finished"
         )
     result = _propose_cancel(store, run, now)
-    if stopper is not None and result.state and result.state.type is StateType.CANCELLING:
-        stopper.stop(run)
+    left_cancelling = result.state is not None and result.state.type is StateType.CANCELLING
+    if stopper is not None and left_cancelling and stopper.stop(run).ends_run:
+        return _cancelled(store, run_id, result.version, now)
     return result
+
+
+def _cancelled(store: Store, run_id: UUID, version: int, now: datetime) -> OrchestrationResult:
+    """CANCELLING -> CANCELLED, once what ran the run was stopped."""
+    state = State(type=StateType.CANCELLED, timestamp=now, message=CANCEL_MESSAGE)
+    proposal = StateProposal(state=state, expected_version=version)
+    return propose_flow_run_state(store, run_id, proposal, now, proposer=Proposer.CONTROL_PLANE)
 
 
 def _propose_cancel(store: Store, run: FlowRun, now: datetime) -> OrchestrationResult:
