@@ -50,6 +50,7 @@ LAUNCH_KEY_NAME = "local-launcher"
 SECRET_NAME = "stratoflow/local/launch-api-key"  # noqa: S105 - a name, not a value
 ROLE_NAME = "stratoflow-local-launcher"
 CLUSTER_NAME = "stratoflow-local"
+LOG_GROUP = "/stratoflow/local/tasks"
 RUNNER_FUNCTION = "stratoflow-runner"
 RUNNER_TIMEOUT_SECONDS = 900
 LAUNCHER_TIMEOUT_SECONDS = 60
@@ -121,7 +122,7 @@ def start_launchers(
     clients = emulator.clients
     role = _ensure_role(clients.client("iam"))
     key, secret = _launch_key(clients.client("secretsmanager"), store, now)
-    settings = _launch_settings(settings, clients, api_url, secret)
+    settings = _launch_settings(settings, clients, api_url, secret, role)
     launchers = LocalLaunchers(settings, _containers(emulator, root, settings, host_environ))
     env = _run_environment(host_environ, api_url, key)
     runner_arn = _function(
@@ -140,7 +141,9 @@ def start_launchers(
     return launchers
 
 
-def _launch_settings(settings: Settings, clients: Any, api_url: str, secret: str) -> Settings:
+def _launch_settings(
+    settings: Settings, clients: Any, api_url: str, secret: str, role: str
+) -> Settings:
     ecs = clients.client("ecs")
     cluster = ecs.create_cluster(clusterName=CLUSTER_NAME)["cluster"]["clusterArn"]
     ec2 = clients.client("ec2")
@@ -153,6 +156,8 @@ def _launch_settings(settings: Settings, clients: Any, api_url: str, secret: str
         ecs_cluster_arn=cluster,
         ecs_subnets=(subnet,),
         ecs_security_groups=(group,),
+        ecs_execution_role_arn=role,
+        ecs_log_group=LOG_GROUP,  # named in the task definition; output goes to output.log
     )
 
 
