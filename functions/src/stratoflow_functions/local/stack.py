@@ -60,6 +60,8 @@ class LocalOptions:
     """fsync every logged write (survives power loss, not only process death; slower)."""
     agent: bool = True
     work_queue: str = "default"
+    launchers: bool = True
+    """Whether `ecs` and `lambda` runs are pushed (state machines, functions, containers)."""
     agent_env: Mapping[str, str] = field(default_factory=dict)
     """The environment the agent gets (the user's, not the stack's emulator credentials)."""
 
@@ -143,7 +145,8 @@ class LocalStack:
 
     def _start_launchers(self, store: Any, settings: Settings, api_url: str) -> Settings:
         """The push-launch machinery, if its package is installed; the settings to serve with."""
-        if importlib.util.find_spec("stratoflow_functions.launchers") is None:
+        wanted = self.options.launchers
+        if not wanted or importlib.util.find_spec("stratoflow_functions.launchers") is None:
             return settings
         self.launchers = start_launchers(
             self.emulator, store, settings, api_url=api_url, root=self.options.data_dir,
