@@ -2,8 +2,9 @@
 made with `stratoflow deploy --infra ecs` and `--infra lambda` are started by their launcher
 state machines, executed by moto's Step Functions interpreter, claimed, launched on the
 emulated ECS task or runner function, and reach COMPLETED with their task runs and logs;
-`stratoflow run` starts one at once and the scheduler dispatches scheduled ones. After a
-restart the machinery is built again (nothing replayed) with a new launch key."""
+`stratoflow run` starts one at once and the scheduler dispatches scheduled ones (the flow is
+examples/pushed.py). After a restart the machinery is built again (nothing replayed) with a
+new launch key."""
 
 from __future__ import annotations
 
@@ -22,28 +23,15 @@ pytest.importorskip(
 )
 pytestmark = pytest.mark.slow
 DEADLINE = 90.0
-FLOW = """
-from stratoflow import flow, get_run_logger, task
-
-
-@task
-def shout(text: str) -> str:
-    return text.upper()
-
-
-@flow(name="pushed")
-def pushed(name: str = "world") -> str:
-    get_run_logger().info("pushed hello to %s", name)
-    return shout(name)
-"""
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "pushed.py"
 
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    """A flow project to deploy."""
+    """A flow project to deploy: the push example."""
     root = tmp_path / "project"
     (root / "flows").mkdir(parents=True)
-    (root / "flows" / "pushed.py").write_text(FLOW)
+    (root / "flows" / "pushed.py").write_text(EXAMPLE.read_text())
     return root
 
 
@@ -79,8 +67,11 @@ def _run_now(home: Path, project: Path, client: StratoflowClient, name: str) -> 
 
 def _assert_ran(client: StratoflowClient, run: FlowRun) -> None:
     assert [t.state.type for t in client.list_task_runs(run.id).items] == [StateType.COMPLETED]
-    messages = [log.message for log in client.list_logs(run.id).items]
-    assert "pushed hello to world" in messages
+    assert "pushed hello to world" in _messages(client, run)
+
+
+def _messages(client: StratoflowClient, run: FlowRun) -> list[str]:
+    return [log.message for log in client.list_logs(run.id).items]
 
 
 def test_ecs_and_lambda_deployments_are_launched_and_complete(
@@ -95,11 +86,12 @@ def test_ecs_and_lambda_deployments_are_launched_and_complete(
             lambda: client.read_flow_run(run.id).infrastructure_id, DEADLINE, "the task ARN"
         )
         assert task_arn.startswith("arn:aws:ecs:")
+        assert f"running on {task_arn}" in _messages(client, run)  # the container's environment
         task_id = task_arn.rsplit("/", 1)[-1]
         assert (home / "local" / "containers" / task_id / "output.log").exists()
 
         _cli(home, project, "deploy", "flows/pushed.py:pushed", "--name", "lambda",
-             "--infra", "lambda", "--interval", "2")  # fmt: skip
+             "--infra", "lambda", "--interval", "10")  # fmt: skip
         deployment = client.read_deployment_by_name("pushed", "lambda")
         scheduled = wait_for(
             lambda: _first_completed(client, deployment.id), DEADLINE, "a scheduled run to complete"
