@@ -81,14 +81,19 @@ class LocalLaunchers:
     settings: Settings
     containers: EcsContainerEmulator
     functions: list[str] = field(default_factory=list)
+    executed_before: bool = False
+    """moto's `execute_state_machine` before the start (put back at the stop)."""
 
     def stop(self) -> None:
-        """Stop the ECS containers and forget the in-process functions."""
+        """Stop the ECS containers, forget the in-process functions, restore moto's config."""
+        from moto.core.config import default_user_config
+
         from stratoflow_functions.local.moto_lambda import unregister_local_function
 
         self.containers.stop()
         for name in self.functions:
             unregister_local_function(name)
+        default_user_config["stepfunctions"]["execute_state_machine"] = self.executed_before
 
 
 def start_launchers(
@@ -115,15 +120,13 @@ def start_launchers(
     Returns:
         The settings with the launch fields set, and what `stop()` undoes.
     """
-    from moto.core.config import default_user_config
-
-    default_user_config["stepfunctions"]["execute_state_machine"] = True
-    point_sfn_clients_at(emulator.url, emulator.credentials)
+    executed_before = _execute_state_machines(emulator)
     clients = emulator.clients
     role = _ensure_role(clients.client("iam"))
     key, secret = _launch_key(clients.client("secretsmanager"), store, now)
     settings = _launch_settings(settings, clients, api_url, secret, role)
-    launchers = LocalLaunchers(settings, _containers(emulator, root, settings, host_environ))
+    containers = _containers(emulator, root, settings, host_environ)
+    launchers = LocalLaunchers(settings, containers, executed_before=executed_before)
     env = _run_environment(host_environ, api_url, key)
     runner_arn = _function(
         launchers, clients, RUNNER_FUNCTION, role, RunnerProcess(store, env, root)
@@ -135,10 +138,21 @@ def start_launchers(
         settings,
         ecs_launcher_arn=arns[InfrastructureType.ECS],
         lambda_launcher_arn=arns[InfrastructureType.LAMBDA],
-    )
+    )  # the ROUTED ones
     launchers.containers.start()
     logger.info("push launches ready: %s", ", ".join(sorted(kind.value for kind in ROUTED)))
     return launchers
+
+
+def _execute_state_machines(emulator: Emulator) -> bool:
+    """Have moto's interpreter run executions, its calls going to `emulator`; the setting before."""
+    from moto.core.config import default_user_config
+
+    sfn_config = default_user_config["stepfunctions"]
+    before = bool(sfn_config.get("execute_state_machine", False))
+    sfn_config["execute_state_machine"] = True
+    point_sfn_clients_at(emulator.url, emulator.credentials)
+    return before
 
 
 def _launch_settings(
