@@ -21,7 +21,7 @@ from tests.fixtures.live_api import LiveApi
 
 STRATOFLOW = str(Path(sys.executable).with_name("stratoflow"))
 FLOW = """
-from greeting import greet
+from runner_greeting import greet
 from stratoflow import flow, get_run_logger, task
 
 
@@ -82,7 +82,8 @@ def _client(api: LiveApi) -> StratoflowClient:
 def _deploy(root: Path, flow_name: str, greeting: str) -> None:
     (root / "flows").mkdir(parents=True)
     (root / "flows" / "hello.py").write_text(FLOW.replace("{name}", flow_name))
-    (root / "greeting.py").write_text(f"def greet(name):\n    return {greeting!r} + name\n")
+    # A module name of this test module's own: other tests' projects leave `greeting` imported.
+    (root / "runner_greeting.py").write_text(f"def greet(name):\n    return {greeting!r} + name\n")
     # A process of its own, as a user deploys: its imports of the project stay out of this one.
     deployed = subprocess.run(
         [STRATOFLOW, "deploy", "flows/hello.py:hello", "--name", "lambda"],
@@ -133,7 +134,7 @@ def test_a_warm_runner_imports_each_runs_own_code_not_a_cached_copy(
         with _client(api) as client:
             messages = [log.message for log in client.list_logs(run_id).items]
         assert f"greeting: {expected}" in messages
-    assert "greeting" not in sys.modules
+    assert "runner_greeting" not in sys.modules
 
 
 def test_a_run_whose_entrypoint_is_unusable_is_failed_with_the_reason_and_the_call_fails(

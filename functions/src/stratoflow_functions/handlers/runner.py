@@ -12,7 +12,9 @@ The runner reaches the API at `STRATOFLOW_API_URL` with the function's IAM crede
 the SDK's `[aws]` extra), or, when `STRATOFLOW_API_KEY_SECRET` names a Secrets Manager secret,
 with the API key that secret holds (read once per execution environment, never logged).
 A warm execution environment runs many flow runs: the modules a run imported from its own code
-are dropped when it ends, so the next run's bundle is imported afresh, never a stale copy.
+are dropped when it ends, so the next run's bundle is imported afresh, never a stale copy
+(modules imported from elsewhere, the SDK's and the layer's, stay: a bundle module of the same
+name as one of those is shadowed by it, as it is under `stratoflow execute`).
 """
 
 from __future__ import annotations
