@@ -40,9 +40,11 @@ def wait_for(check: Callable[[], T | None], timeout: float, what: str) -> T:
 
 def stack_env(home: Path, **extra: str) -> dict[str, str]:
     """The environment of a stack (and of CLI calls against it): only STRATOFLOW_HOME says
-    where the API is, through the profile the stack writes."""
+    where the API is, through the profile the stack writes. Push launches are off (they add
+    seconds to every start) unless a test asks for them (`STRATOFLOW_LOCAL_LAUNCHERS="1"`)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("STRATOFLOW_")}
     env.update(STRATOFLOW_HOME=str(home), STRATOFLOW_LOCAL_TICK_SCALE="0.05", PYTHONUNBUFFERED="1")
+    env.update(STRATOFLOW_LOCAL_LAUNCHERS="0")
     env.update(extra)
     return env
 

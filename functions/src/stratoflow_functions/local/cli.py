@@ -54,6 +54,7 @@ def options_from_env(env: Mapping[str, str], host: str, port: int) -> LocalOptio
         compact_after=int(env.get("STRATOFLOW_LOCAL_COMPACT_AFTER") or 2_000),
         fsync=_flag(env, "STRATOFLOW_LOCAL_FSYNC", default=False),
         agent=_flag(env, "STRATOFLOW_LOCAL_AGENT", default=True),
+        launchers=_flag(env, "STRATOFLOW_LOCAL_LAUNCHERS", default=True),
         agent_env=dict(env),
     )
 

@@ -26,6 +26,10 @@ NO_STATE_OPERATIONS = frozenset({"PutEvents"})
 """Operations that change nothing the emulator keeps for later (events to a bus are not
 stored), left out of the log so it does not grow with every published event."""
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+UNLOGGED_SERVICES = frozenset({"states", "lambda", "ecs", "secretsmanager", "iam", "ec2"})
+"""The push-launch machinery (`launchers.py`), rebuilt at every start and not durable: a replay
+would start executions, invoke functions and run tasks again, and a Lambda invoke lasts as
+long as its handler (a whole flow run, for the runner), far too long to hold the write lock."""
 
 
 def operation_name(environ: Mapping[str, Any], body: bytes) -> str | None:
@@ -103,6 +107,8 @@ class RecordingApp:
         """Serve one request, logging it if it is a write that took effect."""
         body = read_body(environ)
         if self.log is None or not is_write(environ, body):
+            return self.app(environ, start_response)
+        if service_name(environ) in UNLOGGED_SERVICES:
             return self.app(environ, start_response)
         with self.lock:
             status, headers, payload = call_app(self.app, environ)

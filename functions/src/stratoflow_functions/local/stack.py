@@ -4,8 +4,10 @@ local agent, started in dependency order and stopped in reverse.
 Start order: bind the API port (a busy port fails here, before anything is touched), make the
 home owner-only and lock the data folder (one stack per `$STRATOFLOW_HOME`; everything under it
 is 0700/0600, `private_files.py`), start the emulator (restoring saved state),
-create the table and buckets if missing, write the profile, then start the stream publisher,
-the timers, the API server and the agent. `stop()` undoes it all and is safe to call twice.
+create the table and buckets if missing, write the profile, make the push-launch machinery
+(`launchers.py`: state machines, functions, cluster, the launched runs' key; when the launchers
+package is installed), then start the stream publisher, the timers, the API server and the
+agent. `stop()` undoes it all and is safe to call twice.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import errno
 import fcntl
+import importlib.util
 import logging
 import os
 from collections.abc import Mapping
@@ -28,6 +31,7 @@ from stratoflow_functions.local.agent import AgentSupervisor, agent_command, age
 from stratoflow_functions.local.bootstrap import ensure_buckets, ensure_profile, ensure_table
 from stratoflow_functions.local.emulator import Emulator, RestoreReport
 from stratoflow_functions.local.http import ApiHttpServer
+from stratoflow_functions.local.launchers import LocalLaunchers, start_launchers
 from stratoflow_functions.local.private_files import open_private, secure_home
 from stratoflow_functions.local.stream import StreamPublisher
 from stratoflow_functions.local.timers import Cadences, Job, Timers, towel_jobs
@@ -56,6 +60,8 @@ class LocalOptions:
     """fsync every logged write (survives power loss, not only process death; slower)."""
     agent: bool = True
     work_queue: str = "default"
+    launchers: bool = True
+    """Whether `ecs` and `lambda` runs are pushed (state machines, functions, containers)."""
     agent_env: Mapping[str, str] = field(default_factory=dict)
     """The environment the agent gets (the user's, not the stack's emulator credentials)."""
 
@@ -95,6 +101,7 @@ class LocalStack:
         self.timers: Timers | None = None
         self.stream: StreamPublisher | None = None
         self.agent: AgentSupervisor | None = None
+        self.launchers: LocalLaunchers | None = None
         self._lock_file: IO[str] | None = None
         self._api_serving = False
 
@@ -122,6 +129,7 @@ class LocalStack:
         ensure_buckets(settings, self.emulator.clients.s3)
         store = build_store(settings)
         key, created = ensure_profile(store, self.options.profile, api.url, utcnow())
+        settings = self._start_launchers(store, settings, api.url)
         self._start_stream(settings)
         jobs = towel_jobs(store, settings, self.options.cadences)
         compaction = _compaction_job(
@@ -134,6 +142,17 @@ class LocalStack:
         self._api_serving = True
         agent_started = self._start_agent(api.url, key)
         return StackInfo(api.url, self.emulator.url, key, created, restore, agent_started)
+
+    def _start_launchers(self, store: Any, settings: Settings, api_url: str) -> Settings:
+        """The push-launch machinery, if its package is installed; the settings to serve with."""
+        wanted = self.options.launchers
+        if not wanted or importlib.util.find_spec("stratoflow_functions.launchers") is None:
+            return settings
+        self.launchers = start_launchers(
+            self.emulator, store, settings, api_url=api_url, root=self.options.data_dir,
+            now=utcnow(), host_environ=self.options.agent_env,
+        )  # fmt: skip
+        return self.launchers.settings
 
     def _start_stream(self, settings: Settings) -> None:
         clients = self.emulator.clients
@@ -161,7 +180,7 @@ class LocalStack:
         return True
 
     def stop(self) -> None:
-        """Stop the agent, timers, publisher, API and emulator, in that order."""
+        """Stop the agent, timers, publisher, launch processes, API and emulator, in order."""
         if self.agent is not None:
             self.agent.stop()
             self.agent = None
@@ -169,6 +188,9 @@ class LocalStack:
             if part is not None:
                 part.stop()
         self.timers = self.stream = None
+        if self.launchers is not None:
+            self.launchers.stop()
+            self.launchers = None
         if self.api is not None:
             if self._api_serving:  # shutdown() waits forever on a server that never served
                 self.api.shutdown()

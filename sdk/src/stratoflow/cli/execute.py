@@ -64,7 +64,7 @@ def execute(ctx: click.Context, flow_run_id: str) -> None:
     client = client_from(ctx, fallback_api_key=_api_key_from_secret(launch))
     with TerminationGuard() as guard:
         try:
-            outcome = _execute(client, run_id, f"flow run {flow_run_id}", infrastructure_id(launch))
+            outcome = execute_run(client, run_id, infrastructure_id=infrastructure_id(launch))
         except TerminationSignal as exc:
             guard.resend(exc.signum)  # the scratch folder is gone by now
             raise
@@ -86,8 +86,23 @@ def _api_key_from_secret(launch: LaunchSettings) -> str | None:
         raise BadInputError(str(exc)) from exc
 
 
-def _execute(client: StratoflowClient, run_id: UUID, what: str, infra_id: str) -> Outcome:
-    with client, handle_errors(what):
+def execute_run(client: StratoflowClient, run_id: UUID, *, infrastructure_id: str) -> Outcome:
+    """Run the existing flow run `run_id` of a deployment in this process; how it ended.
+
+    What `stratoflow execute` does, shared with the Lambda runner of `--infra lambda`. The
+    client is closed on return.
+
+    Args:
+        client: The API client (closed at the end).
+        run_id: The flow run to execute.
+        infrastructure_id: What the run's heartbeats say it runs on (a pid, a Lambda request).
+
+    Raises:
+        BadInputError: the run, its deployment, code or entrypoint is unusable (the run was
+            proposed FAILED with the reason when it exists).
+        CliError: the API failed or answered an error.
+    """
+    with client, handle_errors(f"flow run {run_id}"):
         run = client.read_flow_run(run_id)
         with tempfile.TemporaryDirectory(prefix="stratoflow-code-") as scratch:
             with _failed_on_bad_input(client, run):
@@ -95,7 +110,7 @@ def _execute(client: StratoflowClient, run_id: UUID, what: str, infra_id: str) -
             runtime = RuntimeConfig(
                 orchestrator=client,
                 results=result_store_for(client.settings.resolved_results_uri),
-                infrastructure_id=infra_id,
+                infrastructure_id=infrastructure_id,
             )
             with chdir(root):  # the flow sees its project's files where it expects them
                 return execute_flow_run(flow, run, runtime)
