@@ -2,7 +2,8 @@
 
 Starts `stratoflow server start` with a fresh home folder, deploys the examples with the real
 CLI (an ETL with retries, mapped tasks and a subflow; a flow on a one-minute schedule; a flow
-that fails and is retried), triggers runs, shows their states and log lines live, prints a
+that fails and is retried; a flow pushed to ECS and to Lambda, which the stack's Step Functions
+launch with no agent), triggers runs, shows their states and log lines live, prints a
 summary, stops the stack, and exits 0 only if every run ended as expected.
 """
 
@@ -37,12 +38,16 @@ class Expectation:
     min_run_count: int = 1
     seen: dict[str, str] = field(default_factory=dict)
     """run id -> the last state name shown"""
+    deployment_id: UUID | None = None
+    """Looked up once the deployment exists; a run belongs to the expectation of its deployment."""
 
 
 EXPECTED = [
     Expectation("nightly-etl/demo", StateType.COMPLETED),
     Expectation("flaky/demo", StateType.COMPLETED, min_run_count=2),
     Expectation("every-minute/demo", StateType.COMPLETED),
+    Expectation("pushed/on-ecs", StateType.COMPLETED),  # launched by Step Functions on ECS
+    Expectation("pushed/on-lambda", StateType.COMPLETED),  # in the Lambda runner
 ]
 
 
@@ -132,7 +137,7 @@ def show_progress(
 
 
 def _expectation_of(run: FlowRun) -> Expectation:
-    return next(e for e in EXPECTED if e.deployment.split("/")[0] == run.flow_name)
+    return next(e for e in EXPECTED if e.deployment_id == run.deployment_id)
 
 
 def all_done(runs: list[FlowRun]) -> bool:
@@ -183,15 +188,19 @@ def main() -> int:
         cli(env, "deploy", "etl.py:nightly_etl", "--name", "demo", "--param", "day=2024-06-01")
         cli(env, "deploy", "flaky_flow.py:flaky", "--name", "demo")
         cli(env, "deploy", "every_minute.py:every_minute", "--name", "demo", "--interval", "60")
+        cli(env, "deploy", "pushed.py:pushed", "--name", "on-ecs", "--infra", "ecs")
+        cli(env, "deploy", "pushed.py:pushed", "--name", "on-lambda", "--infra", "lambda")
         cli(env, "run", "nightly-etl/demo")
         cli(env, "run", "flaky/demo")
+        cli(env, "run", "pushed/on-ecs")
+        cli(env, "run", "pushed/on-lambda")
         say("waiting for the runs (the scheduled one starts on the next minute)")
         os.environ["STRATOFLOW_HOME"] = str(home)
         client = StratoflowClient(load_client_settings())
-        deployment_ids = {
-            e.deployment: client.read_deployment_by_name(*e.deployment.split("/")).id
-            for e in EXPECTED
-        }
+        for expectation in EXPECTED:
+            name = expectation.deployment.split("/")
+            expectation.deployment_id = client.read_deployment_by_name(*name).id
+        deployment_ids = {e.deployment: e.deployment_id for e in EXPECTED if e.deployment_id}
         log_seen: dict[str, int] = {}
         deadline = time.monotonic() + DEADLINE_SECONDS
         runs = show_progress(client, deployment_ids, log_seen)

@@ -5,17 +5,19 @@ warm runner imports each run's own code; unusable runs and bad events fail the i
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import uuid
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import boto3
 import pytest
 
 from stratoflow.client import StratoflowClient, load_client_settings
-from stratoflow.schemas import Deployment, DeploymentCreate, StateType
+from stratoflow.schemas import Deployment, DeploymentCreate, DeploymentRunCreate, StateType
 from stratoflow_functions.handlers.runner import Runner, RunnerError, load_runner_config
 from tests.fixtures.live_api import LiveApi
 
@@ -31,8 +33,12 @@ def shout(text: str) -> str:
 
 
 @flow(name="{name}")
-def hello(name: str = "world") -> str:
+def hello(name: str = "world", nap: float = 0) -> str:
+    import os, time
+
     get_run_logger().info("greeting: %s", greet(name))
+    get_run_logger().info("mark: %s", os.environ.get("RUNNER_TEST_MARK", "unset"))
+    time.sleep(nap)
     return shout(greet(name))
 """
 
@@ -79,14 +85,14 @@ def _client(api: LiveApi) -> StratoflowClient:
     return StratoflowClient(load_client_settings(api_url=api.url, api_key=api.key))
 
 
-def _deploy(root: Path, flow_name: str, greeting: str) -> None:
+def _deploy(root: Path, flow_name: str, greeting: str, *options: str) -> None:
     (root / "flows").mkdir(parents=True)
     (root / "flows" / "hello.py").write_text(FLOW.replace("{name}", flow_name))
     # A module name of this test module's own: other tests' projects leave `greeting` imported.
     (root / "runner_greeting.py").write_text(f"def greet(name):\n    return {greeting!r} + name\n")
     # A process of its own, as a user deploys: its imports of the project stay out of this one.
     deployed = subprocess.run(
-        [STRATOFLOW, "deploy", "flows/hello.py:hello", "--name", "lambda"],
+        [STRATOFLOW, "deploy", "flows/hello.py:hello", "--name", "lambda", *options],
         cwd=root, capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert deployed.returncode == 0, deployed.stderr
@@ -97,9 +103,34 @@ def _deployed(api: LiveApi, flow_name: str) -> Deployment:
         return client.read_deployment_by_name(flow_name, "lambda")
 
 
-def _start(api: LiveApi, deployment: Deployment) -> str:
+def _start(api: LiveApi, deployment: Deployment, **parameters: Any) -> str:
     with _client(api) as client:
-        return str(client.create_deployment_run(deployment.id).id)
+        body = DeploymentRunCreate(parameters=parameters)
+        return str(client.create_deployment_run(deployment.id, body).id)
+
+
+def test_a_lambda_deployments_env_and_timeout_apply_to_its_run_and_no_further(
+    api: LiveApi, runner: Runner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    flow_name = f"bounded-{uuid.uuid4().hex[:8]}"
+    settings = ("--set", "env.RUNNER_TEST_MARK=from-the-deployment", "--set", "timeout_seconds=1")
+    _deploy(tmp_path / "project", flow_name, "hi ", "--infra", "lambda", *settings)
+    deployment = _deployed(api, flow_name)
+    monkeypatch.chdir(tmp_path)
+
+    quick = runner.run({"flow_run_id": _start(api, deployment)}, "lambda:env")
+    slow_id = _start(api, deployment, nap=5)
+    slow = runner.run({"flow_run_id": slow_id}, "lambda:timeout")
+
+    assert quick["state"] == "COMPLETED"
+    with _client(api) as client:
+        messages = [log.message for log in client.list_logs(UUID(quick["flow_run_id"])).items]
+        timed_out = client.read_flow_run(UUID(slow_id)).state
+    assert "mark: from-the-deployment" in messages
+    assert "RUNNER_TEST_MARK" not in os.environ  # a warm runner's next run starts clean
+    assert slow["state"] == "FAILED"
+    assert timed_out.name == "TimedOut"
+    assert "exceeded 1" in (timed_out.message or "")
 
 
 def test_the_runner_executes_a_bundle_run_to_completed_with_its_task_runs_and_logs(

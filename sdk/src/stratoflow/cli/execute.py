@@ -8,7 +8,9 @@ with the reason, so it is on the run and not only in this process's output.
 
 Launched runs learn what launched them from `stratoflow.runtime.launched`: the infrastructure id
 reported on heartbeats (the launcher's, the ECS task ARN, else the pid) and, on platforms that
-pass the API key as a Secret Manager reference (Vertex), the key itself.
+pass the API key as a Secret Manager reference (Vertex), the key itself. A Lambda deployment's
+settings apply in this process, since no container carries them: its `env` for the run's
+duration, and its `timeout_seconds` as the flow's timeout (the shorter of it and the flow's).
 
 The scratch folder goes on every exit this process lives through: a normal one, an error, and
 SIGTERM (turned into `TerminationSignal` here, so the folder is removed before the signal is
@@ -17,9 +19,10 @@ delivered again and the process ends the way its sender meant).
 
 from __future__ import annotations
 
+import os
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import chdir, contextmanager
 from pathlib import Path
 from typing import Any
@@ -38,6 +41,7 @@ from stratoflow.cli.runs import parse_id
 from stratoflow.client import NotFoundError, StratoflowClient, StratoflowClientError
 from stratoflow.exceptions import TerminationSignal
 from stratoflow.flows import Flow
+from stratoflow.infrastructure.settings import LambdaSettings, settings_for
 from stratoflow.runtime.config import RuntimeConfig
 from stratoflow.runtime.engine import execute_flow_run
 from stratoflow.runtime.launched import (
@@ -51,7 +55,14 @@ from stratoflow.runtime.loader import CodeLoadError, load_flow, materialize_code
 from stratoflow.runtime.outcome import Outcome
 from stratoflow.runtime.results import result_store_for
 from stratoflow.runtime.signals import TerminationGuard
-from stratoflow.schemas import FlowRun, State, StateProposal, StateType
+from stratoflow.schemas import (
+    Deployment,
+    FlowRun,
+    InfrastructureType,
+    State,
+    StateProposal,
+    StateType,
+)
 
 
 @click.command()
@@ -106,18 +117,55 @@ def execute_run(client: StratoflowClient, run_id: UUID, *, infrastructure_id: st
         run = client.read_flow_run(run_id)
         with tempfile.TemporaryDirectory(prefix="stratoflow-code-") as scratch:
             with _failed_on_bad_input(client, run):
-                flow, root = _load(client, run, Path(scratch))
+                flow, root, deployment = _load(client, run, Path(scratch))
             runtime = RuntimeConfig(
                 orchestrator=client,
                 results=result_store_for(client.settings.resolved_results_uri),
                 infrastructure_id=infrastructure_id,
             )
-            with chdir(root):  # the flow sees its project's files where it expects them
+            in_lambda = _lambda_settings(deployment)
+            if in_lambda is not None:
+                flow = _bounded(flow, in_lambda.timeout_seconds)
+            # the flow sees its project's files where it expects them
+            with chdir(root), _environment(in_lambda.env if in_lambda else {}):
                 return execute_flow_run(flow, run, runtime)
 
 
-def _load(client: StratoflowClient, run: FlowRun, scratch: Path) -> tuple[Flow[..., Any], Path]:
-    """The run's flow and the folder its code is in.
+def _lambda_settings(deployment: Deployment) -> LambdaSettings | None:
+    """A Lambda deployment's settings: they apply in this process (the runner's), since no
+    container carries them (ECS, Kubernetes and Vertex put them on the container)."""
+    if deployment.infrastructure is not InfrastructureType.LAMBDA:
+        return None
+    found = settings_for(InfrastructureType.LAMBDA, deployment.infra_overrides)
+    return found if isinstance(found, LambdaSettings) else None
+
+
+def _bounded(flow: Flow[..., Any], seconds: float) -> Flow[..., Any]:
+    """`flow` timing out after `seconds` at the latest (its own timeout, if shorter, stays)."""
+    own = flow.timeout_seconds
+    return flow.with_options(timeout_seconds=seconds if own is None else min(own, seconds))
+
+
+@contextmanager
+def _environment(values: Mapping[str, str]) -> Iterator[None]:
+    """`values` in the process environment for the block, then as they were (a warm runner
+    runs the next deployment's flow with the next deployment's environment)."""
+    before = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def _load(
+    client: StratoflowClient, run: FlowRun, scratch: Path
+) -> tuple[Flow[..., Any], Path, Deployment]:
+    """The run's flow, the folder its code is in, and its deployment.
 
     Raises:
         BadInputError: the run has no deployment, the deployment is gone, or its code or
@@ -131,7 +179,7 @@ def _load(client: StratoflowClient, run: FlowRun, scratch: Path) -> tuple[Flow[.
         raise BadInputError(f"deployment {run.deployment_id} not found") from exc
     try:
         root = materialize_code(deployment.code, Path.cwd(), scratch, client)
-        return load_flow(deployment.entrypoint, root), root
+        return load_flow(deployment.entrypoint, root), root, deployment
     except CodeLoadError as exc:
         raise BadInputError(str(exc)) from exc
 
