@@ -22,7 +22,7 @@ from typing import Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from stratoflow.schemas import MAX_PAGE_SIZE, FlowRun, utcnow
+from stratoflow.schemas import FlowRun, utcnow
 from stratoflow_functions.config import Settings
 from stratoflow_functions.launchers.names import execution_arn, execution_name
 from stratoflow_functions.store import Store
@@ -101,7 +101,7 @@ class StepFunctionsDispatcher:
         """
         if not self.settings.pushed:
             return 0
-        queues = sorted(_queue_names(self.store))
+        queues = sorted(self.store.work_queues.names())
         room = self.settings.dispatch_per_tick
         share = math.ceil(room / len(queues)) if queues else 0
         started = 0
@@ -197,18 +197,6 @@ def _millisecond_floor(moment: datetime) -> datetime:
     """`moment` to Step Functions' precision, so an execution started by the call is never
     earlier than the moment it was asked."""
     return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
-
-
-def _queue_names(store: Store) -> set[str]:
-    """Every work queue's name (a deployment's queue is created with the deployment)."""
-    names: set[str] = set()
-    token: str | None = None
-    while True:
-        page = store.work_queues.list(MAX_PAGE_SIZE, token)
-        names.update(queue.name for queue in page.items)
-        token = page.next_token
-        if token is None:
-            return names
 
 
 def build_dispatcher(store: Store, settings: Settings) -> StepFunctionsDispatcher | None:

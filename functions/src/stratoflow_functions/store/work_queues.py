@@ -12,7 +12,14 @@ from uuid import UUID
 from pydantic import TypeAdapter
 from pynamodb.expressions.update import Action
 
-from stratoflow.schemas import Agent, AgentHeartbeat, Page, WorkQueue, WorkQueueUpdate
+from stratoflow.schemas import (
+    MAX_PAGE_SIZE,
+    Agent,
+    AgentHeartbeat,
+    Page,
+    WorkQueue,
+    WorkQueueUpdate,
+)
 from stratoflow.schemas.common import Name
 from stratoflow_functions.store.base import StoreContext
 from stratoflow_functions.store.failures import dynamo_errors
@@ -96,6 +103,17 @@ class WorkQueueRepository:
         query = Query(WORK_QUEUES_PARTITION, "gsi1")
         items, token = query_items(self._queues, query, self._ctx.clock(), limit, next_token)
         return Page[WorkQueue](items=readable(items, _queue), next_token=token)
+
+    def names(self) -> set[str]:
+        """Every queue's name, all pages read (the scheduler's and the dispatcher's walk)."""
+        names: set[str] = set()
+        token: str | None = None
+        while True:
+            page = self.list(MAX_PAGE_SIZE, token)
+            names.update(queue.name for queue in page.items)
+            token = page.next_token
+            if token is None:
+                return names
 
 
 class AgentRepository:

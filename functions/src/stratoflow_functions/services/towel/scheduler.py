@@ -32,7 +32,6 @@ from stratoflow_functions.scheduling.scheduler_plan import (
 )
 from stratoflow_functions.scheduling.schedules import PlanBounds
 from stratoflow_functions.services.flow_runs import scheduled_run_of
-from stratoflow_functions.services.towel.common import PAGE_SIZE
 from stratoflow_functions.services.towel.late import mark_late_runs
 from stratoflow_functions.services.towel.sweep import plan_sweep, sweep_deployment
 from stratoflow_functions.store import Store
@@ -187,7 +186,7 @@ def schedule_runs(
     late = mark_late_runs(
         store,
         towel,
-        queues | _listed_queues(store),
+        queues | store.work_queues.names(),
         now,
         settings.late_after_seconds,
         limits.late_candidates,
@@ -285,14 +284,3 @@ def _create(store: Store, deployment: Deployment, planned: PlannedRun, now: date
     except (ConflictError, ThrottledError):
         return False  # a rival invocation holds the key right now; it creates the run
     return created
-
-
-def _listed_queues(store: Store) -> set[str]:
-    names: set[str] = set()
-    token: str | None = None
-    while True:
-        page = store.work_queues.list(PAGE_SIZE, token)
-        names.update(queue.name for queue in page.items)
-        token = page.next_token
-        if token is None:
-            return names
