@@ -132,6 +132,7 @@ def props_from_context(stack: Stack) -> StratoflowProps:
     destroy = ctx.get("removalPolicy", "retain") == "destroy"
     return StratoflowProps(
         code_path=ctx.get("codePath"),
+        vertex_layer_path=ctx.get("vertexLayerPath"),
         log_retention_days=ctx.get("logRetentionDays", 30, int),
         run_retention_days=ctx.get("runRetentionDays", 90, int),
         zombie_threshold_seconds=ctx.get("zombieThresholdSeconds", 600, int),

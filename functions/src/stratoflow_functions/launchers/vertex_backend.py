@@ -7,6 +7,10 @@ Secrets Manager. Vertex chooses job ids, so a launch first lists the jobs labell
 run's id and reuses one that is queued, running or succeeded (a repeated launch step starts
 nothing); a job of the run that failed or was cancelled is not reused, so a relaunched run
 starts a new one. The infrastructure id is the job's resource name.
+
+google-auth (and cryptography under it) is the `[vertex]` extra of stratoflow-functions; on
+Lambda it comes in the Vertex layer, attached to the Vertex launcher function alone. Without
+it, building a backend is a `BackendConfigError` that says so.
 """
 
 from __future__ import annotations
@@ -79,16 +83,16 @@ class VertexBackend:
             endpoint: The API's base URL, for tests.
 
         Raises:
-            BackendConfigError: The secret is not a service-account key, or names no project.
+            BackendConfigError: The secret is not a service-account key, or names no project,
+                or google-auth is not installed.
         """
-        from stratoflow_functions.launchers.gcp_auth import ServiceAccountTokens
-
+        tokens_of = _service_account_tokens()
         info = _key(secrets.get_secret_value(SecretId=secret_id)["SecretString"])
         project = project or info.get("project_id")
         if not project:
             raise BackendConfigError("no Vertex project: set STRATOFLOW_VERTEX_PROJECT")
         http = httpx.Client(timeout=30)
-        tokens = ServiceAccountTokens(info, http)
+        tokens = tokens_of(info, http)
         return cls(http, tokens, project=str(project), region=region, endpoint=endpoint)
 
     def launch(self, spec: dict[str, Any]) -> str:
@@ -230,6 +234,31 @@ def _raise_for(response: httpx.Response, doing: str) -> None:
             "roles/iam.serviceAccountUser on the job's service account)"
         )
     raise JobBackendError(f"Vertex AI {response.status_code} {doing}: {message}{hint}")
+
+
+GOOGLE_AUTH_MISSING = (
+    "google-auth is not installed, and the Vertex launcher signs its token requests with it: "
+    "on Lambda, the Vertex launcher function needs the stack's Vertex layer (the CDK attaches "
+    "it when the Vertex launcher is on); elsewhere, install "
+    "`stratoflow-functions[vertex]`"
+)
+
+
+def _service_account_tokens() -> Callable[[Any, httpx.Client], Callable[[], str]]:
+    """`gcp_auth.ServiceAccountTokens`, imported here (google-auth pulls in cryptography).
+
+    Raises:
+        BackendConfigError: google-auth (or what it needs) is not installed.
+    """
+    try:
+        from stratoflow_functions.launchers.gcp_auth import ServiceAccountTokens
+    except ModuleNotFoundError as exc:
+        # Only a missing GCP package is a configuration error; a missing module of ours is
+        # a bug and stays one.
+        if (exc.name or "").startswith("stratoflow"):
+            raise
+        raise BackendConfigError(f"{GOOGLE_AUTH_MISSING} (missing: {exc.name})") from exc
+    return ServiceAccountTokens
 
 
 def build(settings: Settings, infra_settings: Any) -> VertexBackend:

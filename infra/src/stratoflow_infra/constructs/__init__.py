@@ -73,6 +73,7 @@ class Stratoflow(Construct):
         factory = LambdaFactory(
             self,
             code_path=props.code_path,
+            vertex_layer_path=props.vertex_layer_path,
             environment=self._environment(props),
             log_retention=retention,
             removal_policy=props.removal_policy,

@@ -1,5 +1,8 @@
 """One way to build every Stratoflow Lambda: same bundle, runtime, architecture, logging, tracing.
 
+The Vertex launcher alone adds a layer (`LambdaFactory.vertex_layer`: google-auth and
+cryptography, which no other function imports), so the common bundle stays small.
+
 `LambdaFactory.create` gives each function its own role (only its log group to start with;
 callers grant the rest, scoped to their resources), its own log group with the configured
 retention, X-Ray tracing, the powertools environment and the settings' environment variables.
@@ -17,7 +20,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from stratoflow_infra.bundling import lambda_code
+from stratoflow_infra.bundling import lambda_code, vertex_layer_code
 from stratoflow_infra.constructs.props import HANDLER_PREFIX
 from stratoflow_infra.nag import acknowledge, wildcard_finding
 
@@ -45,6 +48,7 @@ class FunctionSpec:
             (granted by the caller), the sentence saying why it cannot be scoped; it becomes
             part of the role's cdk-nag acknowledgement, which must name every such action.
         environment: variables this function gets on top of the shared settings.
+        layers: Lambda layers on top of the bundle (the Vertex launcher's alone).
     """
 
     construct_id: str
@@ -56,6 +60,7 @@ class FunctionSpec:
     dead_letter_queue: sqs.IQueue | None = None
     unscoped: tuple[str, ...] = ()
     environment: Mapping[str, str] = field(default_factory=dict)
+    layers: tuple[lambda_.ILayerVersion, ...] = ()
 
 
 def secure_queue(scope: Construct, construct_id: str, reason: str) -> sqs.Queue:
@@ -89,12 +94,15 @@ class LambdaFactory:
         scope: Construct,
         *,
         code_path: str | None,
+        vertex_layer_path: str | None = None,
         environment: dict[str, str],
         log_retention: logs.RetentionDays,
         removal_policy: RemovalPolicy,
     ) -> None:
         self._scope = scope
         self._code = lambda_.Code.from_asset(code_path) if code_path else lambda_code()
+        self._vertex_layer_path = vertex_layer_path
+        self._vertex_layer: lambda_.LayerVersion | None = None
         self._environment = dict(environment)
         self._log_retention = log_retention
         self._removal_policy = removal_policy
@@ -121,11 +129,27 @@ class LambdaFactory:
             dead_letter_queue=spec.dead_letter_queue,
             environment={**self._environment, **spec.environment},
             tracing=lambda_.Tracing.ACTIVE,
+            layers=list(spec.layers),
             log_group=log_group,
             role=self._role(spec, log_group),
         )
         self._acknowledge(function)
         return function
+
+    def vertex_layer(self) -> lambda_.LayerVersion:
+        """The layer of what the functions' `[vertex]` extra adds (google-auth, cryptography),
+        made on first use: only a stack with the Vertex launcher has one."""
+        if self._vertex_layer is None:
+            path = self._vertex_layer_path
+            self._vertex_layer = lambda_.LayerVersion(
+                self._scope,
+                "VertexLayer",
+                code=lambda_.Code.from_asset(path) if path else vertex_layer_code(),
+                compatible_runtimes=[RUNTIME],
+                compatible_architectures=[lambda_.Architecture.ARM_64],
+                description="Stratoflow Vertex launcher: google-auth and cryptography.",
+            )
+        return self._vertex_layer
 
     def _role(self, spec: FunctionSpec, log_group: logs.ILogGroup) -> iam.Role:
         # Our own role instead of AWSLambdaBasicExecutionRole: writes to this function's

@@ -167,11 +167,16 @@ class Launch(Construct):
         self.ecs.grant_run(machine.role)
 
     def _secret_launcher(
-        self, infra: str, secret_env: str, secret_arn: str, extra: dict[str, str] | None = None
+        self,
+        infra: str,
+        secret_env: str,
+        secret_arn: str,
+        extra: dict[str, str] | None = None,
+        layers: tuple[lambda_.ILayerVersion, ...] = (),
     ) -> None:
         """A poll-loop launcher (kubernetes, vertex) whose Lambda reads exactly one secret."""
         environment = {secret_env: secret_arn, **(extra or {})}
-        function = self._function(infra, environment, uses_key=True)
+        function = self._function(infra, environment, uses_key=True, layers=layers)
         function.add_to_role_policy(
             iam.PolicyStatement(actions=["secretsmanager:GetSecretValue"], resources=[secret_arn])
         )
@@ -184,9 +189,11 @@ class Launch(Construct):
             "STRATOFLOW_VERTEX_PROJECT": vertex.project,
             "STRATOFLOW_VERTEX_REGION": vertex.region,
         }
+        # google-auth (and cryptography under it) comes in a layer on this function alone.
         self._secret_launcher(
-            "vertex", "STRATOFLOW_VERTEX_CREDENTIALS_SECRET", vertex.credentials_secret_arn, extra
-        )
+            "vertex", "STRATOFLOW_VERTEX_CREDENTIALS_SECRET", vertex.credentials_secret_arn, extra,
+            layers=(self._ctx.factory.vertex_layer(),),
+        )  # fmt: skip
 
     def _lambda_launcher(self) -> None:
         runner_props = self._props.lambda_runner
@@ -249,6 +256,7 @@ class Launch(Construct):
         *,
         uses_key: bool = False,
         unscoped: tuple[str, ...] = (),
+        layers: tuple[lambda_.ILayerVersion, ...] = (),
     ) -> lambda_.Function:
         """The launcher Lambda of `infra`: the table (claim, record, settle) and its settings."""
         function = self._ctx.factory.create(
@@ -259,6 +267,7 @@ class Launch(Construct):
                 timeout=Duration.seconds(60),
                 memory_mb=512,
                 unscoped=unscoped,
+                layers=layers,
                 environment={
                     "STRATOFLOW_LAUNCHER_INFRASTRUCTURE": infra,
                     **self._api_environment(uses_key=uses_key),

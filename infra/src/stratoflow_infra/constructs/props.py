@@ -113,6 +113,9 @@ class StratoflowProps:
             `build/lambda`; tests pass a small stub directory). None (the default) builds the
             bundle at synth time with CDK local bundling, no Docker (needs the repository
             checkout and uv; see `stratoflow_infra.bundling`).
+        vertex_layer_path: a directory holding a prebuilt Vertex layer (`make bundle` builds
+            `build/lambda-vertex-layer`, packages under `python/`). None (the default) builds
+            it at synth time like the bundle; either way only when `vertex` is set.
         log_retention_days: retention of every log group (a CloudWatch-allowed value).
         run_retention_days: finished runs and result objects expire after this many days.
         zombie_threshold_seconds: a RUNNING run with a heartbeat older than this is a zombie.
@@ -148,6 +151,7 @@ class StratoflowProps:
     """
 
     code_path: str | None = None
+    vertex_layer_path: str | None = None
     log_retention_days: int = 30
     run_retention_days: int = 90
     zombie_threshold_seconds: int = 600
