@@ -1,6 +1,7 @@
 """Synthesis helpers for the infrastructure tests: the standalone stack, cdk-nag on.
 
-Synth never needs the real Lambda bundle: the code asset is a small stub directory. The
+Synth never needs the real Lambda bundle or Vertex layer: their assets are small stub
+directories. The
 in-process synth registers cdk-nag exactly as `infra/app.py` does, so a synth that returns at
 all had no unacknowledged finding.
 """
@@ -16,6 +17,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 STUB_CODE = Path(__file__).parent / "fixtures" / "lambda_stub"
+STUB_LAYER = Path(__file__).parent / "fixtures" / "vertex_layer_stub"
 ACCOUNT, REGION = "123456789012", "us-east-1"
 """The placeholder environment whose AZs `cdk.context.json` holds."""
 KUBECONFIG_SECRET = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:stratoflow-kubeconfig-AbCdEf"
@@ -77,6 +79,7 @@ def synthesize(outdir: Path, **context: Any) -> Synthesized:
     # The CLI reads cdk.json's feature flags; an in-process App must be given them.
     values: dict[str, Any] = json.loads((ROOT / "cdk.json").read_text())["context"]
     values["stratoflow:codePath"] = str(STUB_CODE)
+    values["stratoflow:vertexLayerPath"] = str(STUB_LAYER)
     values.update({f"stratoflow:{key}": value for key, value in context.items()})
     app = App(context=values, outdir=str(outdir))
     stack = StratoflowStack(app, "Stratoflow", env=Environment(account=ACCOUNT, region=REGION))

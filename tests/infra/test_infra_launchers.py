@@ -324,6 +324,33 @@ def test_runner_alone_builds_no_ecs_and_uses_the_key_secret(keyed: Synthesized) 
     assert "ecs:StopTask" not in json.dumps(_statements(keyed, _role_of(api)))
 
 
+def _layers(synthesized: Synthesized) -> dict[str, list[Any]]:
+    """The layers of each function built from the Stratoflow code (not CDK's own)."""
+    return {
+        logical: resource["Properties"].get("Layers", [])
+        for logical, resource in _resources(synthesized, "AWS::Lambda::Function").items()
+        if logical.startswith("Stratoflow")
+    }
+
+
+def test_the_vertex_launcher_alone_has_the_vertex_layer(synthesized: Synthesized) -> None:
+    [(layer, resource)] = _resources(synthesized, "AWS::Lambda::LayerVersion").items()
+    vertex, _ = _function(synthesized, "VertexLauncher")
+    layers = _layers(synthesized)
+
+    assert layers.pop(vertex) == [{"Ref": layer}]
+    assert len(layers) >= 8  # api, authorizer, towel, state events, the other launchers...
+    assert all(found == [] for found in layers.values()), layers
+    props = resource["Properties"]
+    assert props["CompatibleRuntimes"] == ["python3.12"]
+    assert props["CompatibleArchitectures"] == ["arm64"]
+
+
+def test_without_the_vertex_launcher_there_is_no_layer(keyed: Synthesized) -> None:
+    assert _resources(keyed, "AWS::Lambda::LayerVersion") == {}
+    assert all(found == [] for found in _layers(keyed).values())
+
+
 def test_keyed_synth_leaves_no_open_nag_finding(keyed: Synthesized) -> None:
     for plugin in keyed.validation_report.get("pluginReports", []):
         assert plugin["conclusion"] == "success", plugin["pluginName"]
