@@ -11,7 +11,15 @@ import pytest
 from stratoflow.client.errors import ConnectError, ServerError
 from stratoflow.schemas import State, StateType
 from stratoflow_agents import LaunchError
-from tests.agents.agent_support import flow_run, make_agent, run_for, run_until
+from stratoflow_agents.handles import RunHandle
+from tests.agents.agent_support import (
+    FakeAgent,
+    FakeHandle,
+    flow_run,
+    make_agent,
+    run_for,
+    run_until,
+)
 
 
 def gaps(times: list[float]) -> list[float]:
@@ -293,3 +301,43 @@ def test_a_failing_loop_kills_and_reports_its_runs_before_raising() -> None:
         agent.run()
     assert agent.handles[run.id].signals == ["KILL"]
     assert client.state_of(run.id).type is StateType.CRASHED
+
+
+# --- a restarted agent finds its runs again -------------------------------------------------
+
+
+def test_a_restarted_agent_watches_the_open_runs_it_finds_again_and_releases_the_rest() -> None:
+    agent, client, clock = make_agent()
+    running, finished = flow_run(StateType.RUNNING), flow_run(StateType.COMPLETED)
+    client.runs.update({running.id: running, finished.id: finished})
+    handles = {run.id: FakeHandle(run.id) for run in (running, finished)}
+
+    agent.adopt(handles)
+
+    assert list(agent.active) == [running.id]
+    assert handles[finished.id].cleaned
+    assert not handles[running.id].cleaned
+    client.move(running.id, State(type=StateType.CANCELLING))
+    run_for(agent, clock, 6)  # the adopted run is watched like a launched one
+    assert handles[running.id].signals == ["TERM"]
+    assert client.state_of(running.id).type is StateType.CANCELLED
+
+
+def test_run_adopts_what_recover_finds_before_its_first_claim() -> None:
+    running = flow_run(StateType.RUNNING)
+    found = FakeHandle(running.id)
+
+    class Restarted(FakeAgent):
+        def recover(self) -> dict[UUID, RunHandle]:
+            return {running.id: found}
+
+    agent, client, clock = make_agent()
+    restarted = Restarted(agent.config, client, clock=clock, sleep=clock.sleep, rand=lambda: 0.0)
+    client.runs[running.id] = running
+    client.after_read = lambda _run_id: restarted.request_stop()  # stop once it has looked
+
+    restarted.run()
+
+    assert client.claim_requests == []  # asked to stop before claiming: only the adopted run
+    assert found.signals[0] == "TERM"  # shut down with the agent, as a launched run would be
+    assert found.cleaned

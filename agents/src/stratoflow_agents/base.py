@@ -56,6 +56,9 @@ from stratoflow_agents.reporting import (
 
 logger = logging.getLogger("stratoflow.agent")
 
+ADOPTABLE = frozenset({StateType.PENDING, StateType.RUNNING, StateType.CANCELLING})
+"""States of a run a restarted agent takes back: its infrastructure may still run it."""
+
 
 class BaseAgent(ABC):
     """A pull agent: claims runs of one work queue and runs them on its infrastructure.
@@ -114,6 +117,14 @@ class BaseAgent(ABC):
     def release(self) -> None:  # noqa: B027 (optional: most backends need no clean-up)
         """Clean up after the last tick, once no run is left."""
 
+    def recover(self) -> dict[UUID, RunHandle]:
+        """The runs an earlier agent of this type started and that still run, found again on
+        the infrastructure by their run-id label or tag (none by default: a local agent's
+        processes die with it). Called once, after `prepare`; the loop then watches those of
+        them the API still has PENDING, RUNNING or CANCELLING as if it had launched them.
+        """
+        return {}
+
     # --- control --------------------------------------------------------------------------
 
     def request_stop(self) -> None:
@@ -140,6 +151,7 @@ class BaseAgent(ABC):
         propagates, so none is left running with no one watching.
         """
         self.prepare()
+        self.adopt(self.recover())
         logger.info("agent %s polling work queue %r", self.agent_id, self.config.work_queue)
         try:
             while True:
@@ -163,6 +175,17 @@ class BaseAgent(ABC):
         self._enforce_stops(now)
         self._heartbeat_if_due(now)
         self._claim_if_due(now)
+
+    def adopt(self, found: dict[UUID, RunHandle]) -> None:
+        """Watch the `found` runs still open; release the handles of the others."""
+        now = self._clock()
+        for run_id, handle in found.items():
+            run = read_run(self.client, run_id)
+            if run is None or run.state.type not in ADOPTABLE:
+                handle.cleanup()
+                continue
+            logger.info("flow run %s: found again as %s", run_id, handle.infrastructure_id)
+            self.active[run_id] = ActiveRun(ClaimedRun(flow_run=run), handle, next_check=now)
 
     # --- reaping ended runs -----------------------------------------------------------------
 
