@@ -326,6 +326,25 @@ def test_a_refused_create_crashes_the_run_with_the_api_s_answer(tmp_path: Path) 
     assert "RBAC" in (state.message or "")
 
 
+def test_an_unreachable_cluster_is_logged_and_the_run_watched_again_not_the_agent_crashed(
+    tmp_path: Path,
+) -> None:
+    fake = FakeKubernetesApi(token=TOKEN)
+    with serve(fake) as url, connect(kubeconfig(url, tmp_path)) as api:
+        run = flow_run(StateType.RUNNING)
+        agent, fake_client, clock = make(api, [run])
+        agent.tick()
+    api.configuration.retries = 0  # the server is gone: fail fast, no urllib3 retries
+
+    fake_client.move(run.id, State(type=StateType.CANCELLING))
+    for _ in range(3):
+        agent.tick()  # poll and delete both fail: logged, nothing raised
+        clock.sleep(1.0)
+
+    assert run.id in agent.active
+    assert agent.active[run.id].handle.poll() is None
+
+
 # --- two agents on one queue of the live API ----------------------------------------------
 
 

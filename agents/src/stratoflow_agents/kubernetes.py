@@ -26,6 +26,7 @@ from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
+from urllib3.exceptions import HTTPError as TransportError
 
 from stratoflow.client.settings import ClientSettings
 from stratoflow.infrastructure import (
@@ -209,7 +210,7 @@ class KubernetesRunHandle(RunHandle):
             pods = self._read(
                 "list_namespaced_pod", self._core, self.namespace, label_selector=selector
             )
-        except ApiException as exc:
+        except (ApiException, TransportError) as exc:
             logger.warning("Job %s: cannot read it: %s", self.infrastructure_id, _brief(exc))
             return None
         self._code, self._detail = diagnose(job, list((pods or {}).get("items") or []))
@@ -233,8 +234,8 @@ class KubernetesRunHandle(RunHandle):
             self._batch.delete_namespaced_job(
                 self.name, self.namespace, propagation_policy="Foreground", **options
             )
-        except ApiException as exc:
-            if exc.status != 404:  # gone already: stopped
+        except (ApiException, TransportError) as exc:
+            if getattr(exc, "status", None) != 404:  # gone already: stopped
                 logger.warning("Job %s: cannot delete it: %s", self.infrastructure_id, _brief(exc))
 
     def _read(self, method: str, api: Any, *args: Any, **kwargs: Any) -> Json | None:
@@ -259,7 +260,9 @@ def _pod_selector(job: Json) -> str:
     return f"job-name={job['metadata']['name']}"
 
 
-def _brief(exc: ApiException) -> str:
+def _brief(exc: Exception) -> str:
+    if not isinstance(exc, ApiException):
+        return f"the API is unreachable: {exc}"
     try:
         message = json.loads(exc.body or "{}").get("message")
     except ValueError:
@@ -354,7 +357,7 @@ class KubernetesAgent(BaseAgent):
                     f"Kubernetes refused Job {namespace}/{name}: {_brief(exc)}{hint}"
                 ) from exc
             logger.info("Job %s/%s exists already: adopting it", namespace, name)
-        except Exception as exc:  # urllib3's connection errors: the cluster is unreachable
+        except TransportError as exc:
             raise LaunchError(f"cannot reach the Kubernetes API: {exc}") from exc
         return KubernetesRunHandle(self.api, namespace, name)
 
@@ -365,7 +368,7 @@ class KubernetesAgent(BaseAgent):
             response: Any = self._batch.list_namespaced_job(
                 self.namespace, label_selector=FLOW_RUN_LABEL, _preload_content=False
             )
-        except ApiException as exc:
+        except (ApiException, TransportError) as exc:
             logger.warning("cannot list Jobs in %s: %s", self.namespace, _brief(exc))
             return {}
         found: dict[UUID, RunHandle] = {}
