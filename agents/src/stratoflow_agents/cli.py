@@ -1,7 +1,8 @@
 """`stratoflow agent start`: run a pull agent on a work queue (plugged in through the
 `stratoflow.cli` entry point, so the SDK does not depend on this package).
 
-Only the local agent exists yet; the other types exit 2 saying so. Ctrl-C or SIGTERM stop the
+The local and Kubernetes agents exist; the other types exit 2 saying so. A type's module (and
+its extra's client) is imported only when that type is started. Ctrl-C or SIGTERM stop the
 agent gracefully (a second one skips the shutdown grace). This is the boundary where the
 process environment is read, once, and handed to the agent.
 """
@@ -18,15 +19,18 @@ import click
 from stratoflow.client import StratoflowClient
 from stratoflow.client.settings import ClientSettings, load_client_settings
 from stratoflow.schemas import InfrastructureType
+from stratoflow_agents.base import BaseAgent
 from stratoflow_agents.config import AgentConfig
 from stratoflow_agents.errors import AgentError
 from stratoflow_agents.local import LocalAgent
 from stratoflow_agents.signals import stop_on_signals
 
 EXIT_USAGE = 2
-AVAILABLE = frozenset({InfrastructureType.LOCAL})
+AVAILABLE = frozenset({InfrastructureType.LOCAL, InfrastructureType.KUBERNETES})
 SECONDS = click.FloatRange(min=0.01)
 GRACE = click.FloatRange(min=0)
+BACKEND_OPTIONS = ("kubeconfig", "namespace", "image", "api_key_secret")
+"""Options of one agent type (not `AgentConfig`'s)."""
 
 
 class UsageError(click.ClickException):
@@ -63,22 +67,55 @@ def agent() -> None:
 @click.option("--cancel-check-interval", type=SECONDS, hidden=True,
               default=AgentConfig.cancel_check_interval)  # fmt: skip
 @click.option("--watch-interval", type=GRACE, hidden=True, default=AgentConfig.watch_interval)
+@click.option("--kubeconfig", type=click.Path(dir_okay=False), default=None,
+              help="kubernetes: a kubeconfig (default: in-cluster, ~/.kube/config).")  # fmt: skip
+@click.option("--namespace", "namespace", default=None,
+              help="kubernetes: the namespace of the Jobs (default: default).")  # fmt: skip
+@click.option("--image", "image", default=None,
+              help="kubernetes: the default image of the runs' containers.")  # fmt: skip
+@click.option("--api-key-secret", "api_key_secret", default=None, metavar="NAME[:KEY]",
+              help="kubernetes: the Secret (and key, default api-key) the pods read the API "
+                   "key from.")  # fmt: skip
 @click.pass_context
 def start(ctx: click.Context, /, agent_type: str, **options: Any) -> None:
     """Start an agent: claim runs of a work queue and run them until stopped."""
     if InfrastructureType(agent_type) not in AVAILABLE:
         raise UsageError(f"the {agent_type} agent is not available yet; use --type local")
+    backend = {key: options.pop(key) for key in BACKEND_OPTIONS}
     options["name"] = options["name"] or socket.gethostname()
     config = _config(options)
     settings = _settings(ctx)
     _configure_logging()
     with StratoflowClient(settings) as client:
-        local = LocalAgent(config, client, settings, dict(os.environ))
-        with stop_on_signals(local):
-            try:
-                local.run()
-            except AgentError as exc:  # e.g. a workspace folder that is not ours
-                raise click.ClickException(str(exc)) from exc
+        try:
+            runner = _agent(InfrastructureType(agent_type), config, client, settings, backend)
+            with stop_on_signals(runner):
+                runner.run()
+        except AgentError as exc:  # e.g. a workspace folder that is not ours
+            raise click.ClickException(str(exc)) from exc
+
+
+def _agent(
+    kind: InfrastructureType, config: AgentConfig, client: StratoflowClient,
+    settings: ClientSettings, backend: dict[str, Any],
+) -> BaseAgent:  # fmt: skip
+    if kind is InfrastructureType.KUBERNETES:
+        try:
+            from stratoflow_agents.kubernetes import KubernetesAgent, connect
+        except ImportError as exc:
+            raise UsageError(
+                f"the kubernetes agent needs its extra: pip install 'stratoflow-agents[kubernetes]'"
+                f" ({exc})"
+            ) from exc
+        defaults: dict[str, Any] = {
+            k: backend[k] for k in ("namespace", "image") if backend[k] is not None
+        }
+        if backend["api_key_secret"]:
+            name, _, key = backend["api_key_secret"].partition(":")
+            defaults["api_key_secret"] = {"name": name, "key": key or "api-key"}
+        api = connect(backend["kubeconfig"])
+        return KubernetesAgent(config, client, settings, api, job_defaults=defaults)
+    return LocalAgent(config, client, settings, dict(os.environ))
 
 
 def _config(options: dict[str, Any]) -> AgentConfig:
