@@ -10,7 +10,15 @@ from uuid import uuid4
 
 import pytest
 
-from stratoflow.schemas import ClaimedRun, Deployment, FlowRun, State, StateType, utcnow
+from stratoflow.schemas import (
+    ClaimedRun,
+    Deployment,
+    FlowRun,
+    InfrastructureType,
+    State,
+    StateType,
+    utcnow,
+)
 from stratoflow_agents import AgentConfig
 from tests.agents.agent_support import FakeClient, FakeClock, flow_run
 from tests.fakes.vertex_api import FakeVertexApi
@@ -227,12 +235,15 @@ def test_a_restarted_agent_finds_its_queues_running_jobs(rig: Rig) -> None:
     found = rig.agent.recover()
 
     assert {run_id: h.infrastructure_id for run_id, h in found.items()} == {
-        running.id: rig.job_of(running), queued.id: rig.job_of(queued)
+        running.id: rig.job_of(running),
+        queued.id: rig.job_of(queued),
     }
     assert all(isinstance(h, VertexRunHandle) for h in found.values())
     assert other_queue.recover() == {}
-    filters = [q.get("filter", "") for m, p, q, _ in rig.fake.requests if m == "GET" and p == PARENT]
-    assert 'labels.stratoflow-flow-run-id:*' in filters[-2]
+    filters = [
+        q.get("filter", "") for m, p, q, _ in rig.fake.requests if m == "GET" and p == PARENT
+    ]
+    assert "labels.stratoflow-flow-run-id:*" in filters[-2]
 
 
 def test_a_restarted_agent_adopts_the_found_run_and_reports_its_end(rig: Rig) -> None:
@@ -268,3 +279,34 @@ def test_no_project_anywhere_crashes_the_run_saying_so(rig: Rig) -> None:
 )
 def test_diagnose(state: str, code: int, message: str, expected: str) -> None:
     assert diagnose(state, code, message) == expected
+
+
+# --- the command line -----------------------------------------------------------------------
+
+
+def test_agent_start_vertex_with_a_bad_region_exits_2_naming_it() -> None:
+    from click.testing import CliRunner
+
+    from stratoflow.cli import cli
+
+    result = CliRunner().invoke(cli, ["--api-url", "http://api", "agent", "start", "--type",
+                                      "vertex", "-q", "q", "--region", "Mars"])  # fmt: skip
+
+    assert result.exit_code == 2
+    assert "region" in result.output
+
+
+def test_the_cli_builds_a_vertex_agent_with_its_project_and_region() -> None:
+    from stratoflow.client import StratoflowClient
+    from stratoflow.client.settings import ClientSettings
+    from stratoflow_agents.cli import _agent
+
+    settings = ClientSettings(api_url="http://api:4200")
+    with StratoflowClient(settings) as client:
+        built = _agent(
+            InfrastructureType.VERTEX, AgentConfig(), client, settings,
+            {"project": PROJECT, "region": None},
+        )  # fmt: skip
+
+    assert isinstance(built, VertexAgent)
+    assert (built.api_url, built.defaults) == ("http://api:4200", {"project": PROJECT})

@@ -2,8 +2,9 @@
 
 Served over real HTTP by `tests.fakes.wire.serve`. Like the real API: create assigns a numeric
 id and returns the job (`name`, `state: JOB_STATE_PENDING`, times); get; list with a
-`labels.<key>="<value>"` or `labels.<key>:*` filter (ANDed terms), `pageSize` and `pageToken`; `:cancel` (400
-`FAILED_PRECONDITION` once the job has ended); errors as `{"error": {code, message, status}}`.
+`labels.<key>="<value>"` or `labels.<key>:*` (key exists) filter (ANDed terms), `pageSize` and
+`pageToken`; `:cancel` (400 `FAILED_PRECONDITION` once the job has ended); errors as
+`{"error": {code, message, status}}`.
 `POST /token` plays `oauth2.googleapis.com/token` for a service-account key whose `token_uri`
 points here: it checks the JWT bearer assertion's signature and issuer, and then every API call
 must carry one of the tokens it issued. A test moves jobs through states with the hooks

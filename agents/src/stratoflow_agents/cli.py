@@ -1,13 +1,15 @@
 """`stratoflow agent start`: run a pull agent on a work queue (plugged in through the
 `stratoflow.cli` entry point, so the SDK does not depend on this package).
 
-Only the local agent exists yet; the other types exit 2 saying so. Ctrl-C or SIGTERM stop the
-agent gracefully (a second one skips the shutdown grace). This is the boundary where the
-process environment is read, once, and handed to the agent.
+The local and Vertex agents exist; the other types exit 2 saying so. A type's module is
+imported only when that type is started (the Vertex one needs the `vertex` extra). Ctrl-C or
+SIGTERM stop the agent gracefully (a second one skips the shutdown grace). This is the
+boundary where the process environment is read, once, and handed to the agent.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 import socket
@@ -17,14 +19,16 @@ import click
 
 from stratoflow.client import StratoflowClient
 from stratoflow.client.settings import ClientSettings, load_client_settings
+from stratoflow.infrastructure import InfraSettingsError, settings_for
 from stratoflow.schemas import InfrastructureType
+from stratoflow_agents.base import BaseAgent
 from stratoflow_agents.config import AgentConfig
 from stratoflow_agents.errors import AgentError
 from stratoflow_agents.local import LocalAgent
 from stratoflow_agents.signals import stop_on_signals
 
 EXIT_USAGE = 2
-AVAILABLE = frozenset({InfrastructureType.LOCAL})
+AVAILABLE = frozenset({InfrastructureType.LOCAL, InfrastructureType.VERTEX})
 SECONDS = click.FloatRange(min=0.01)
 GRACE = click.FloatRange(min=0)
 
@@ -58,6 +62,10 @@ def agent() -> None:
               show_default=True, help="Seconds from SIGTERM to SIGKILL of a run.")  # fmt: skip
 @click.option("--shutdown-grace", type=GRACE, default=AgentConfig.shutdown_grace,
               show_default=True, help="Seconds runs get to finish on shutdown.")  # fmt: skip
+@click.option("--project", envvar="STRATOFLOW_VERTEX_PROJECT", default=None,
+              help="vertex: the default GCP project (a deployment's `project` wins).")  # fmt: skip
+@click.option("--region", envvar="STRATOFLOW_VERTEX_REGION", default=None,
+              help="vertex: the default region (a deployment's `region` wins).")  # fmt: skip
 @click.option("--heartbeat-interval", type=SECONDS, hidden=True,
               default=AgentConfig.heartbeat_interval)  # fmt: skip
 @click.option("--cancel-check-interval", type=SECONDS, hidden=True,
@@ -67,18 +75,55 @@ def agent() -> None:
 def start(ctx: click.Context, /, agent_type: str, **options: Any) -> None:
     """Start an agent: claim runs of a work queue and run them until stopped."""
     if InfrastructureType(agent_type) not in AVAILABLE:
-        raise UsageError(f"the {agent_type} agent is not available yet; use --type local")
+        usable = ", ".join(sorted(t.value for t in AVAILABLE))
+        raise UsageError(f"the {agent_type} agent is not available yet; use --type {usable}")
     options["name"] = options["name"] or socket.gethostname()
+    backend_options = {key: options.pop(key) for key in ("project", "region")}
     config = _config(options)
     settings = _settings(ctx)
     _configure_logging()
     with StratoflowClient(settings) as client:
-        local = LocalAgent(config, client, settings, dict(os.environ))
-        with stop_on_signals(local):
+        running = _agent(InfrastructureType(agent_type), config, client, settings, backend_options)
+        with stop_on_signals(running):
             try:
-                local.run()
+                running.run()
             except AgentError as exc:  # e.g. a workspace folder that is not ours
                 raise click.ClickException(str(exc)) from exc
+
+
+def _agent(
+    agent_type: InfrastructureType,
+    config: AgentConfig,
+    client: StratoflowClient,
+    settings: ClientSettings,
+    options: dict[str, Any],
+) -> BaseAgent:
+    """The agent of `agent_type`, its module imported only now."""
+    if agent_type is InfrastructureType.VERTEX:
+        defaults = {key: value for key, value in options.items() if value is not None}
+        try:
+            settings_for(InfrastructureType.VERTEX, defaults)
+        except InfraSettingsError as exc:
+            raise UsageError(str(exc)) from exc
+        if not _importable("google.cloud.aiplatform_v1"):
+            raise UsageError(
+                "the vertex agent needs google-cloud-aiplatform: "
+                "pip install 'stratoflow-agents[vertex]'"
+            )
+        from stratoflow_agents.vertex import VertexAgent
+
+        return VertexAgent(
+            config, client, settings.api_url or "",
+            project=options.get("project"), region=options.get("region"),
+        )  # fmt: skip
+    return LocalAgent(config, client, settings, dict(os.environ))
+
+
+def _importable(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:  # a parent package is missing
+        return False
 
 
 def _config(options: dict[str, Any]) -> AgentConfig:

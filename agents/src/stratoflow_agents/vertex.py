@@ -76,7 +76,7 @@ def to_custom_job(body: Mapping[str, Any]) -> Any:
         LaunchError: the JSON is not a CustomJob.
     """
     from google.cloud import aiplatform_v1
-    from google.protobuf import json_format
+    from google.protobuf import json_format  # type: ignore[import-untyped, unused-ignore]
 
     job = aiplatform_v1.CustomJob()
     try:
@@ -294,7 +294,7 @@ class VertexAgent(BaseAgent):
             raise LaunchError(f"Vertex AI could not be reached for {parent}: {exc}") from exc
         return self._handle(client, str(created.name))
 
-    def recover(self) -> dict[UUID, VertexRunHandle]:
+    def recover(self) -> dict[UUID, RunHandle]:
         """This queue's jobs still queued, pending or running in the default project and
         region, by their run-id label (none when the agent has no default project)."""
         from google.api_core import exceptions
@@ -313,7 +313,7 @@ class VertexAgent(BaseAgent):
         except (exceptions.GoogleAPICallError, exceptions.RetryError) as exc:
             logger.warning("cannot list the CustomJobs of %s to find runs again: %s", parent, exc)
             return {}
-        found: dict[UUID, VertexRunHandle] = {}
+        found: dict[UUID, RunHandle] = {}
         for job in jobs:
             try:
                 run_id = UUID(str(job.labels[FLOW_RUN_LABEL]))
@@ -325,7 +325,9 @@ class VertexAgent(BaseAgent):
     def _live_jobs(self, client: Any, parent: str, wanted: str) -> list[Any]:
         """The jobs of `parent` matching the filter that still run, oldest first."""
         live = []
-        for index, job in enumerate(client.list_custom_jobs(request={"parent": parent, "filter": wanted})):
+        for index, job in enumerate(
+            client.list_custom_jobs(request={"parent": parent, "filter": wanted})
+        ):
             if index >= _MAX_RECOVERED:
                 break
             if _state_name(job) in LIVE_STATES:
