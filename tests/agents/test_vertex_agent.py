@@ -3,6 +3,7 @@ the in-process fake JobService (tests/fakes/vertex_api.py), on a fake clock and 
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -310,3 +311,21 @@ def test_the_cli_builds_a_vertex_agent_with_its_project_and_region() -> None:
 
     assert isinstance(built, VertexAgent)
     assert (built.api_url, built.defaults) == ("http://api:4200", {"project": PROJECT})
+
+
+def test_an_unreachable_vertex_crashes_the_launch_and_is_retried_by_a_poll(rig: Rig) -> None:
+    with socket.socket() as probe:  # a port nothing listens on once closed
+        probe.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    unreachable = aiplatform_v1.JobServiceClient(
+        transport="rest", client_options={"api_endpoint": closed},
+        credentials=AnonymousCredentials(),
+    )  # fmt: skip
+    rig.agent._clients[REGION] = unreachable
+    run = rig.claim()
+    handle = VertexRunHandle(unreachable, f"projects/{PROJECT}/locations/{REGION}/customJobs/1")
+
+    assert "Vertex AI could not be called" in (rig.client.state_of(run.id).message or "")
+    assert handle.poll() is None  # logged; read again on a later tick
+    handle.terminate()  # never raises
+    assert rig.agent.recover() == {}

@@ -101,6 +101,21 @@ def diagnose(state: str, code: int, message: str) -> str:
     return f"the CustomJob failed: {message}"
 
 
+def call_errors() -> tuple[type[Exception], ...]:
+    """What a `JobServiceClient` call raises when it did not get an answer it could use: an API
+    error, retries given up, credentials that cannot be had, and, over REST, the `requests`
+    connection errors it lets through (all `OSError`s)."""
+    from google.api_core import exceptions
+    from google.auth import exceptions as auth_exceptions
+
+    return (
+        exceptions.GoogleAPICallError,
+        exceptions.RetryError,
+        auth_exceptions.GoogleAuthError,
+        OSError,
+    )
+
+
 def _state_name(job: Any) -> str:
     return str(getattr(job.state, "name", job.state))
 
@@ -155,7 +170,7 @@ class VertexRunHandle(RunHandle):
         except exceptions.NotFound:
             self._end(1, f"the CustomJob disappeared ({self.name})")
             return self._exit
-        except exceptions.GoogleAPICallError as exc:  # transient: keep watching
+        except call_errors() as exc:  # transient (or the credentials): keep watching
             logger.warning("reading %s failed (will retry): %s", self.name, exc)
             return None
         state = _state_name(job)
@@ -189,7 +204,7 @@ class VertexRunHandle(RunHandle):
             self.client.cancel_custom_job(name=self.name)
         except (exceptions.NotFound, exceptions.FailedPrecondition):
             return
-        except exceptions.GoogleAPICallError as exc:
+        except call_errors() as exc:
             # Over REST a 400 FAILED_PRECONDITION (the job has ended) arrives as BadRequest.
             if "FAILED_PRECONDITION" in str(_error_status(exc)):
                 return
@@ -280,9 +295,9 @@ class VertexAgent(BaseAgent):
         body = custom_job(settings, run, image_for(claimed.deployment, settings), environment)
         body["labels"][WORK_QUEUE_LABEL] = queue_label(self.config.work_queue)
         job = to_custom_job(body)
-        client = self._client(settings.region)
         parent = f"projects/{settings.project}/locations/{settings.region}"
         try:
+            client = self._client(settings.region)
             live = self._live_jobs(client, parent, f'labels.{FLOW_RUN_LABEL}="{run.id}"')
             if live:
                 logger.info("flow run %s: reusing its live CustomJob %s", run.id, live[-1].name)
@@ -290,15 +305,13 @@ class VertexAgent(BaseAgent):
             created = client.create_custom_job(parent=parent, custom_job=job)
         except exceptions.GoogleAPICallError as exc:
             raise _api_error(exc, f"creating the CustomJob in {parent}") from exc
-        except exceptions.RetryError as exc:
-            raise LaunchError(f"Vertex AI could not be reached for {parent}: {exc}") from exc
+        except call_errors() as exc:
+            raise LaunchError(f"Vertex AI could not be called for {parent}: {exc}") from exc
         return self._handle(client, str(created.name))
 
     def recover(self) -> dict[UUID, RunHandle]:
         """This queue's jobs still queued, pending or running in the default project and
         region, by their run-id label (none when the agent has no default project)."""
-        from google.api_core import exceptions
-
         project = self.defaults.get("project")
         if not project:
             logger.info("no --project: not looking for CustomJobs a previous agent started")
@@ -307,10 +320,10 @@ class VertexAgent(BaseAgent):
         parent = f"projects/{project}/locations/{region}"
         queue = queue_label(self.config.work_queue)
         wanted = f'labels.{FLOW_RUN_LABEL}:* AND labels.{WORK_QUEUE_LABEL}="{queue}"'
-        client = self._client(region)
         try:
+            client = self._client(region)
             jobs = self._live_jobs(client, parent, wanted)
-        except (exceptions.GoogleAPICallError, exceptions.RetryError) as exc:
+        except call_errors() as exc:
             logger.warning("cannot list the CustomJobs of %s to find runs again: %s", parent, exc)
             return {}
         found: dict[UUID, RunHandle] = {}
