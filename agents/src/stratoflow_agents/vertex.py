@@ -304,7 +304,7 @@ class VertexAgent(BaseAgent):
                 return self._handle(client, str(live[-1].name))
             created = client.create_custom_job(parent=parent, custom_job=job)
         except exceptions.GoogleAPICallError as exc:
-            raise _api_error(exc, f"creating the CustomJob in {parent}") from exc
+            raise _api_error(exc, f"launching the CustomJob in {parent}") from exc
         except call_errors() as exc:
             raise LaunchError(f"Vertex AI could not be called for {parent}: {exc}") from exc
         return self._handle(client, str(created.name))
