@@ -1,16 +1,16 @@
 """`stratoflow agent start`: run a pull agent on a work queue (plugged in through the
 `stratoflow.cli` entry point, so the SDK does not depend on this package).
 
-The local and Kubernetes agents exist; the other types exit 2 saying so. A type's module (and
-its extra's client) is imported only when that type is started. Ctrl-C or SIGTERM stop the
-agent gracefully (a second one skips the shutdown grace). This is the boundary where the
-process environment is read, once, and handed to the agent.
+The local, Kubernetes, Vertex AI and ECS agents exist (`agent_types` builds each from its own
+options); the other types exit 2 saying so. A type's module is imported only when that type is
+started (its extra may not be installed). Ctrl-C or SIGTERM stop the agent gracefully (a second
+one skips the shutdown grace). This is the boundary where the process environment is read,
+once, and handed to the agent.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import socket
 from typing import Any
 
@@ -19,24 +19,13 @@ import click
 from stratoflow.client import StratoflowClient
 from stratoflow.client.settings import ClientSettings, load_client_settings
 from stratoflow.schemas import InfrastructureType
-from stratoflow_agents.base import BaseAgent
+from stratoflow_agents.agent_types import AVAILABLE, UsageError, build_agent, split_options
 from stratoflow_agents.config import AgentConfig
 from stratoflow_agents.errors import AgentError
-from stratoflow_agents.local import LocalAgent
 from stratoflow_agents.signals import stop_on_signals
 
-EXIT_USAGE = 2
-AVAILABLE = frozenset({InfrastructureType.LOCAL, InfrastructureType.KUBERNETES})
 SECONDS = click.FloatRange(min=0.01)
 GRACE = click.FloatRange(min=0)
-BACKEND_OPTIONS = ("kubeconfig", "namespace", "image", "api_key_secret")
-"""Options of one agent type (not `AgentConfig`'s)."""
-
-
-class UsageError(click.ClickException):
-    """Bad input or a missing setting: message printed, exit status 2."""
-
-    exit_code = EXIT_USAGE
 
 
 @click.group()
@@ -67,55 +56,54 @@ def agent() -> None:
 @click.option("--cancel-check-interval", type=SECONDS, hidden=True,
               default=AgentConfig.cancel_check_interval)  # fmt: skip
 @click.option("--watch-interval", type=GRACE, hidden=True, default=AgentConfig.watch_interval)
-@click.option("--kubeconfig", type=click.Path(dir_okay=False), default=None,
+@click.option("--kubeconfig", "k8s_kubeconfig", type=click.Path(dir_okay=False), default=None,
               help="kubernetes: a kubeconfig (default: in-cluster, ~/.kube/config).")  # fmt: skip
-@click.option("--namespace", "namespace", default=None,
+@click.option("--namespace", "k8s_namespace", default=None,
               help="kubernetes: the namespace of the Jobs (default: default).")  # fmt: skip
-@click.option("--image", "image", default=None,
+@click.option("--image", "k8s_image", default=None,
               help="kubernetes: the default image of the runs' containers.")  # fmt: skip
-@click.option("--api-key-secret", "api_key_secret", default=None, metavar="NAME[:KEY]",
+@click.option("--api-key-secret", "k8s_api_key_secret", default=None, metavar="NAME[:KEY]",
               help="kubernetes: the Secret (and key, default api-key) the pods read the API "
                    "key from.")  # fmt: skip
+@click.option("--project", "vertex_project", envvar="STRATOFLOW_VERTEX_PROJECT", default=None,
+              help="vertex: the default GCP project (a deployment's `project` wins).")  # fmt: skip
+@click.option("--region", "vertex_region", envvar="STRATOFLOW_VERTEX_REGION", default=None,
+              help="vertex: the default region (a deployment's `region` wins).")  # fmt: skip
+@click.option("--cluster", "ecs_cluster", envvar="STRATOFLOW_ECS_CLUSTER",
+              help="ecs: the cluster tasks run in (name or ARN).")  # fmt: skip
+@click.option("--subnet", "ecs_subnets", multiple=True, help="ecs: a default subnet (repeatable).")
+@click.option("--security-group", "ecs_security_groups", multiple=True,
+              help="ecs: a default security group (repeatable).")  # fmt: skip
+@click.option("--assign-public-ip/--no-assign-public-ip", "ecs_assign_public_ip", default=False,
+              help="ecs: give tasks a public IP by default.")  # fmt: skip
+@click.option("--execution-role-arn", "ecs_execution_role_arn", default=None,
+              help="ecs: the default task execution role.")  # fmt: skip
+@click.option("--task-role-arn", "ecs_task_role_arn", default=None,
+              help="ecs: the default task role.")  # fmt: skip
+@click.option("--log-group", "ecs_log_group", default="/stratoflow/flow-runs", show_default=True,
+              help="ecs: the containers' CloudWatch log group.")  # fmt: skip
+@click.option("--api-key-secret-arn", "ecs_api_key_secret_arn", default=None,
+              envvar="STRATOFLOW_API_KEY_SECRET_ARN",
+              help="ecs: the secret ECS puts into the task's STRATOFLOW_API_KEY.")  # fmt: skip
 @click.pass_context
 def start(ctx: click.Context, /, agent_type: str, **options: Any) -> None:
     """Start an agent: claim runs of a work queue and run them until stopped."""
-    if InfrastructureType(agent_type) not in AVAILABLE:
-        raise UsageError(f"the {agent_type} agent is not available yet; use --type local")
-    backend = {key: options.pop(key) for key in BACKEND_OPTIONS}
+    kind = InfrastructureType(agent_type)
+    if kind not in AVAILABLE:
+        usable = ", ".join(sorted(t.value for t in AVAILABLE))
+        raise UsageError(f"the {agent_type} agent is not available yet; use --type {usable}")
+    own = split_options(options).get(kind, {})
     options["name"] = options["name"] or socket.gethostname()
     config = _config(options)
     settings = _settings(ctx)
     _configure_logging()
     with StratoflowClient(settings) as client:
         try:
-            runner = _agent(InfrastructureType(agent_type), config, client, settings, backend)
-            with stop_on_signals(runner):
-                runner.run()
-        except AgentError as exc:  # e.g. a workspace folder that is not ours
+            started = build_agent(kind, config, client, settings, own)
+            with stop_on_signals(started):
+                started.run()
+        except AgentError as exc:  # e.g. a workspace folder or a kubeconfig that is unusable
             raise click.ClickException(str(exc)) from exc
-
-
-def _agent(
-    kind: InfrastructureType, config: AgentConfig, client: StratoflowClient,
-    settings: ClientSettings, backend: dict[str, Any],
-) -> BaseAgent:  # fmt: skip
-    if kind is InfrastructureType.KUBERNETES:
-        try:
-            from stratoflow_agents.kubernetes import KubernetesAgent, connect
-        except ImportError as exc:
-            raise UsageError(
-                f"the kubernetes agent needs its extra: pip install 'stratoflow-agents[kubernetes]'"
-                f" ({exc})"
-            ) from exc
-        defaults: dict[str, Any] = {
-            k: backend[k] for k in ("namespace", "image") if backend[k] is not None
-        }
-        if backend["api_key_secret"]:
-            name, _, key = backend["api_key_secret"].partition(":")
-            defaults["api_key_secret"] = {"name": name, "key": key or "api-key"}
-        api = connect(backend["kubeconfig"])
-        return KubernetesAgent(config, client, settings, api, job_defaults=defaults)
-    return LocalAgent(config, client, settings, dict(os.environ))
 
 
 def _config(options: dict[str, Any]) -> AgentConfig:
