@@ -94,7 +94,7 @@ def make_agent(
         cluster=net["cluster"], subnets=[net["subnet"]], security_groups=[net["group"]],
         execution_role_arn=ROLE, api_key_secret_arn=SECRET,
         ecs=boto3.client("ecs", region_name=REGION), clock=clock, sleep=clock.sleep,
-        rand=lambda: 0.0, **options,
+        rand=lambda: 0.0, **{"describe_interval": 0.0, **options},
     )  # fmt: skip
 
 
@@ -232,6 +232,22 @@ def test_an_image_pull_error_is_the_failure_detail(aws: dict[str, str]) -> None:
     detail = handle.failure_detail()
     assert detail is not None
     assert detail.startswith("the image could not be pulled: CannotPullContainerError")
+
+
+def test_a_task_is_described_at_most_once_per_interval(aws: dict[str, str]) -> None:
+    clock = FakeClock()
+    dep = deployment()
+    agent = make_agent(aws, FakeClient(clock), clock, describe_interval=5.0)
+    handle = agent.launch(ClaimedRun(flow_run=run_of(dep), deployment=dep))
+    calls = calls_of(agent)
+
+    assert handle.poll() is None
+    finish_task(aws["cluster"], handle.infrastructure_id, 2)
+    assert handle.poll() is None  # too soon to ask ECS again
+    clock.now += 5.0
+
+    assert handle.poll() == 2
+    assert calls.count("DescribeTasks") == 2
 
 
 def test_an_oom_killed_container_is_named(aws: dict[str, str]) -> None:

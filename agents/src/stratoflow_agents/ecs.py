@@ -17,7 +17,8 @@ extra, imported when this module is.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 from uuid import UUID
 
@@ -53,6 +54,8 @@ OOM_EXIT_CODE = 137
 LOST_EXIT_CODE = 1
 """What a task ECS no longer knows, or a stopped one with no exit code, counts as."""
 STOP_REASON = "stopped by the Stratoflow agent"
+DESCRIBE_INTERVAL = 5.0
+"""Seconds between two DescribeTasks of one task (ECS throttles DescribeTasks per account)."""
 _NOT_FOUND_CODES = frozenset({"InvalidParameterException", "ClientException"})
 
 
@@ -63,12 +66,25 @@ class EcsRunHandle(RunHandle):
         ecs: a boto3 ECS client.
         cluster: the task's cluster (name or ARN).
         task_arn: the task.
+        clock: a monotonic clock in seconds (the agent's).
+        describe_interval: the least time between two DescribeTasks of this task.
     """
 
-    def __init__(self, ecs: Any, cluster: str, task_arn: str) -> None:
+    def __init__(
+        self,
+        ecs: Any,
+        cluster: str,
+        task_arn: str,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        describe_interval: float = DESCRIBE_INTERVAL,
+    ) -> None:
         self.ecs = ecs
         self.cluster = cluster
         self.task_arn = task_arn
+        self._clock = clock
+        self._interval = describe_interval
+        self._next_describe = float("-inf")
         self._stopped: dict[str, Any] | None = None
         self._missing = False
 
@@ -81,11 +97,16 @@ class EcsRunHandle(RunHandle):
         """The flow container's exit code once the task is STOPPED (1 when it has none, e.g.
         the image could not be pulled, or when ECS no longer knows the task); else None.
 
-        A DescribeTasks that fails (throttling, the network) counts as "still running".
+        DescribeTasks is called at most every `describe_interval` (None in between); one that
+        fails (throttling, the network) counts as "still running".
         """
         if self._missing:
             return LOST_EXIT_CODE
         if self._stopped is None:
+            now = self._clock()
+            if now < self._next_describe:
+                return None
+            self._next_describe = now + self._interval
             try:
                 answer = self.ecs.describe_tasks(cluster=self.cluster, tasks=[self.task_arn])
             except (ClientError, BotoCoreError) as exc:
@@ -176,6 +197,7 @@ class EcsAgent(BaseAgent):
         ecs: a boto3 ECS client (default: one from the default session, `region`).
         region: the region of the default client and of the log group.
         started_by: the `startedBy` marker of this agent's tasks (at most 36 characters).
+        describe_interval: the least time between two DescribeTasks of one task.
         **kwargs: clock, sleep, rand, agent_id (see `BaseAgent`).
     """
 
@@ -198,9 +220,12 @@ class EcsAgent(BaseAgent):
         ecs: Any = None,
         region: str | None = None,
         started_by: str = AGENT_STARTED_BY,
+        describe_interval: float = DESCRIBE_INTERVAL,
         **kwargs: Any,
     ) -> None:
         super().__init__(config, client, **kwargs)
+        self._handle_clock: Callable[[], float] = kwargs.get("clock", time.monotonic)
+        self.describe_interval = describe_interval
         if not settings.api_url:
             raise AgentError("the ECS agent needs an API URL: its tasks report to it")
         self.api_url = settings.api_url
@@ -264,7 +289,7 @@ class EcsAgent(BaseAgent):
                 for f in answer.get("failures") or []
             )
             raise LaunchError(f"RunTask started no task: {failures or 'no reason given'}")
-        return EcsRunHandle(self.ecs, self.cluster, str(tasks[0]["taskArn"]))
+        return self._handle(str(tasks[0]["taskArn"]))
 
     def recover(self) -> dict[UUID, RunHandle]:
         """This agent's tasks in the cluster (running, or stopped recently: the loop then
@@ -279,8 +304,14 @@ class EcsAgent(BaseAgent):
                 continue
             if run_id in found and task.get("lastStatus") == "STOPPED":
                 continue
-            found[run_id] = EcsRunHandle(self.ecs, self.cluster, str(task["taskArn"]))
+            found[run_id] = self._handle(str(task["taskArn"]))
         return dict(found)
+
+    def _handle(self, task_arn: str) -> EcsRunHandle:
+        return EcsRunHandle(
+            self.ecs, self.cluster, task_arn,
+            clock=self._handle_clock, describe_interval=self.describe_interval,
+        )  # fmt: skip
 
     def _own_tasks(self) -> list[dict[str, Any]]:
         arns: list[str] = []
