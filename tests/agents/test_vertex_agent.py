@@ -300,11 +300,11 @@ def test_agent_start_vertex_with_a_bad_region_exits_2_naming_it() -> None:
 def test_the_cli_builds_a_vertex_agent_with_its_project_and_region() -> None:
     from stratoflow.client import StratoflowClient
     from stratoflow.client.settings import ClientSettings
-    from stratoflow_agents.cli import _agent
+    from stratoflow_agents.agent_types import build_agent
 
     settings = ClientSettings(api_url="http://api:4200")
     with StratoflowClient(settings) as client:
-        built = _agent(
+        built = build_agent(
             InfrastructureType.VERTEX, AgentConfig(), client, settings,
             {"project": PROJECT, "region": None},
         )  # fmt: skip
