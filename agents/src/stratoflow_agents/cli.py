@@ -1,7 +1,7 @@
 """`stratoflow agent start`: run a pull agent on a work queue (plugged in through the
 `stratoflow.cli` entry point, so the SDK does not depend on this package).
 
-Only the local agent exists yet; the other types exit 2 saying so. Ctrl-C or SIGTERM stop the
+The local and docker agents exist; the other types exit 2 saying so. Ctrl-C or SIGTERM stop the
 agent gracefully (a second one skips the shutdown grace). This is the boundary where the
 process environment is read, once, and handed to the agent.
 """
@@ -18,13 +18,14 @@ import click
 from stratoflow.client import StratoflowClient
 from stratoflow.client.settings import ClientSettings, load_client_settings
 from stratoflow.schemas import InfrastructureType
+from stratoflow_agents.base import BaseAgent
 from stratoflow_agents.config import AgentConfig
 from stratoflow_agents.errors import AgentError
 from stratoflow_agents.local import LocalAgent
 from stratoflow_agents.signals import stop_on_signals
 
 EXIT_USAGE = 2
-AVAILABLE = frozenset({InfrastructureType.LOCAL})
+AVAILABLE = frozenset({InfrastructureType.LOCAL, InfrastructureType.DOCKER})
 SECONDS = click.FloatRange(min=0.01)
 GRACE = click.FloatRange(min=0)
 
@@ -63,22 +64,56 @@ def agent() -> None:
 @click.option("--cancel-check-interval", type=SECONDS, hidden=True,
               default=AgentConfig.cancel_check_interval)  # fmt: skip
 @click.option("--watch-interval", type=GRACE, hidden=True, default=AgentConfig.watch_interval)
+@click.option("--image", default=None, help="docker: the image of runs that name none.")
+@click.option("--network", default=None, help="docker: the Docker network runs join.")
+@click.option("--volume", "volumes", multiple=True, metavar="HOST:CONTAINER[:MODE]",
+              help="docker: a mount every run gets (repeatable).")  # fmt: skip
+@click.option("--env", "env", multiple=True, metavar="KEY=VALUE",
+              help="docker: a variable every run gets (repeatable).")  # fmt: skip
 @click.pass_context
 def start(ctx: click.Context, /, agent_type: str, **options: Any) -> None:
     """Start an agent: claim runs of a work queue and run them until stopped."""
     if InfrastructureType(agent_type) not in AVAILABLE:
         raise UsageError(f"the {agent_type} agent is not available yet; use --type local")
+    docker_options = {key: options.pop(key) for key in ("image", "network", "volumes", "env")}
     options["name"] = options["name"] or socket.gethostname()
     config = _config(options)
     settings = _settings(ctx)
     _configure_logging()
     with StratoflowClient(settings) as client:
-        local = LocalAgent(config, client, settings, dict(os.environ))
-        with stop_on_signals(local):
+        runner = _agent(InfrastructureType(agent_type), config, client, settings, docker_options)
+        with stop_on_signals(runner):
             try:
-                local.run()
+                runner.run()
             except AgentError as exc:  # e.g. a workspace folder that is not ours
                 raise click.ClickException(str(exc)) from exc
+
+
+def _agent(
+    agent_type: InfrastructureType, config: AgentConfig, client: StratoflowClient,
+    settings: ClientSettings, docker_options: dict[str, Any],
+) -> BaseAgent:  # fmt: skip
+    if agent_type is InfrastructureType.LOCAL:
+        return LocalAgent(config, client, settings, dict(os.environ))
+    try:
+        from stratoflow_agents.docker import DockerAgent
+    except ImportError as exc:
+        raise UsageError(
+            f"the docker agent needs the docker SDK: pip install 'stratoflow-agents[docker]' ({exc})"
+        ) from exc
+    env = {}
+    for item in docker_options["env"]:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise UsageError(f"--env {item!r}: expected KEY=VALUE")
+        env[key] = value
+    try:
+        return DockerAgent(
+            config, client, settings, image=docker_options["image"],
+            network=docker_options["network"], volumes=docker_options["volumes"], env=env,
+        )  # fmt: skip
+    except ValueError as exc:  # InfraSettingsError: a bad --volume, --env or --image
+        raise UsageError(str(exc)) from exc
 
 
 def _config(options: dict[str, Any]) -> AgentConfig:
