@@ -167,7 +167,7 @@ def test_a_process_that_ignores_sigterm_is_killed_after_the_cancel_grace(tmp_pat
 # --- the command line -----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("agent_type", ["docker", "kubernetes", "vertex", "ecs"])
+@pytest.mark.parametrize("agent_type", ["kubernetes", "vertex", "ecs"])
 def test_other_agent_types_say_they_are_not_available_yet(agent_type: str) -> None:
     result = CliRunner().invoke(
         cli, ["--api-url", "http://api", "agent", "start", "--type", agent_type, "-q", "q"]

@@ -63,7 +63,8 @@ def claimed_run(overrides: dict[str, Any]) -> ClaimedRun:
     now = utcnow()
     deployment = Deployment.model_validate(
         {
-            "id": uuid4(), "flow_id": uuid4(), "name": "d", "flow_name": "f", "entrypoint": "f.py:f",
+            "id": uuid4(), "flow_id": uuid4(), "name": "d", "flow_name": "f",
+            "entrypoint": "f.py:f",
             "work_queue": "q", "infra_overrides": overrides, "created": now, "updated": now,
             "code": CodeBundle(uri="s3://b/k.zip", sha256="0" * 64).model_dump(),
         }
@@ -103,13 +104,15 @@ def test_the_container_gets_the_key_in_its_environment_only_and_the_host_network
     assert request["environment"]["STRATOFLOW_API_KEY"] == key
     assert request["environment"]["STRATOFLOW_FLOW_RUN_ID"] == run_id
     assert request["environment"]["X"] == "1"
-    assert key not in " ".join(request["command"]) and key not in str(request["labels"])
+    assert key not in " ".join(request["command"])
+    assert key not in str(request["labels"])
     assert request["labels"] == {FLOW_RUN_LABEL: run_id}
     assert request["name"] == f"stratoflow-{run_id}"
     assert request["network_mode"] == "host"
     assert request["volumes"] == ["/data:/data:ro"]
     remote = container_request(claimed, settings, "https://api.example.com", None)
-    assert "network_mode" not in remote and "STRATOFLOW_API_KEY" not in remote["environment"]
+    assert "network_mode" not in remote
+    assert "STRATOFLOW_API_KEY" not in remote["environment"]
 
 
 def test_a_deployment_network_replaces_the_host_network() -> None:
@@ -117,7 +120,26 @@ def test_a_deployment_network_replaces_the_host_network() -> None:
     settings = settings_for(InfrastructureType.DOCKER, {"network": "flows"})
     assert isinstance(settings, DockerSettings)
     request = container_request(claimed, settings, "http://localhost:8080", None)
-    assert request["network"] == "flows" and "network_mode" not in request
+    assert request["network"] == "flows"
+    assert "network_mode" not in request
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "says"),
+    [("--env", "NOEQUALS", "expected KEY=VALUE"), ("--volume", "relative", "volumes.0"),
+     ("--env", "STRATOFLOW_API_KEY=x", "set by the launcher")],
+)  # fmt: skip
+def test_bad_docker_options_exit_2_naming_them(flag: str, value: str, says: str) -> None:
+    from click.testing import CliRunner
+
+    from stratoflow.cli import cli
+
+    result = CliRunner().invoke(
+        cli, ["--api-url", "http://api", "agent", "start", "--type", "docker", "-q", "q",
+              flag, value],
+    )  # fmt: skip
+    assert result.exit_code == 2, result.output
+    assert says in result.output
 
 
 # --- a real daemon ---------------------------------------------------------------------------
@@ -169,7 +191,7 @@ def docker_daemon() -> Iterator[Any]:
         " --iptables=false --bridge=none"
     )
     with DAEMON_LOG.open("ab") as log:
-        daemon = subprocess.Popen(["sh", "-c", command], stdout=log, stderr=subprocess.STDOUT)  # noqa: S603, S607
+        daemon = subprocess.Popen(["sh", "-c", command], stdout=log, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 60
     while not _answers():
         if daemon.poll() is not None or time.monotonic() > deadline:
@@ -287,7 +309,8 @@ def test_a_deployment_runs_to_completed_in_a_container(
     assert client.list_task_runs(run_id).items  # the engine really ran in the container
     assert client.list_logs(run_id).items  # and its logs reached the API
     key = client.settings.api_key
-    assert key and f"STRATOFLOW_API_KEY={key}" in inspected["Config"]["Env"]
+    assert key
+    assert f"STRATOFLOW_API_KEY={key}" in inspected["Config"]["Env"]
     assert key not in " ".join(inspected["Config"]["Cmd"]) + str(inspected["Config"]["Labels"])
     assert inspected["HostConfig"]["NetworkMode"] == "host"
     assert gone(docker_daemon, run_id)  # removed after its logs were read
@@ -301,7 +324,7 @@ def test_a_container_killed_from_outside_is_crashed_with_its_exit_code(
     run_id = start_run(client, queue, "sleepy_flow.py:sleepy")
     with docker_agent(client, queue, runtime_image) as agent:
         wait_for(in_state(client, run_id, StateType.RUNNING), "the run to start", 120)
-        subprocess.run(  # noqa: S603 (the docker CLI, as a user would)
+        subprocess.run(
             [shutil.which("docker") or "docker", "kill", f"stratoflow-{run_id}"],
             check=True, capture_output=True, env={**os.environ, "DOCKER_HOST": f"unix://{SOCKET}"},
         )  # fmt: skip
@@ -338,4 +361,32 @@ def test_an_image_that_exists_nowhere_crashes_the_run_with_image_pull_failed(
         wait_for(in_state(client, run_id, StateType.CRASHED), "the crash to be reported", 120)
         wait_for(lambda: not agent.active, "the agent to reap the run")
     message = client.read_flow_run(run_id).state.message or ""
-    assert "image pull failed" in message and missing.rpartition(":")[0] in message
+    assert "image pull failed" in message
+    assert missing.rpartition(":")[0] in message
+
+
+@pytest.mark.slow
+def test_a_restarted_agent_adopts_the_container_a_dead_agent_left_running(
+    client: StratoflowClient, docker_daemon: Any, runtime_image: str
+) -> None:
+    from stratoflow.schemas import ClaimRequest
+
+    queue = f"docker-{uuid4().hex[:8]}"
+    run_id = start_run(client, queue, "sleepy_flow.py:sleepy")
+    dead = DockerAgent(
+        AgentConfig(work_queue=queue, **FAST), client, client.settings,  # type: ignore[arg-type]
+        image=runtime_image, volumes=mounts(), docker_client=_daemon_client,
+    )  # fmt: skip
+    request = ClaimRequest(agent_id=dead.agent_id, limit=1, infrastructure=[dead.infrastructure])
+    (claimed,) = client.claim_runs(queue, request).runs
+    first = dead.launch(claimed)  # the agent then "dies": nobody loops over its run
+    again = dead.launch(claimed)  # a second launch of the same run finds the first (409)
+    assert again.container.id == first.container.id
+    wait_for(in_state(client, run_id, StateType.RUNNING), "the run to start", 120)
+    with docker_agent(client, queue, runtime_image) as agent:
+        wait_for(lambda: run_id in agent.active, "the new agent to adopt the run")
+        first.container.kill()
+        wait_for(in_state(client, run_id, StateType.CRASHED), "the crash to be reported", 60)
+        wait_for(lambda: not agent.active, "the agent to reap the run")
+    assert "exit code 137" in (client.read_flow_run(run_id).state.message or "")
+    assert gone(docker_daemon, run_id)

@@ -99,7 +99,8 @@ def _agent(
         from stratoflow_agents.docker import DockerAgent
     except ImportError as exc:
         raise UsageError(
-            f"the docker agent needs the docker SDK: pip install 'stratoflow-agents[docker]' ({exc})"
+            "the docker agent needs the docker SDK: "
+            f"pip install 'stratoflow-agents[docker]' ({exc})"
         ) from exc
     env = {}
     for item in docker_options["env"]:

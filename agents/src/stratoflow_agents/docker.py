@@ -60,9 +60,7 @@ def container_name(flow_run_id: UUID | str) -> str:
     return f"stratoflow-{flow_run_id}"
 
 
-def merged_overrides(
-    defaults: Mapping[str, Any], overrides: Mapping[str, Any]
-) -> dict[str, Any]:
+def merged_overrides(defaults: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
     """The agent's defaults UNDER the deployment's overrides: `env` merged by name (the
     deployment's value wins), every other setting replaced by the deployment's."""
     merged = {key: value for key, value in defaults.items() if value not in (None, [], {})}
