@@ -95,13 +95,8 @@ def _agent(
 ) -> BaseAgent:  # fmt: skip
     if agent_type is InfrastructureType.LOCAL:
         return LocalAgent(config, client, settings, dict(os.environ))
-    try:
-        from stratoflow_agents.docker import DockerAgent
-    except ImportError as exc:
-        raise UsageError(
-            "the docker agent needs the docker SDK: "
-            f"pip install 'stratoflow-agents[docker]' ({exc})"
-        ) from exc
+    from stratoflow_agents.docker import DockerAgent  # imports the docker SDK only when made
+
     env = {}
     for item in docker_options["env"]:
         key, sep, value = item.partition("=")
@@ -113,7 +108,7 @@ def _agent(
             config, client, settings, image=docker_options["image"],
             network=docker_options["network"], volumes=docker_options["volumes"], env=env,
         )  # fmt: skip
-    except ValueError as exc:  # InfraSettingsError: a bad --volume, --env or --image
+    except (ValueError, AgentError) as exc:  # a bad --volume/--env/--image; no docker SDK
         raise UsageError(str(exc)) from exc
 
 

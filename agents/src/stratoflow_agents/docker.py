@@ -332,8 +332,13 @@ class DockerAgent(BaseAgent):
         }  # fmt: skip
         settings_for(InfrastructureType.DOCKER, self.defaults)  # bad agent options fail here
         if docker_client is None:
-            import docker
-
+            try:
+                import docker
+            except ImportError as exc:
+                raise AgentError(
+                    f"the docker agent needs the docker SDK: pip install "
+                    f"'stratoflow-agents[docker]' ({exc})"
+                ) from exc
             docker_client = docker.from_env
         self._make_client = docker_client
         self._docker: Any = None
