@@ -167,13 +167,12 @@ def test_a_process_that_ignores_sigterm_is_killed_after_the_cancel_grace(tmp_pat
 # --- the command line -----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("agent_type", ["docker"])
-def test_other_agent_types_say_they_are_not_available_yet(agent_type: str) -> None:
+def test_a_lambda_agent_does_not_exist_and_the_message_says_who_runs_lambda_runs() -> None:
     result = CliRunner().invoke(
-        cli, ["--api-url", "http://api", "agent", "start", "--type", agent_type, "-q", "q"]
+        cli, ["--api-url", "http://api", "agent", "start", "--type", "lambda", "-q", "q"]
     )
     assert result.exit_code == 2
-    assert f"the {agent_type} agent is not available yet" in result.output
+    assert "the stack's Lambda launcher runs --infra lambda runs" in result.output
 
 
 def test_a_kubernetes_agent_with_an_unusable_kubeconfig_says_so(tmp_path: Path) -> None:

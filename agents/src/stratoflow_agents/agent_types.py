@@ -21,15 +21,19 @@ from stratoflow.infrastructure import InfraSettingsError, settings_for
 from stratoflow.schemas import InfrastructureType
 from stratoflow_agents.base import BaseAgent
 from stratoflow_agents.config import AgentConfig
+from stratoflow_agents.errors import AgentError
 from stratoflow_agents.local import LocalAgent
 
 EXIT_USAGE = 2
 PREFIXES = {
+    InfrastructureType.DOCKER: "docker_",
     InfrastructureType.KUBERNETES: "k8s_",
     InfrastructureType.VERTEX: "vertex_",
     InfrastructureType.ECS: "ecs_",
 }
 """The keyword prefix of each type's own options."""
+SHARED = {"image": (InfrastructureType.DOCKER, InfrastructureType.KUBERNETES)}
+"""Options more than one type reads, unprefixed."""
 
 
 class UsageError(click.ClickException):
@@ -47,6 +51,10 @@ def split_options(options: dict[str, Any]) -> dict[InfrastructureType, dict[str,
     for kind, prefix in PREFIXES.items():
         mine = [key for key in options if key.startswith(prefix)]
         found[kind] = {key.removeprefix(prefix): options.pop(key) for key in mine}
+    for name, kinds in SHARED.items():
+        value = options.pop(name, None)
+        for kind in kinds:
+            found[kind][name] = value
     return found
 
 
@@ -72,6 +80,27 @@ def _needs(module: str, extra: str) -> None:
         found = False
     if not found:
         raise UsageError(f"this agent needs its extra: pip install 'stratoflow-agents[{extra}]'")
+
+
+def _docker(
+    config: AgentConfig, client: StratoflowClient, settings: ClientSettings, options: dict[str, Any]
+) -> BaseAgent:
+    _needs("docker", "docker")
+    from stratoflow_agents.docker import DockerAgent
+
+    env: dict[str, str] = {}
+    for item in options["env"]:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise UsageError(f"--env {item!r}: expected KEY=VALUE")
+        env[key] = value
+    try:
+        return DockerAgent(
+            config, client, settings, image=options["image"], network=options["network"],
+            volumes=options["volumes"], env=env,
+        )  # fmt: skip
+    except (ValueError, AgentError) as exc:  # a bad --volume or --image
+        raise UsageError(str(exc)) from exc
 
 
 def _kubernetes(
@@ -119,6 +148,7 @@ def _ecs(
 
 
 BUILDERS: dict[InfrastructureType, Builder] = {
+    InfrastructureType.DOCKER: _docker,
     InfrastructureType.KUBERNETES: _kubernetes,
     InfrastructureType.VERTEX: _vertex,
     InfrastructureType.ECS: _ecs,

@@ -1,7 +1,7 @@
 """`stratoflow agent start`: run a pull agent on a work queue (plugged in through the
 `stratoflow.cli` entry point, so the SDK does not depend on this package).
 
-The local, Kubernetes, Vertex AI and ECS agents exist (`agent_types` builds each from its own
+The local, Docker, Kubernetes, Vertex AI and ECS agents exist (`agent_types` builds each from its own
 options); the other types exit 2 saying so. A type's module is imported only when that type is
 started (its extra may not be installed). Ctrl-C or SIGTERM stop the agent gracefully (a second
 one skips the shutdown grace). This is the boundary where the process environment is read,
@@ -60,8 +60,14 @@ def agent() -> None:
               help="kubernetes: a kubeconfig (default: in-cluster, ~/.kube/config).")  # fmt: skip
 @click.option("--namespace", "k8s_namespace", default=None,
               help="kubernetes: the namespace of the Jobs (default: default).")  # fmt: skip
-@click.option("--image", "k8s_image", default=None,
-              help="kubernetes: the default image of the runs' containers.")  # fmt: skip
+@click.option("--image", "image", default=None,
+              help="docker, kubernetes: the image of runs that name none.")  # fmt: skip
+@click.option("--network", "docker_network", default=None,
+              help="docker: the Docker network runs join.")  # fmt: skip
+@click.option("--volume", "docker_volumes", multiple=True, metavar="HOST:CONTAINER[:MODE]",
+              help="docker: a mount every run gets (repeatable).")  # fmt: skip
+@click.option("--env", "docker_env", multiple=True, metavar="KEY=VALUE",
+              help="docker: a variable every run gets (repeatable).")  # fmt: skip
 @click.option("--api-key-secret", "k8s_api_key_secret", default=None, metavar="NAME[:KEY]",
               help="kubernetes: the Secret (and key, default api-key) the pods read the API "
                    "key from.")  # fmt: skip
@@ -89,6 +95,10 @@ def agent() -> None:
 def start(ctx: click.Context, /, agent_type: str, **options: Any) -> None:
     """Start an agent: claim runs of a work queue and run them until stopped."""
     kind = InfrastructureType(agent_type)
+    if kind is InfrastructureType.LAMBDA:
+        raise UsageError(
+            "there is no lambda agent: the stack's Lambda launcher runs --infra lambda runs"
+        )
     if kind not in AVAILABLE:
         usable = ", ".join(sorted(t.value for t in AVAILABLE))
         raise UsageError(f"the {agent_type} agent is not available yet; use --type {usable}")
