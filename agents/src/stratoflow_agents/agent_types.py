@@ -153,4 +153,3 @@ BUILDERS: dict[InfrastructureType, Builder] = {
     InfrastructureType.VERTEX: _vertex,
     InfrastructureType.ECS: _ecs,
 }
-AVAILABLE = frozenset({InfrastructureType.LOCAL, *BUILDERS})

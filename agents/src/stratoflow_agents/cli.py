@@ -1,11 +1,11 @@
 """`stratoflow agent start`: run a pull agent on a work queue (plugged in through the
 `stratoflow.cli` entry point, so the SDK does not depend on this package).
 
-The local, Docker, Kubernetes, Vertex AI and ECS agents exist (`agent_types` builds each from its own
-options); the other types exit 2 saying so. A type's module is imported only when that type is
-started (its extra may not be installed). Ctrl-C or SIGTERM stop the agent gracefully (a second
-one skips the shutdown grace). This is the boundary where the process environment is read,
-once, and handed to the agent.
+Every infrastructure but Lambda (which only the stack launches) has an agent; `agent_types`
+builds each from its own options, importing a type's module (and its extra's client) only
+when that type is started. Ctrl-C or SIGTERM stop the agent gracefully (a second one skips the
+shutdown grace). This is the boundary where the process environment is read, once, and handed
+to the agent.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import click
 from stratoflow.client import StratoflowClient
 from stratoflow.client.settings import ClientSettings, load_client_settings
 from stratoflow.schemas import InfrastructureType
-from stratoflow_agents.agent_types import AVAILABLE, UsageError, build_agent, split_options
+from stratoflow_agents.agent_types import UsageError, build_agent, split_options
 from stratoflow_agents.config import AgentConfig
 from stratoflow_agents.errors import AgentError
 from stratoflow_agents.signals import stop_on_signals
@@ -99,9 +99,6 @@ def start(ctx: click.Context, /, agent_type: str, **options: Any) -> None:
         raise UsageError(
             "there is no lambda agent: the stack's Lambda launcher runs --infra lambda runs"
         )
-    if kind not in AVAILABLE:
-        usable = ", ".join(sorted(t.value for t in AVAILABLE))
-        raise UsageError(f"the {agent_type} agent is not available yet; use --type {usable}")
     own = split_options(options).get(kind, {})
     options["name"] = options["name"] or socket.gethostname()
     config = _config(options)
