@@ -8,7 +8,6 @@ run's Job twice."""
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ import pytest
 from kubernetes import client as k8s
 
 from stratoflow.client import StratoflowClient
-from stratoflow.client.settings import ClientSettings, load_client_settings
+from stratoflow.client.settings import ClientSettings
 from stratoflow.infrastructure import job_manifest, job_name, launch_environment, settings_for
 from stratoflow.schemas import (
     ClaimedRun,
@@ -38,7 +37,7 @@ from stratoflow.schemas import (
 from stratoflow_agents import AgentConfig
 from stratoflow_agents.kubernetes import KubernetesAgent, KubernetesRunHandle, connect, merged
 from tests.agents.agent_support import FakeClient, FakeClock, flow_run, run_until
-from tests.agents.live_support import FAST, wait_for
+from tests.agents.live_support import contend
 from tests.fakes.kubernetes_api import FakeKubernetesApi
 from tests.fakes.wire import serve
 
@@ -363,39 +362,19 @@ def test_two_agents_on_one_queue_never_create_a_run_s_job_twice(
         )
     )  # fmt: skip
     runs = [client.create_deployment_run(dep.id, DeploymentRunCreate()).id for _ in range(12)]
-    agents, threads = [], []
-    for _ in range(2):
-        settings = load_client_settings(
-            {"STRATOFLOW_HOME": str(home)}, api_url=client.settings.api_url,
-            api_key=client.settings.api_key,
-        )  # fmt: skip
-        own = StratoflowClient(settings)
-        agent = KubernetesAgent(
-            AgentConfig(work_queue=queue, limit=4, **FAST),  # type: ignore[arg-type]
-            own, settings, api, job_defaults={"namespace": NS},
-        )  # fmt: skip
-        agents.append((agent, own))
-        threads.append(threading.Thread(target=agent.run, daemon=True))
-    for thread in threads:
-        thread.start()
-    try:
-        # Each agent holds at most 4: Jobs end (as they would) until every run was launched.
-        def progress() -> bool:
-            for namespace, name in list(fake.jobs):
-                fake.succeed(namespace, name)
-            return len(set(creates(fake))) == len(runs)
 
-        wait_for(progress, "every run's Job", timeout=60)
-    finally:
-        for agent, _ in agents:
-            agent.request_stop()
-            agent.request_stop()
-        for thread in threads:
-            thread.join(timeout=15)
-        for _, own in agents:
-            own.close()
-    assert not any(t.is_alive() for t in threads), "an agent did not stop"
+    def make_agent(own: StratoflowClient, config: AgentConfig) -> KubernetesAgent:
+        return KubernetesAgent(config, own, own.settings, api, job_defaults={"namespace": NS})
+
+    def end_started() -> None:  # Jobs end, as they would
+        for namespace, name in list(fake.jobs):
+            fake.succeed(namespace, name)
+
+    def launched() -> set[UUID]:
+        return {UUID(n.removeprefix("stratoflow-")) for n in creates(fake)}
+
+    held = contend(make_agent, client, home, queue, runs, end_started, launched)
+
     names = creates(fake)
     assert sorted(names) == sorted({f"stratoflow-{run}" for run in runs})  # each exactly once
-    launched_by = {UUID(n.removeprefix("stratoflow-")) for n in names}
-    assert launched_by == set(runs)
+    assert not held[0] & held[1]  # both agents launched runs, never the same one

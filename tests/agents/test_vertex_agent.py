@@ -1,19 +1,26 @@
 """The Vertex agent with the real `google.cloud.aiplatform_v1` client (REST transport) against
-the in-process fake JobService (tests/fakes/vertex_api.py), on a fake clock and a fake API."""
+the in-process fake JobService (tests/fakes/vertex_api.py), on a fake clock and a fake API; and
+two agents on one queue of the live API, which never create a run's CustomJob twice."""
 
 from __future__ import annotations
 
 import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import pytest
 
+from stratoflow.client import StratoflowClient
 from stratoflow.schemas import (
     ClaimedRun,
+    CodeImage,
     Deployment,
+    DeploymentCreate,
+    DeploymentRunCreate,
+    FlowCreate,
     FlowRun,
     InfrastructureType,
     State,
@@ -22,6 +29,7 @@ from stratoflow.schemas import (
 )
 from stratoflow_agents import AgentConfig
 from tests.agents.agent_support import FakeClient, FakeClock, flow_run
+from tests.agents.live_support import contend
 from tests.fakes.vertex_api import FakeVertexApi
 from tests.fakes.wire import serve
 
@@ -329,3 +337,52 @@ def test_an_unreachable_vertex_crashes_the_launch_and_is_retried_by_a_poll(rig: 
     assert handle.poll() is None  # logged; read again on a later tick
     handle.terminate()  # never raises
     assert rig.agent.recover() == {}
+
+
+# --- two agents on one queue of the live API ------------------------------------------------
+
+
+@pytest.mark.slow
+def test_two_agents_on_one_queue_never_create_a_run_s_custom_job_twice(
+    client: StratoflowClient, home: Path
+) -> None:
+    fake = FakeVertexApi()
+    queue = f"vertex-{uuid4().hex[:8]}"
+    flow = client.create_flow(FlowCreate(name=f"flow-{uuid4().hex[:6]}"))
+    dep = client.create_deployment(
+        DeploymentCreate(
+            flow_id=flow.id, name=f"test-{queue}", entrypoint="f.py:f", work_queue=queue,
+            code=CodeImage(image="gcr.io/p/etl:1"), infrastructure=InfrastructureType.VERTEX,
+        )
+    )  # fmt: skip
+    runs = [client.create_deployment_run(dep.id, DeploymentRunCreate()).id for _ in range(12)]
+
+    def created() -> list[UUID]:
+        """The run id of every CustomJob POSTed to the fake (refused ones included)."""
+        return [UUID((body or {})["labels"]["stratoflow-flow-run-id"])
+                for m, path, _, body in list(fake.requests)
+                if m == "POST" and path == PARENT]  # fmt: skip
+
+    with serve(fake) as url:
+
+        def make_agent(own: StratoflowClient, config: AgentConfig) -> VertexAgent:
+            def job_client(region: str) -> Any:
+                return aiplatform_v1.JobServiceClient(
+                    transport="rest", client_options={"api_endpoint": url},
+                    credentials=AnonymousCredentials(),
+                )  # fmt: skip
+
+            return VertexAgent(
+                config, own, API_URL, project=PROJECT, region=REGION, job_clients=job_client,
+                poll_every=0.0,
+            )  # fmt: skip
+
+        def end_started() -> None:  # jobs end, as they would
+            for name, job in list(fake.jobs.items()):
+                if job["state"] == "JOB_STATE_PENDING":
+                    fake.succeed(name)
+
+        held = contend(make_agent, client, home, queue, runs, end_started, created)
+
+    assert sorted(created()) == sorted(runs)  # each exactly once
+    assert not held[0] & held[1]  # both agents launched runs, never the same one
