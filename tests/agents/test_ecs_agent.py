@@ -2,24 +2,32 @@
 
 moto's tasks never stop by themselves: a test stops one through StopTask, after setting the
 exit code its flow container reports on moto's backend (what ECS would read from Docker).
+Two agents on one queue of the live API (its emulator, moto's server, plays ECS over HTTP)
+never run a run's task twice.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import boto3
 import pytest
 
+from stratoflow.client import StratoflowClient
 from stratoflow.client.settings import ClientSettings
 from stratoflow.infrastructure import FLOW_RUN_TAG
 from stratoflow.schemas import (
     ClaimedRun,
     ClaimRequest,
     ClaimResponse,
+    CodeImage,
     Deployment,
+    DeploymentCreate,
+    DeploymentRunCreate,
+    FlowCreate,
     FlowRun,
     InfrastructureType,
     StateType,
@@ -29,6 +37,8 @@ from stratoflow_agents import AgentConfig, LaunchError
 from stratoflow_agents.ecs import AGENT_STARTED_BY, EcsAgent, EcsRunHandle
 from stratoflow_functions.local.moto_ecs_tasks import make_moto_ecs_task_memory_optional
 from tests.agents.agent_support import FakeClient, FakeClock, flow_run, run_until
+from tests.agents.live_support import contend
+from tests.fixtures.live_api import LiveApi
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -340,3 +350,82 @@ def test_tasks_of_other_starters_are_not_recovered(aws: dict[str, str]) -> None:
 
     assert make_agent(aws, FakeClient(clock), clock).recover() == {}
     assert len(agent.recover()) == 1
+
+
+# --- two agents on one queue of the live API ------------------------------------------------
+
+
+def emulated(live_api: LiveApi, service: str) -> Any:
+    """A boto3 client of the live API's emulator (moto's server, in this process)."""
+    return boto3.client(
+        service, region_name=REGION, endpoint_url=live_api.settings.aws_endpoint_url,
+        aws_access_key_id="testing", aws_secret_access_key="testing",
+    )  # fmt: skip
+
+
+@pytest.mark.slow
+def test_two_agents_on_one_queue_never_run_a_run_s_task_twice(
+    live_api: LiveApi, client: StratoflowClient, home: Path
+) -> None:
+    from moto.ecs.models import ecs_backends
+
+    make_moto_ecs_task_memory_optional()
+    ec2 = emulated(live_api, "ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24")["Subnet"]["SubnetId"]
+    group = ec2.create_security_group(GroupName="runs", Description="runs", VpcId=vpc)["GroupId"]
+    cluster_name = f"flows-{uuid4().hex[:8]}"
+    cluster = emulated(live_api, "ecs").create_cluster(clusterName=cluster_name)["cluster"]
+    queue = f"ecs-{uuid4().hex[:8]}"
+    flow = client.create_flow(FlowCreate(name=f"flow-{uuid4().hex[:6]}"))
+    dep = client.create_deployment(
+        DeploymentCreate(
+            flow_id=flow.id, name=f"test-{queue}", entrypoint="etl.py:etl", work_queue=queue,
+            code=CodeImage(image="registry.example/etl:1"), infrastructure=InfrastructureType.ECS,
+        )
+    )  # fmt: skip
+    runs = [client.create_deployment_run(dep.id, DeploymentRunCreate()).id for _ in range(12)]
+    run_tasks: list[list[UUID]] = []  # per agent: the run of every RunTask it called
+
+    def make_agent(own: StratoflowClient, config: AgentConfig) -> EcsAgent:
+        ecs, calls = emulated(live_api, "ecs"), []
+        ecs.meta.events.register(
+            "before-parameter-build.ecs.RunTask",
+            lambda params, **_: calls.append(UUID(tag_of(params))),
+        )  # fmt: skip
+        run_tasks.append(calls)
+        return EcsAgent(
+            config, own, own.settings, cluster=cluster["clusterArn"], subnets=[subnet],
+            security_groups=[group], execution_role_arn=ROLE, api_key_secret_arn=SECRET, ecs=ecs,
+            describe_interval=0.0,
+        )  # fmt: skip
+
+    backend = ecs_backends[ACCOUNT][REGION]
+    stopper = emulated(live_api, "ecs")
+
+    def end_started() -> None:  # each running task's flow container exits 0
+        for arn, task in list(backend.tasks.get(cluster_name, {}).items()):
+            if task.desired_status != "STOPPED":
+                for container in task.containers:
+                    container.exitCode = 0
+                stopper.stop_task(
+                    cluster=cluster_name, task=arn, reason="Essential container exited"
+                )
+
+    def launched() -> list[UUID]:
+        return [run for calls in run_tasks for run in list(calls)]
+
+    held = contend(make_agent, client, home, queue, runs, end_started, launched)
+
+    assert sorted(launched()) == sorted(runs)  # each exactly once
+    assert all(run_tasks), "an agent ran no task"
+    assert not held[0] & held[1]  # both agents launched runs, never the same one
+    tagged = [tag_of(t) for t in backend.tasks[cluster_name].values()]
+    assert sorted(tagged) == sorted(map(str, runs))  # one task per run in ECS too
+
+
+def tag_of(task: Any) -> str:
+    """The run id tag of a RunTask request or of moto's task."""
+    tags = task["tags"] if isinstance(task, dict) else task.tags
+    return next(t["value"] for t in tags if t["key"] == FLOW_RUN_TAG)
