@@ -385,4 +385,8 @@ def test_two_agents_on_one_queue_never_create_a_run_s_custom_job_twice(
         held = contend(make_agent, client, home, queue, runs, end_started, created)
 
     assert sorted(created()) == sorted(runs)  # each exactly once
+    # A launch first looks for the run's live job (and would reuse it): once per run too.
+    looked_up = [q.get("filter", "") for m, path, q, _ in fake.requests
+                 if m == "GET" and path == PARENT and '-id="' in q.get("filter", "")]  # fmt: skip
+    assert sorted(looked_up) == sorted(f'labels.stratoflow-flow-run-id="{r}"' for r in runs)
     assert not held[0] & held[1]  # both agents launched runs, never the same one
