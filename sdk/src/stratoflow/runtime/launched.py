@@ -5,8 +5,8 @@ set one, else on ECS the task ARN from the task metadata endpoint (`$ECS_CONTAIN
 /task`, one try with a 1 s timeout; any failure falls back), else the pid for a `stratoflow
 execute` started by hand, and none at all for one an agent or a launcher started (it has
 `STRATOFLOW_FLOW_RUN_ID` in its environment): that launcher recorded the run's id itself, and a
-heartbeat without one keeps it, where `pid:1` from a container would overwrite it. And, for platforms
-that cannot inject a secret into the environment (Vertex), the API key itself: when
+heartbeat without one keeps it, where `pid:1` from a container would overwrite it. And, for
+platforms that cannot inject a secret into the environment (Vertex), the API key itself: when
 `STRATOFLOW_API_KEY` is unset and `STRATOFLOW_API_KEY_SECRET` names a GCP Secret Manager
 version, it is read through Secret Manager's REST API with google-auth's default credentials
 (the optional `gcp` extra, imported only then).
