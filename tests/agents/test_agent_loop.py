@@ -195,6 +195,38 @@ def test_a_launch_failure_is_reported_crashed() -> None:
     assert not agent.active
 
 
+# --- the run's infrastructure id ------------------------------------------------------------
+
+
+def test_a_launched_run_gets_its_handles_infrastructure_id_at_once() -> None:
+    run = flow_run()
+    agent, client, _clock = make_agent(claims=[[run]])
+    agent.tick()
+    assert client.run_heartbeats == [(run.id, f"fake:{run.id}")]
+    assert client.runs[run.id].infrastructure_id == f"fake:{run.id}"
+
+
+def test_a_failure_to_record_the_infrastructure_id_leaves_the_run_running() -> None:
+    run = flow_run()
+    agent, client, clock = make_agent(claims=[[run]])
+    client.run_heartbeat_error = ConnectError("refused")
+    agent.tick()
+    assert client.run_heartbeats == [(run.id, f"fake:{run.id}")]  # tried once, then let be
+    assert list(agent.active) == [run.id]
+    client.move(run.id, State(type=StateType.CANCELLING))
+    run_for(agent, clock, 6)  # still watched like any run
+    assert client.state_of(run.id).type is StateType.CANCELLED
+
+
+def test_a_launch_failure_records_no_infrastructure_id() -> None:
+    def refuse(claimed: object) -> object:
+        raise LaunchError("no such executable")
+
+    agent, client, _clock = make_agent(claims=[[flow_run()]], on_launch=refuse)
+    agent.tick()
+    assert client.run_heartbeats == []
+
+
 # --- cancellation ---------------------------------------------------------------------------
 
 
@@ -315,6 +347,7 @@ def test_a_restarted_agent_watches_the_open_runs_it_finds_again_and_releases_the
     agent.adopt(handles)
 
     assert list(agent.active) == [running.id]
+    assert client.run_heartbeats == [(running.id, f"fake:{running.id}")]  # the open one only
     assert handles[finished.id].cleaned
     assert not handles[running.id].cleaned
     client.move(running.id, State(type=StateType.CANCELLING))

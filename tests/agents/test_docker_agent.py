@@ -104,6 +104,9 @@ def test_the_container_gets_the_key_in_its_environment_only_and_the_host_network
     assert request["environment"]["STRATOFLOW_API_KEY"] == key
     assert request["environment"]["STRATOFLOW_FLOW_RUN_ID"] == run_id
     assert request["environment"]["X"] == "1"
+    # the id the loop records on the run, so the engine's heartbeats repeat it, not `pid:1`
+    infrastructure_id = request["environment"]["STRATOFLOW_INFRASTRUCTURE_ID"]
+    assert infrastructure_id == f"container:stratoflow-{run_id}"
     assert key not in " ".join(request["command"])
     assert key not in str(request["labels"])
     assert request["labels"] == {FLOW_RUN_LABEL: run_id}

@@ -118,7 +118,7 @@ def test_a_claimed_run_becomes_the_sdk_job_manifest_with_the_agent_defaults_unde
     fake, api = kube
     run = flow_run(StateType.PENDING)
     overrides = {"env": {"MODE": "full"}, "resources": {"limits": {"memory": "4Gi"}}}
-    agent, _, _ = make(api, [run], overrides)
+    agent, client, _ = make(api, [run], overrides)
 
     agent.tick()
 
@@ -130,6 +130,7 @@ def test_a_claimed_run_becomes_the_sdk_job_manifest_with_the_agent_defaults_unde
     assert env["MODE"] == "full"
     assert env["STRATOFLOW_API_URL"] == API_URL
     assert env["STRATOFLOW_API_KEY"] == {"secretKeyRef": {"name": "sf-key", "key": "api-key"}}
+    assert env["STRATOFLOW_INFRASTRUCTURE_ID"] == f"{NS}/{job_name(run)}"  # the engine's too
     assert container["image"] == "registry.example/etl:1"  # the deployment's code image
     assert container["resources"] == {"limits": {"memory": "4Gi"}}
     assert container["command"] == ["stratoflow", "execute", str(run.id)]
@@ -141,6 +142,7 @@ def test_a_claimed_run_becomes_the_sdk_job_manifest_with_the_agent_defaults_unde
     )  # fmt: skip
     assert body == expected  # the SDK's builder, no second copy
     assert agent.active[run.id].handle.infrastructure_id == f"{NS}/{job_name(run)}"
+    assert client.runs[run.id].infrastructure_id == f"{NS}/{job_name(run)}"  # on the run at once
 
 
 def test_a_job_that_succeeds_is_seen_with_exit_0_and_leaves_a_completed_run_alone(

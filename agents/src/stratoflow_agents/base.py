@@ -13,6 +13,9 @@ the rest, on one thread, one `tick()` at a time:
 4. claim: at most `limit - active` runs, with an exponential, jittered, capped backoff while the
    queue is empty or the API unreachable.
 
+A run it launches (or finds again after a restart) gets the handle's infrastructure id recorded
+at once, through a flow-run heartbeat: best-effort, a failure is only logged.
+
 Once asked to stop (`request_stop()`, e.g. from SIGINT/SIGTERM) it claims nothing more, lets
 active runs finish for `shutdown_grace`, then stops the rest (terminate, kill after
 `cancel_grace`) and records any still PENDING/RUNNING as CRASHED "agent shut down"; it returns
@@ -37,6 +40,7 @@ from stratoflow.schemas import (
     AgentHeartbeat,
     ClaimedRun,
     ClaimRequest,
+    FlowRunHeartbeat,
     InfrastructureType,
     StateType,
 )
@@ -186,6 +190,7 @@ class BaseAgent(ABC):
                 continue
             logger.info("flow run %s: found again as %s", run_id, handle.infrastructure_id)
             self.active[run_id] = ActiveRun(ClaimedRun(flow_run=run), handle, next_check=now)
+            self._record_infrastructure_id(run_id, handle)
 
     # --- reaping ended runs -----------------------------------------------------------------
 
@@ -314,6 +319,17 @@ class BaseAgent(ABC):
         logger.info("flow run %s: launched as %s", run_id, handle.infrastructure_id)
         next_check = now + self.config.cancel_check_interval
         self.active[run_id] = ActiveRun(claimed, handle, next_check=next_check)
+        self._record_infrastructure_id(run_id, handle)
+
+    def _record_infrastructure_id(self, run_id: UUID, handle: RunHandle) -> None:
+        """Put the handle's id on the run (a flow-run heartbeat carrying it), so the CLI and the
+        dashboard can link to the container, Job or task before the engine's first heartbeat;
+        best-effort: a failure is logged, the run goes on."""
+        body = FlowRunHeartbeat(infrastructure_id=handle.infrastructure_id)
+        try:
+            self.client.heartbeat_flow_run(run_id, body)
+        except StratoflowClientError as exc:
+            logger.warning("flow run %s: cannot record its infrastructure id: %s", run_id, exc)
 
     # --- pacing -----------------------------------------------------------------------------
 

@@ -3,7 +3,8 @@
 The container is named `stratoflow-<run id>` and labelled `stratoflow.io/flow-run-id`, so a
 second launch of the same run adopts the container already there (409 Conflict) and a restarted
 agent finds its runs again (`recover`). Its environment is `launch_environment` (API URL, run id,
-the deployment's `env`) plus `STRATOFLOW_API_KEY`: the key is in the container's environment only,
+the deployment's `env`), `STRATOFLOW_INFRASTRUCTURE_ID` (`container:<name>`, the id the run
+gets) and `STRATOFLOW_API_KEY`: the key is in the container's environment only,
 never on its command line nor in a label (anyone who can `docker inspect` it can read it, as
 anyone with the Docker socket can do anything on the host). When the API URL is on the loopback
 interface and no network is set, the container shares the host's network (`network_mode=host`)
@@ -28,6 +29,7 @@ from uuid import UUID
 
 from stratoflow.client.settings import ClientSettings
 from stratoflow.infrastructure import (
+    INFRASTRUCTURE_ID_ENV,
     DockerSettings,
     InfraSettingsError,
     execute_command,
@@ -58,6 +60,12 @@ GONE = 137
 def container_name(flow_run_id: UUID | str) -> str:
     """`stratoflow-<run id>`: one container per run, so a second launch finds the first."""
     return f"stratoflow-{flow_run_id}"
+
+
+def container_id(flow_run_id: UUID | str) -> str:
+    """The run's infrastructure id, `container:stratoflow-<run id>`: what the handle names and
+    the container's `STRATOFLOW_INFRASTRUCTURE_ID`, so the engine's heartbeats repeat it."""
+    return f"container:{container_name(flow_run_id)}"
 
 
 def merged_overrides(defaults: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
@@ -103,6 +111,7 @@ def container_request(
         else settings.image or default_image
     )
     environment = launch_environment(api_url, run_id, settings.env)
+    environment[INFRASTRUCTURE_ID_ENV] = container_id(run_id)  # the engine heartbeats it
     if api_key:
         environment["STRATOFLOW_API_KEY"] = api_key  # the environment only: see module doc
     request: dict[str, Any] = {
@@ -148,7 +157,7 @@ class DockerRunHandle(RunHandle):
 
     @property
     def infrastructure_id(self) -> str:
-        """`container:<name>`."""
+        """`container:<name>` (see `container_id`)."""
         return f"container:{self.name}"
 
     # --- launching --------------------------------------------------------------------------

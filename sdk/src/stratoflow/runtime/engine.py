@@ -364,7 +364,9 @@ class FlowRunEngine:
         services.callback(logs.unregister_shipper, run.id)
         batcher.watch(run.id, self._check_refused)
         services.callback(batcher.unwatch, run.id)
-        infra_id = runtime.infrastructure_id or f"pid:{os.getpid()}"
+        infra_id = runtime.infrastructure_id
+        if infra_id is None and runtime.heartbeat_pid:
+            infra_id = f"pid:{os.getpid()}"
         heartbeat = Heartbeat(
             self.orchestrator, run.id, self._on_cancelling, runtime.heartbeat_seconds, infra_id
         ).start()
