@@ -126,8 +126,8 @@ def test_a_launched_ecs_task_whose_metadata_fails_reports_none() -> None:
 
 
 @pytest.mark.parametrize(
-    ("heartbeat_pid", "expected"), [(False, "container:stratoflow-x"), (True, f"pid:{os.getpid()}")]
-)
+    ("heartbeat_pid", "expected"), [(False, "container:stratoflow-x"), (True, "pid:{pid}")]
+)  # the pid is filled in by the test: ids must be the same in every xdist worker
 def test_the_engines_heartbeats_keep_the_recorded_id_unless_told_to_send_the_pid(
     tmp_path: Path, heartbeat_pid: bool, expected: str
 ) -> None:
@@ -157,7 +157,7 @@ def test_the_engines_heartbeats_keep_the_recorded_id_unless_told_to_send_the_pid
 
     assert outcome.ok
     assert outcome.value is True  # the engine did beat before the flow ended
-    assert local.read_flow_run(run.id).infrastructure_id == expected
+    assert local.read_flow_run(run.id).infrastructure_id == expected.format(pid=os.getpid())
 
 
 def test_on_ecs_the_id_is_the_task_arn_from_the_metadata_endpoint(server: FakeServer) -> None:
