@@ -27,12 +27,14 @@ from stratoflow.schemas import (
 from stratoflow_agents import AgentConfig, BaseAgent, RunHandle
 
 
-def flow_run(state: StateType = StateType.PENDING, name: str = "") -> FlowRun:
-    """A flow run in `state` (named `name`, or the type's default name)."""
+def flow_run(
+    state: StateType = StateType.PENDING, name: str = "", work_queue: str = "q"
+) -> FlowRun:
+    """A flow run of `work_queue` in `state` (named `name`, or the type's default name)."""
     now = utcnow()
     return FlowRun(
         id=uuid4(), name="run", flow_id=uuid4(), state=State(type=state, name=name),
-        created=now, updated=now,
+        work_queue=work_queue, created=now, updated=now,
     )  # fmt: skip
 
 

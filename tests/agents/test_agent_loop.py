@@ -356,6 +356,18 @@ def test_a_restarted_agent_watches_the_open_runs_it_finds_again_and_releases_the
     assert client.state_of(running.id).type is StateType.CANCELLED
 
 
+def test_a_restarted_agent_leaves_another_queues_run_and_its_infrastructure_alone() -> None:
+    agent, client, _clock = make_agent()  # work queue "q"
+    theirs = flow_run(StateType.RUNNING, work_queue="gpu")
+    client.runs[theirs.id] = theirs
+    handle = FakeHandle(theirs.id)
+
+    agent.adopt({theirs.id: handle})
+
+    assert agent.active == {}
+    assert (handle.cleaned, handle.signals, client.run_heartbeats) == (False, [], [])
+
+
 def test_run_adopts_what_recover_finds_before_its_first_claim() -> None:
     running = flow_run(StateType.RUNNING)
     found = FakeHandle(running.id)

@@ -16,11 +16,13 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import pytest
 
 from stratoflow import flow
 from stratoflow.runtime import LocalOrchestrator, RuntimeConfig
+from stratoflow.runtime.context import current_flow_run
 from stratoflow.runtime.engine import execute_flow_run
 from stratoflow.runtime.launched import (
     ApiKeySecretError,
@@ -158,6 +160,44 @@ def test_the_engines_heartbeats_keep_the_recorded_id_unless_told_to_send_the_pid
     assert outcome.ok
     assert outcome.value is True  # the engine did beat before the flow ended
     assert local.read_flow_run(run.id).infrastructure_id == expected.format(pid=os.getpid())
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"), [("container:stratoflow-x", "container:stratoflow-x"), (None, None)]
+)
+def test_a_subflows_heartbeats_name_what_its_parents_name(
+    tmp_path: Path, given: str | None, expected: str | None
+) -> None:
+    """A subflow runs in its parent's process: its heartbeats carry the parent's id, or none for a
+    launched run with no id of its own (never the pid, which would say `pid:1` in a container)."""
+    local = LocalOrchestrator()
+
+    @flow(name="child")
+    def child() -> str:
+        context = current_flow_run()
+        assert context is not None
+        run_id = context.flow_run_id
+        deadline = time.monotonic() + 10.0
+        while local.read_flow_run(run_id).heartbeat is None and time.monotonic() < deadline:
+            threading.Event().wait(0.01)
+        return str(run_id)
+
+    @flow(name="parent")
+    def parent() -> str:
+        return child()
+
+    flow_id = local.create_flow(FlowCreate(name="parent")).id
+    run = local.create_flow_run(FlowRunCreate(flow_id=flow_id))
+    runtime = RuntimeConfig(
+        orchestrator=local, results=LocalResultStore(tmp_path), heartbeat_seconds=0.02,
+        console=False, infrastructure_id=given, heartbeat_pid=False,
+    )  # fmt: skip
+    outcome = execute_flow_run(parent, run, runtime)
+
+    assert outcome.ok
+    child_run = local.read_flow_run(UUID(outcome.value))
+    assert child_run.heartbeat is not None  # the subflow did beat
+    assert child_run.infrastructure_id == expected
 
 
 def test_on_ecs_the_id_is_the_task_arn_from_the_metadata_endpoint(server: FakeServer) -> None:

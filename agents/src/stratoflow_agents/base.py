@@ -181,10 +181,17 @@ class BaseAgent(ABC):
         self._claim_if_due(now)
 
     def adopt(self, found: dict[UUID, RunHandle]) -> None:
-        """Watch the `found` runs still open; release the handles of the others."""
+        """Watch the `found` runs still open; release the handles of the others.
+
+        A run of another work queue is left alone, handle and all: agents of several queues may
+        share one cluster (or one Docker daemon), and that run is its own agent's to watch.
+        """
         now = self._clock()
         for run_id, handle in found.items():
             run = read_run(self.client, run_id)
+            if run is not None and run.work_queue != self.config.work_queue:
+                logger.info("flow run %s: of work queue %r, not adopted", run_id, run.work_queue)
+                continue
             if run is None or run.state.type not in ADOPTABLE:
                 handle.cleanup()
                 continue

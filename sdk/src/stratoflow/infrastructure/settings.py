@@ -47,9 +47,13 @@ RESERVED_ENV = frozenset(
         "STRATOFLOW_FLOW_RUN_ID",
         "STRATOFLOW_API_KEY",
         "STRATOFLOW_API_KEY_SECRET",
+        "STRATOFLOW_INFRASTRUCTURE_ID",
     }
 )
-"""Variables the launcher sets itself (SPEC section 7); the API key only ever by reference."""
+"""Variables the launcher or agent sets itself (SPEC section 7); the API key only by reference.
+
+`STRATOFLOW_INFRASTRUCTURE_ID` says what runs the run (docs/agents/README.md): a deployment that
+set it would make the run's heartbeats point somewhere else."""
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _IMAGE = re.compile(IMAGE_REFERENCE_PATTERN)
