@@ -39,7 +39,7 @@ aiplatform_v1 = pytest.importorskip(
 )
 from google.auth.credentials import AnonymousCredentials  # noqa: E402 - after the importorskip
 
-from stratoflow_agents.vertex import VertexAgent, VertexRunHandle, diagnose  # noqa: E402
+from stratoflow_agents.vertex import VertexAgent, VertexRunHandle  # noqa: E402
 
 PROJECT, REGION = "proj-1", "europe-west4"
 PARENT = f"/v1/projects/{PROJECT}/locations/{REGION}/customJobs"
@@ -274,20 +274,6 @@ def test_no_project_anywhere_crashes_the_run_saying_so(rig: Rig) -> None:
 
     assert "--project" in (rig.client.state_of(run.id).message or "")
     assert rig.agent.recover() == {}
-
-
-@pytest.mark.parametrize(
-    ("state", "code", "message", "expected"),
-    [
-        ("JOB_STATE_FAILED", 8, "Resources exhausted", "quota exceeded: Resources exhausted"),
-        ("JOB_STATE_FAILED", 3, "Quota custom_cpus", "quota exceeded: Quota custom_cpus"),
-        ("JOB_STATE_FAILED", 4, "took long", "timed out: took long"),
-        ("JOB_STATE_FAILED", 3, "", "the CustomJob failed: no message"),
-        ("JOB_STATE_EXPIRED", 0, "", "the CustomJob expired before it ran (no message)"),
-    ],
-)
-def test_diagnose(state: str, code: int, message: str, expected: str) -> None:
-    assert diagnose(state, code, message) == expected
 
 
 # --- the command line -----------------------------------------------------------------------

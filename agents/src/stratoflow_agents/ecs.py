@@ -27,7 +27,6 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from stratoflow.client.settings import ClientSettings
 from stratoflow.infrastructure import (
-    CONTAINER_NAME,
     FLOW_RUN_TAG,
     EcsSettings,
     InfraSettingsError,
@@ -37,6 +36,7 @@ from stratoflow.infrastructure import (
     settings_for,
     task_definition_request,
 )
+from stratoflow.infrastructure.ecs_status import diagnose_stopped_task, flow_exit_code
 from stratoflow.schemas import ClaimedRun, InfrastructureType
 from stratoflow_agents.base import BaseAgent
 from stratoflow_agents.config import AgentConfig
@@ -49,8 +49,6 @@ logger = logging.getLogger("stratoflow.agent")
 AGENT_STARTED_BY = "stratoflow-agent"
 """RunTask's `startedBy` of the tasks an ECS agent starts (what `recover` lists them by)."""
 DEFAULT_LOG_GROUP = "/stratoflow/flow-runs"
-OOM_EXIT_CODE = 137
-"""128 + SIGKILL: the OOM killer (or the hard stop after StopTask's grace)."""
 LOST_EXIT_CODE = 1
 """What a task ECS no longer knows, or a stopped one with no exit code, counts as."""
 STOP_REASON = "stopped by the Stratoflow agent"
@@ -119,8 +117,8 @@ class EcsRunHandle(RunHandle):
             if tasks[0].get("lastStatus") != "STOPPED":
                 return None
             self._stopped = tasks[0]
-        code = _flow_container(self._stopped).get("exitCode")
-        return int(code) if code is not None else LOST_EXIT_CODE
+        code = flow_exit_code(self._stopped)
+        return code if code is not None else LOST_EXIT_CODE
 
     def terminate(self) -> None:
         """StopTask (ECS sends SIGTERM, then SIGKILL after the task's stop timeout)."""
@@ -134,7 +132,7 @@ class EcsRunHandle(RunHandle):
         """Why the task stopped: its stop code and reason, an image pull error, OOM."""
         if self._missing:
             return "ECS no longer knows the task (stopped tasks are kept about an hour)"
-        return describe_stopped_task(self._stopped) if self._stopped is not None else None
+        return diagnose_stopped_task(self._stopped) if self._stopped is not None else None
 
     def _stop(self) -> None:
         if self._stopped is not None or self._missing:
@@ -147,36 +145,6 @@ class EcsRunHandle(RunHandle):
             # not found: the task is gone, which is what was asked
         except BotoCoreError as exc:
             logger.warning("task %s: StopTask failed: %s", self.task_arn, exc)
-
-
-def describe_stopped_task(task: dict[str, Any]) -> str:
-    """The reason a stopped task gives, in one line (the launchers' diagnosis, in short)."""
-    stop_code = str(task.get("stopCode") or "")
-    stopped = str(task.get("stoppedReason") or "")
-    container = _flow_container(task)
-    reason = str(container.get("reason") or "")
-    code = container.get("exitCode")
-    both = f"{stopped} {reason}"
-    if "CannotPullContainerError" in both or "pull image" in both.lower():
-        return f"the image could not be pulled: {reason or stopped}"
-    if code == OOM_EXIT_CODE or "OutOfMemory" in both:
-        return f"out of memory: the flow container was killed (exit code {code}){_colon(reason)}"
-    words = [f"the ECS task stopped ({stop_code or 'no stop code'}){_colon(stopped)}"]
-    if code is not None:
-        words.append(f"the flow container exited with code {code}{_colon(reason)}")
-    elif reason:
-        words.append(reason)
-    return "; ".join(words)
-
-
-def _flow_container(task: dict[str, Any]) -> dict[str, Any]:
-    containers = [c for c in task.get("containers") or [] if isinstance(c, dict)]
-    named = [c for c in containers if c.get("name") == CONTAINER_NAME]
-    return (named or containers or [{}])[0]
-
-
-def _colon(text: str) -> str:
-    return f": {text}" if text else ""
 
 
 class EcsAgent(BaseAgent):

@@ -39,7 +39,7 @@ from stratoflow.infrastructure import (
     launch_environment,
     settings_for,
 )
-from stratoflow.infrastructure.kubernetes import CONTAINER_NAME
+from stratoflow.infrastructure.kubernetes_status import KILLED, job_outcome
 from stratoflow.schemas import ClaimedRun, InfrastructureType
 from stratoflow_agents.base import BaseAgent
 from stratoflow_agents.config import AgentConfig
@@ -50,15 +50,6 @@ from stratoflow_agents.reporting import AgentClient
 logger = logging.getLogger("stratoflow.agent")
 
 Json = dict[str, Any]
-
-STUCK = frozenset(
-    {"ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull", "CreateContainerConfigError"}
-)
-"""Waiting reasons of a container that will not start without a change to the spec: the run is
-over (with `backoffLimit: 0` nothing else would end the Job before its deadline)."""
-KILLED = 137
-"""The exit code reported for a Job that failed with no container exit code (deadline, an
-eviction before the container ran, a Job that vanished): SIGKILL's, as Kubernetes reports."""
 
 
 def connect(kubeconfig: str | None = None, context: str | None = None) -> k8s.ApiClient:
@@ -94,84 +85,6 @@ def merged(defaults: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[st
     return result
 
 
-def diagnose(job: Json, pods: list[Json]) -> tuple[int | None, str | None]:
-    """The exit code of `job` once it is over (None while it runs) and why it failed.
-
-    Pure, on the API's JSON (camelCase). The code is the flow container's `exitCode` when it
-    has one, else `KILLED` for a Job that failed or a Pod that can never start.
-    """
-    conditions = {
-        c.get("type"): c
-        for c in (job.get("status") or {}).get("conditions") or []
-        if c.get("status") == "True"
-    }
-    code = _exit_code(pods)
-    if "Complete" in conditions:
-        return (code or 0), None
-    failed = conditions.get("Failed") or conditions.get("FailureTarget")
-    stuck = _stuck(pods)
-    if failed is None and stuck is None:
-        return None, None
-    reasons = [r for r in (_evicted(pods), _oom(pods), stuck) if r]
-    if failed is not None:
-        reason = failed.get("reason") or "Failed"
-        if reason == "DeadlineExceeded":
-            reasons.append("DeadlineExceeded: the Job ran longer than its activeDeadlineSeconds")
-        else:
-            reasons.append(f"the Job failed ({reason}): {failed.get('message') or 'no message'}")
-    if code and not reasons[:-1]:
-        reasons.insert(0, f"container {CONTAINER_NAME} exited with code {code}")
-    return (code or KILLED), "; ".join(reasons)
-
-
-def _statuses(pods: list[Json]) -> list[Json]:
-    found: list[Json] = []
-    for pod in pods:
-        status = pod.get("status") or {}
-        found += status.get("initContainerStatuses") or []
-        found += status.get("containerStatuses") or []
-    return found
-
-
-def _exit_code(pods: list[Json]) -> int | None:
-    for container in _statuses(pods):
-        ended = (container.get("state") or {}).get("terminated") or {}
-        if container.get("name") == CONTAINER_NAME and ended.get("exitCode") is not None:
-            return int(ended["exitCode"])
-    return None
-
-
-def _evicted(pods: list[Json]) -> str | None:
-    for pod in pods:
-        status = pod.get("status") or {}
-        if status.get("reason") == "Evicted":
-            return f"Evicted: {status.get('message') or 'the node evicted the pod'}"
-    return None
-
-
-def _oom(pods: list[Json]) -> str | None:
-    for container in _statuses(pods):
-        state = container.get("state") or {}
-        ended = state.get("terminated") or (container.get("lastState") or {}).get("terminated")
-        if (ended or {}).get("reason") == "OOMKilled":
-            return (
-                f"OOMKilled: container {container.get('name')} ran out of memory "
-                f"(exit code {(ended or {}).get('exitCode', KILLED)}); raise its memory limit"
-            )
-    return None
-
-
-def _stuck(pods: list[Json]) -> str | None:
-    for container in _statuses(pods):
-        waiting = (container.get("state") or {}).get("waiting") or {}
-        if waiting.get("reason") in STUCK:
-            return (
-                f"{waiting['reason']}: container {container.get('name')} "
-                f"({container.get('image')}) cannot start: {waiting.get('message') or ''}"
-            ).rstrip(": ")
-    return None
-
-
 class KubernetesRunHandle(RunHandle):
     """One flow run's Job.
 
@@ -196,7 +109,8 @@ class KubernetesRunHandle(RunHandle):
         return f"{self.namespace}/{self.name}"
 
     def poll(self) -> int | None:
-        """The flow container's exit code once the Job is over (see `diagnose`); a Job that
+        """The flow container's exit code once the Job is over (the SDK's `job_outcome`: a Pod
+        that can never start ends it too, `KILLED`); a Job that
         disappeared is over (KILLED). An API error is logged and read as "still running"."""
         if self._code is not None:
             return self._code
@@ -213,7 +127,8 @@ class KubernetesRunHandle(RunHandle):
         except (ApiException, TransportError) as exc:
             logger.warning("Job %s: cannot read it: %s", self.infrastructure_id, _brief(exc))
             return None
-        self._code, self._detail = diagnose(job, list((pods or {}).get("items") or []))
+        outcome = job_outcome(job, list((pods or {}).get("items") or []))
+        self._code, self._detail = outcome.exit_code, outcome.reason
         return self._code
 
     def terminate(self) -> None:

@@ -30,6 +30,7 @@ from stratoflow.infrastructure import (
     settings_for,
 )
 from stratoflow.infrastructure.vertex import FLOW_RUN_LABEL
+from stratoflow.infrastructure.vertex_status import custom_job_outcome
 from stratoflow.schemas import ClaimedRun, InfrastructureType
 from stratoflow_agents.base import BaseAgent
 from stratoflow_agents.config import AgentConfig
@@ -43,9 +44,6 @@ WORK_QUEUE_LABEL = "stratoflow-work-queue"
 """The label with the agent's work queue (as a GCP label value), to find its jobs again."""
 LIVE_STATES = frozenset({"JOB_STATE_QUEUED", "JOB_STATE_PENDING", "JOB_STATE_RUNNING"})
 """The states of a job that still runs (or will): reused by a launch, adopted by `recover`."""
-CANCELLED_EXIT = -15
-"""What a cancelled job's `poll` answers: as if the run's process had been sent SIGTERM."""
-_QUOTA, _DEADLINE = 8, 4  # google.rpc.Code RESOURCE_EXHAUSTED, DEADLINE_EXCEEDED
 _MAX_RECOVERED = 1000
 _PERMISSION_HINT = (
     " (the agent's credentials need roles/aiplatform.user, and roles/iam.serviceAccountUser "
@@ -86,21 +84,6 @@ def to_custom_job(body: Mapping[str, Any]) -> Any:
     return job
 
 
-def diagnose(state: str, code: int, message: str) -> str:
-    """Pure: why a job that ended without succeeding did (quota and timeouts named as such)."""
-    message = message or "no message"
-    if state == "JOB_STATE_EXPIRED":
-        return f"the CustomJob expired before it ran ({message})"
-    if state == "JOB_STATE_CANCELLED":
-        return f"the CustomJob was cancelled ({message})"
-    lowered = message.lower()
-    if code == _QUOTA or "quota" in lowered:
-        return f"quota exceeded: {message}"
-    if code == _DEADLINE or "timeout" in lowered or "deadline" in lowered:
-        return f"timed out: {message}"
-    return f"the CustomJob failed: {message}"
-
-
 def call_errors() -> tuple[type[Exception], ...]:
     """What a `JobServiceClient` call raises when it did not get an answer it could use: an API
     error, retries given up, credentials that cannot be had, and, over REST, the `requests`
@@ -118,6 +101,14 @@ def call_errors() -> tuple[type[Exception], ...]:
 
 def _state_name(job: Any) -> str:
     return str(getattr(job.state, "name", job.state))
+
+
+def _rest_view(job: Any) -> dict[str, Any]:
+    """The fields of a `CustomJob` message the diagnosis reads, as its REST JSON has them."""
+    return {
+        "state": _state_name(job),
+        "error": {"code": int(job.error.code), "message": str(job.error.message)},
+    }
 
 
 def _api_error(exc: Exception, doing: str) -> LaunchError:
@@ -173,13 +164,9 @@ class VertexRunHandle(RunHandle):
         except call_errors() as exc:  # transient (or the credentials): keep watching
             logger.warning("reading %s failed (will retry): %s", self.name, exc)
             return None
-        state = _state_name(job)
-        if state == "JOB_STATE_SUCCEEDED":
-            self._end(0)
-        elif state in ("JOB_STATE_FAILED", "JOB_STATE_PARTIALLY_SUCCEEDED", "JOB_STATE_EXPIRED"):
-            self._end(1, diagnose(state, int(job.error.code), str(job.error.message)))
-        elif state == "JOB_STATE_CANCELLED":
-            self._end(CANCELLED_EXIT, diagnose(state, 0, str(job.error.message)))
+        outcome = custom_job_outcome(_rest_view(job))
+        if outcome.over:
+            self._end(outcome.exit_code or 0, outcome.reason)
         return self._exit
 
     def terminate(self) -> None:
