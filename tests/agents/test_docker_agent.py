@@ -39,9 +39,13 @@ from stratoflow_agents.docker import (
     merged_overrides,
 )
 from tests.agents.agent_support import flow_run
-from tests.agents.live_support import EXAMPLES, FAST, in_state, wait_for, zip_bundle
+from tests.agents.live_support import EXAMPLES, FAST, contend, in_state, wait_for, zip_bundle
 
 docker = pytest.importorskip("docker", reason="the docker SDK (extra `docker`) is not installed")
+
+# One worker runs every test here (`--dist loadgroup`): the daemon a session fixture starts is
+# stopped when that worker's session ends, and two workers must not race to start one.
+pytestmark = pytest.mark.xdist_group("docker")
 
 SOCKET = Path("/tmp/sf-docker.sock")
 DATA = Path("/tmp/sf-docker-data")
@@ -266,6 +270,11 @@ def docker_agent(
 
 def start_run(client: StratoflowClient, queue: str, entrypoint: str) -> UUID:
     """Deploy an example as a Docker deployment (zip bundle) on `queue`; start one run."""
+    return start_runs(client, queue, entrypoint, 1)[0]
+
+
+def start_runs(client: StratoflowClient, queue: str, entrypoint: str, count: int) -> list[UUID]:
+    """Deploy an example as a Docker deployment (zip bundle) on `queue`; start `count` runs."""
     from stratoflow.schemas import DeploymentCreate, DeploymentRunCreate, FlowCreate
 
     name = entrypoint.split(":")[0]
@@ -277,7 +286,8 @@ def start_run(client: StratoflowClient, queue: str, entrypoint: str) -> UUID:
             infrastructure=InfrastructureType.DOCKER,
         )
     )  # fmt: skip
-    return client.create_deployment_run(deployment.id, DeploymentRunCreate()).id
+    return [client.create_deployment_run(deployment.id, DeploymentRunCreate()).id
+            for _ in range(count)]  # fmt: skip
 
 
 def container_of(daemon: Any, run_id: Any) -> Any:
@@ -393,3 +403,42 @@ def test_a_restarted_agent_adopts_the_container_a_dead_agent_left_running(
         wait_for(lambda: not agent.active, "the agent to reap the run")
     assert "exit code 137" in (client.read_flow_run(run_id).state.message or "")
     assert gone(docker_daemon, run_id)
+
+
+@pytest.mark.slow
+def test_two_agents_on_one_queue_never_start_a_runs_container_twice(
+    client: StratoflowClient, home: Path, docker_daemon: Any, runtime_image: str
+) -> None:
+    queue = f"docker-{uuid4().hex[:8]}"
+    runs = start_runs(client, queue, "sleepy_flow.py:sleepy", 10)
+    wanted = {str(run) for run in runs}
+    since = int(time.time()) - 1
+
+    def make_agent(own: StratoflowClient, config: AgentConfig) -> DockerAgent:
+        return DockerAgent(
+            config, own, own.settings, image=runtime_image, volumes=mounts(),
+            docker_client=_daemon_client,
+        )  # fmt: skip
+
+    def ours() -> list[Any]:
+        found = docker_daemon.containers.list(filters={"label": FLOW_RUN_LABEL})
+        return [c for c in found if c.labels.get(FLOW_RUN_LABEL) in wanted]
+
+    def end_started() -> None:  # containers die, as they may
+        for container in ours():
+            with contextlib.suppress(docker.errors.APIError):
+                container.kill()
+
+    def created() -> list[str]:  # what the daemon itself says was created, once per container
+        events = docker_daemon.events(
+            since=since, until=int(time.time()) + 1, decode=True,
+            filters={"type": "container", "event": "create", "label": FLOW_RUN_LABEL},
+        )  # fmt: skip
+        labels = (event.get("Actor", {}).get("Attributes", {}) for event in events)
+        return [run for run in (a.get(FLOW_RUN_LABEL) for a in labels) if run in wanted]
+
+    held = contend(make_agent, client, home, queue, runs, end_started,
+                   lambda: {UUID(run) for run in created()})  # fmt: skip
+
+    assert sorted(created()) == sorted(wanted)  # each run's container created exactly once
+    assert not held[0] & held[1]  # both agents launched runs, never the same one

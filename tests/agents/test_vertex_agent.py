@@ -61,7 +61,9 @@ class Rig:
             id=uuid4(), flow_id=uuid4(), flow_name="f", name="d", entrypoint="flows.py:f",
             infrastructure="vertex", infra_overrides=overrides or {}, created=now, updated=now,
         )  # fmt: skip
-        run = flow_run().model_copy(update={"deployment_id": deployment.id})
+        run = flow_run(work_queue=self.agent.config.work_queue).model_copy(
+            update={"deployment_id": deployment.id}
+        )
         self.client.runs[run.id] = run
         self.agent._start(ClaimedRun(flow_run=run, deployment=deployment), self.clock.now)
         return run
