@@ -13,9 +13,11 @@ shares the host's network so the API on 127.0.0.1 is reachable.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import io
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tarfile
@@ -43,15 +45,16 @@ from tests.agents.live_support import EXAMPLES, FAST, contend, in_state, wait_fo
 
 docker = pytest.importorskip("docker", reason="the docker SDK (extra `docker`) is not installed")
 
-# One worker runs every test here (`--dist loadgroup`): the daemon a session fixture starts is
-# stopped when that worker's session ends, and two workers must not race to start one.
-pytestmark = pytest.mark.xdist_group("docker")
-
 SOCKET = Path("/tmp/sf-docker.sock")
 DATA = Path("/tmp/sf-docker-data")
 EXEC = Path("/tmp/sf-docker-exec")
 PIDFILE = Path("/tmp/sf-docker.pid")
 DAEMON_LOG = Path("/tmp/sf-dockerd.log")
+LOCK = Path("/tmp/sf-docker.lock")
+USERS = Path("/tmp/sf-docker-users")
+"""One file per test session using the daemon (its pid): the last one to leave stops it."""
+STARTED_BY_TESTS = Path("/tmp/sf-docker-started-by-tests")
+"""There while the daemon on `SOCKET` is one the tests started (and so may stop)."""
 IMAGE = "stratoflow-test-runtime:latest"
 WORKSPACE = Path(__file__).resolve().parents[2]
 PYTHON_HOME = Path(sys.base_prefix)
@@ -179,17 +182,33 @@ def _install_dockerd() -> str | None:
     return None if shutil.which("dockerd") else "docker.io installed no dockerd"
 
 
-@pytest.fixture(scope="session")
-def docker_daemon() -> Iterator[Any]:
-    """A Docker daemon on a socket of its own: the one already there, else one started here
-    (and stopped at the end). Skips, saying why, when there is none."""
-    if _answers():
-        with contextlib.closing(_daemon_client()) as client:
-            yield client
-        return
+@contextlib.contextmanager
+def _daemon_lock() -> Iterator[None]:
+    """Held while a session starts the daemon or decides to stop it (pytest-xdist workers)."""
+    with LOCK.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _live_users() -> list[Path]:
+    """The sessions still using the daemon (files of processes that died are removed)."""
+    alive = []
+    for user in USERS.glob("*"):
+        try:
+            os.kill(int(user.name), 0)
+            alive.append(user)
+        except (ValueError, ProcessLookupError):
+            user.unlink(missing_ok=True)
+    return alive
+
+
+def _start_dockerd() -> str | None:
+    """Start `dockerd` on `SOCKET`; None once it answers, else why it did not."""
     if shutil.which("dockerd") is None and (reason := _install_dockerd()) is not None:
-        print(f"docker tests skipped: {reason}")
-        pytest.skip(reason)
+        return reason
     for folder in (DATA, EXEC):
         folder.mkdir(parents=True, exist_ok=True)
     command = (
@@ -198,22 +217,53 @@ def docker_daemon() -> Iterator[Any]:
         " --iptables=false --bridge=none"
     )
     with DAEMON_LOG.open("ab") as log:
-        daemon = subprocess.Popen(["sh", "-c", command], stdout=log, stderr=subprocess.STDOUT)
+        daemon = subprocess.Popen(
+            ["sh", "-c", command], stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
     deadline = time.monotonic() + 60
     while not _answers():
         if daemon.poll() is not None or time.monotonic() > deadline:
             tail = DAEMON_LOG.read_text(errors="replace")[-800:]
             daemon.kill()
-            reason = f"dockerd did not start (exit {daemon.poll()}): {tail}"
+            return f"dockerd did not start (exit {daemon.poll()}): {tail}"
+        time.sleep(0.2)
+    STARTED_BY_TESTS.touch()
+    return None
+
+
+def _stop_dockerd() -> None:
+    with contextlib.suppress(OSError, ValueError):
+        os.kill(int(PIDFILE.read_text().strip()), signal.SIGTERM)
+    deadline = time.monotonic() + 30
+    while _answers() and time.monotonic() < deadline:
+        time.sleep(0.2)
+
+
+@pytest.fixture(scope="session")
+def docker_daemon() -> Iterator[Any]:
+    """A Docker daemon on a socket of its own: the one already there, else one started here.
+
+    pytest-xdist workers share it: each session registers itself under `USERS`, and the last
+    one to leave stops a daemon the tests started (never one that was there before them).
+    Skips, saying why, when there is none.
+    """
+    USERS.mkdir(exist_ok=True)
+    me = USERS / str(os.getpid())
+    with _daemon_lock():
+        ours = not _answers()
+        if ours and (reason := _start_dockerd()) is not None:
             print(f"docker tests skipped: {reason}")
             pytest.skip(reason)
-        time.sleep(0.2)
+        me.touch()
     try:
         with contextlib.closing(_daemon_client()) as client:
             yield client
     finally:
-        daemon.terminate()
-        daemon.wait(timeout=30)
+        with _daemon_lock():
+            me.unlink(missing_ok=True)
+            if not _live_users() and STARTED_BY_TESTS.exists():
+                _stop_dockerd()
+                STARTED_BY_TESTS.unlink(missing_ok=True)
 
 
 @pytest.fixture(scope="session")
