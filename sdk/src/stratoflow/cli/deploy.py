@@ -22,6 +22,7 @@ from stratoflow.cli._infra import infra_overrides
 from stratoflow.cli._inputs import parse_params, validation_message
 from stratoflow.deploy import PENDING_FLOW_ID, BundleError, DeployResult, DeploySpec, deploy
 from stratoflow.runtime.loader import CodeLoadError, load_flow
+from stratoflow.runtime.parameter_schema import parameter_schema
 from stratoflow.schemas import (
     CodeImage,
     CronSchedule,
@@ -104,6 +105,8 @@ def build_spec(root: Path, entrypoint: str, options: dict[str, Any]) -> DeploySp
             infra_overrides=overrides,
             schedules=schedules_from(options),
             paused=options["paused"],
+            flow_version=flow.version,
+            parameter_schema=parameter_schema(flow.fn, title=flow.name),
         )
         if options["image"] is not None:
             CodeImage(image=options["image"])
