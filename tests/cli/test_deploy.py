@@ -34,7 +34,7 @@ def test_deploy_creates_the_deployment_with_its_schedule_params_and_uploaded_bun
     result = invoke(
         "deploy", "flows/hello.py:hello", "--name", "nightly", "--cron", "0 2 * * *",
         "--timezone", "Europe/Paris", "--param", "name=ada", "--param", "times=3",
-        "--param", 'tags=["x", "y"]', "--work-queue", "etl",
+        "--work-queue", "etl",
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     assert "Deployed hello/nightly" in result.output
@@ -42,7 +42,7 @@ def test_deploy_creates_the_deployment_with_its_schedule_params_and_uploaded_bun
     assert "not uploaded" not in result.output
     found = _deployment(live_api, "hello", "nightly")
     assert found.entrypoint == "flows/hello.py:hello"
-    assert found.parameters == {"name": "ada", "times": 3, "tags": ["x", "y"]}
+    assert found.parameters == {"name": "ada", "times": 3}
     assert found.work_queue == "etl"
     assert not found.paused
     schedule = found.schedules[0].schedule
@@ -53,6 +53,19 @@ def test_deploy_creates_the_deployment_with_its_schedule_params_and_uploaded_bun
     assert _bundle_names(s3, live_api, found.code) == {
         "flows/hello.py", "flows/broken.py", "greeting.py",
     }  # fmt: skip
+
+
+def test_deploy_with_parameters_the_flow_does_not_take_is_refused(
+    invoke: Invoke, live_api: LiveApi, s3: Any, project: Path
+) -> None:
+    """The flow's runs would fail on them: the API checks the defaults against the schema."""
+    result = invoke(
+        "deploy", "flows/hello.py:hello", "--name", "nightly",
+        "--param", 'tags=["x", "y"]', "--param", "times=many",
+    )  # fmt: skip
+    assert result.exit_code == 2, result.output
+    assert "tags: unexpected parameter" in result.output
+    assert "times: expected integer" in result.output
 
 
 def test_a_second_deploy_of_unchanged_code_uploads_nothing(

@@ -112,3 +112,25 @@ def test_run_of_an_unknown_or_malformed_deployment_exits_2(invoke: Invoke) -> No
     bad_param = invoke("run", "hello/prod", "--param", "=1")
     assert bad_param.exit_code == 2
     assert "invalid --param '=1'" in bad_param.output
+
+
+def test_run_with_a_parameter_the_flow_cannot_take_exits_2_and_writes_no_run(
+    invoke: Invoke, project: Path, live_api: LiveApi
+) -> None:
+    _deploy(invoke, "flows/hello.py:hello", "prod")
+    with _client(live_api) as client:
+        deployment = client.read_deployment_by_name("hello", "prod")
+        assert deployment.flow_version  # the flow's code hash, recorded by deploy
+        assert deployment.parameter_schema is not None
+        assert deployment.parameter_schema["properties"]["times"]["type"] == "integer"
+        bad = invoke("run", "hello/prod", "--param", "times=notanint")
+        assert bad.exit_code == 2, bad.output
+        assert "times: expected integer" in bad.output
+        extra = invoke("run", "hello/prod", "--param", "tims=2")
+        assert extra.exit_code == 2
+        assert "tims: unexpected parameter" in extra.output
+        assert client.list_flow_runs(FlowRunFilter(deployment_id=deployment.id)).items == []
+        good = invoke("run", "hello/prod", "--param", "times=2")
+        assert good.exit_code == 0, good.output
+        runs = client.list_flow_runs(FlowRunFilter(deployment_id=deployment.id)).items
+        assert [run.flow_version for run in runs] == [deployment.flow_version]

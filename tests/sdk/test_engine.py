@@ -273,9 +273,15 @@ def test_logs_arrive_complete_and_in_order(
 
     logging_flow()
     run = _only_run(local, "logging-flow")
-    messages = [line.message for line in local.logs if line.flow_run_id == run.id]
-    assert messages == [f"line {i}" for i in range(400)] + ["printed line", "task line 0"]
-    assert local.logs[-1].task_run_id is not None
+    lines = [line for line in local.logs if line.flow_run_id == run.id]
+    messages = [line.message for line in lines]
+    assert messages == [f"line {i}" for i in range(400)] + [
+        "printed line",
+        "task line 0",
+        "Finished in state Completed()",  # the engine's own last line
+    ]
+    assert lines[-2].task_run_id is not None
+    assert lines[-1].task_run_id is None
 
 
 def test_failed_upstream_future_fails_downstream_without_running_it(

@@ -21,8 +21,9 @@ from pydantic import ValidationError
 from stratoflow.exceptions import MissingContextError
 from stratoflow.futures import StratoflowFuture
 from stratoflow.runtime.context import FlowRunContext, TaskRunContext, current_flow_run
+from stratoflow.runtime.engine_logs import failure_message
 from stratoflow.runtime.outcome import Outcome
-from stratoflow.runtime.task_engine import TaskRunEngine, failure_message
+from stratoflow.runtime.task_engine import TaskRunEngine
 from stratoflow.schemas import RetryPolicy, State, StateType
 
 P = ParamSpec("P")

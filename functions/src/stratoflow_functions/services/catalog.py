@@ -18,6 +18,10 @@ from stratoflow_functions.errors import UnprocessableError
 from stratoflow_functions.scheduling.schedule_budget import ScheduleError
 from stratoflow_functions.scheduling.schedules import validate_schedule
 from stratoflow_functions.services.limits import check_parameters, json_size
+from stratoflow_functions.services.parameter_checks import (
+    check_deployment_parameters,
+    check_parameter_schema,
+)
 from stratoflow_functions.services.run_slots import deployment_slot, set_slot_limit
 from stratoflow_functions.store import Store
 from stratoflow_functions.store.code_bundles import bundle_key
@@ -45,10 +49,13 @@ def upsert_deployment(
     Raises:
         UnprocessableError: a bad schedule, code that is not in the code bucket, or
             infra_overrides its infrastructure's settings refuse (422).
-        PayloadTooLargeError: parameters or infra_overrides over their limits (413).
+        PayloadTooLargeError: parameters, parameter_schema or infra_overrides over their limits
+            (413); parameters that do not fit the parameter_schema are `invalid_parameters`.
     """
     check_code_source(data.code, code_bucket)
     check_parameters(data.parameters)
+    check_parameter_schema(data.parameter_schema)
+    check_deployment_parameters(data)
     for entry in data.schedules:
         check_parameters(entry.parameters, field="schedule parameters")
         try:

@@ -31,6 +31,7 @@ from stratoflow_functions.errors import ConflictError
 from stratoflow_functions.services.flow_run_states import propose_flow_run_state
 from stratoflow_functions.services.limits import check_parameters
 from stratoflow_functions.services.names import run_name
+from stratoflow_functions.services.parameter_checks import check_run_parameters
 from stratoflow_functions.store import Store
 
 if TYPE_CHECKING:  # the launchers import the store; the services need only their protocols
@@ -79,6 +80,7 @@ def create_deployment_run(
     deployment = store.deployments.get(deployment_id)
     parameters = {**deployment.parameters, **data.parameters}
     check_parameters(parameters)
+    check_run_parameters(deployment, parameters)
     run = scheduled_run_of(
         deployment,
         start=data.scheduled_start_time or now,
@@ -117,6 +119,7 @@ def scheduled_run_of(
         name=name or run_name(run_id),
         flow_id=deployment.flow_id,
         flow_name=deployment.flow_name,
+        flow_version=deployment.flow_version,
         deployment_id=deployment.id,
         parameters=parameters,
         state=State(type=StateType.SCHEDULED, timestamp=now, scheduled_time=start, message=message),

@@ -7,7 +7,7 @@ REJECT or ABORT stop that item where it is, and the engine learns it from the re
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from uuid import UUID, uuid4
 
 from stratoflow.orchestration import plan_task_run
@@ -26,6 +26,9 @@ from stratoflow.schemas import (
 from stratoflow_functions.errors import NotFoundError, UnprocessableError
 from stratoflow_functions.services.task_run_states import remember_cached_result
 from stratoflow_functions.store import Store
+
+MAX_CLOCK_AHEAD = timedelta(minutes=5)
+"""How far in the future an engine's state time may be before the server's clock replaces it."""
 
 
 def new_task_run(data: TaskRunCreate, now: datetime) -> TaskRun:
@@ -63,8 +66,8 @@ def record_batch(store: Store, batch: TaskRunBatch, now: datetime) -> TaskRunBat
     changed: dict[UUID, TaskRun] = {}
     results: list[TaskRunBatchResult] = []
     for item in batch.items:
-        start = current.get(_batch_id(item)) or new_task_run(item.task_run, now)
         flow_run = flow_runs[item.task_run.flow_run_id]
+        start = current.get(_batch_id(item)) or _new_batched(item.task_run, flow_run, now)
         if limited.intersection(start.tags):
             final, status = _hold_limited(start, item.states, flow_run, now)
         else:
@@ -117,20 +120,44 @@ def _hold_limited(
     return _fold_states(run, before_running, flow_run, now)
 
 
+def _new_batched(data: TaskRunCreate, flow_run: FlowRun, now: datetime) -> TaskRun:
+    """A new task run of a batch, its initial state at the engine's (bounded) time."""
+    run = new_task_run(data, now)
+    at = bounded_time(run.state.timestamp, flow_run, now)
+    return run.model_copy(update={"state": run.state.model_copy(update={"timestamp": at})})
+
+
 def _batch_id(item: TaskRunBatchItem) -> UUID:
     if item.task_run.id is None:
         raise UnprocessableError("batched task runs need a client-chosen id", code="missing_id")
     return item.task_run.id
 
 
+def engine_time(state: State, run: TaskRun, flow_run: FlowRun, now: datetime) -> datetime:
+    """When the engine saw `state`, bounded: a time more than `MAX_CLOCK_AHEAD` ahead of the
+    server is the server's now; none is before the flow run was created, nor before the task
+    run's current state (so a run's times never go backwards)."""
+    return max(bounded_time(state.timestamp, flow_run, now), run.state.timestamp)
+
+
+def bounded_time(seen: datetime, flow_run: FlowRun, now: datetime) -> datetime:
+    """An engine's time: now if it is more than `MAX_CLOCK_AHEAD` ahead of the server's clock,
+    else no earlier than the flow run's creation."""
+    return now if seen > now + MAX_CLOCK_AHEAD else max(seen, flow_run.created)
+
+
 def _fold_states(
     run: TaskRun, states: list[State], flow_run: FlowRun, now: datetime
 ) -> tuple[TaskRun, DecisionStatus]:
+    """Apply `states` in order, each at the time the engine saw it (`engine_time`): the run's
+    `start_time`, `end_time` and state timestamps are the engine's; `updated` is the server's."""
     status = DecisionStatus.ACCEPT
     for state in states:
-        plan = plan_task_run(run, state, now, flow_run_state=flow_run.state)
+        at = engine_time(state, run, flow_run, now)
+        stamped = state if at == state.timestamp else state.model_copy(update={"timestamp": at})
+        plan = plan_task_run(run, stamped, at, flow_run_state=flow_run.state)
         status = plan.decision.status
         if plan.run is None or status is not DecisionStatus.ACCEPT:
             return run, status
-        run = plan.run
+        run = plan.run.model_copy(update={"updated": now})
     return run, status

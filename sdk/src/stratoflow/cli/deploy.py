@@ -22,6 +22,7 @@ from stratoflow.cli._infra import infra_overrides
 from stratoflow.cli._inputs import parse_params, validation_message
 from stratoflow.deploy import PENDING_FLOW_ID, BundleError, DeployResult, DeploySpec, deploy
 from stratoflow.runtime.loader import CodeLoadError, load_flow
+from stratoflow.runtime.parameter_schema import parameter_schema
 from stratoflow.schemas import (
     CodeImage,
     CronSchedule,
@@ -104,12 +105,24 @@ def build_spec(root: Path, entrypoint: str, options: dict[str, Any]) -> DeploySp
             infra_overrides=overrides,
             schedules=schedules_from(options),
             paused=options["paused"],
+            flow_version=flow.version,
+            parameter_schema=_schema_of(flow.fn, flow.name),
         )
         if options["image"] is not None:
             CodeImage(image=options["image"])
     except ValidationError as exc:
         raise BadInputError(f"invalid deployment: {validation_message(exc)}") from exc
     return DeploySpec(flow.name, root, deployment, image=options["image"])
+
+
+def _schema_of(fn: Any, name: str) -> dict[str, Any] | None:
+    """The flow's parameter schema; None (runs are then checked by the engine only) if pydantic
+    cannot make one for its signature."""
+    try:
+        return parameter_schema(fn, title=name)
+    except Exception as exc:  # a deploy must not fail on what only makes checks earlier
+        click.echo(f"note: no parameter schema for {name}: {exc}", err=True)
+        return None
 
 
 def project_entrypoint(root: Path, entrypoint: str) -> str:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import logging
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -41,11 +42,17 @@ from stratoflow.runtime.context import (
     flow_run_context,
     log_prints_enabled,
 )
+from stratoflow.runtime.engine_logs import (
+    failure_message,
+    flow_run_logger,
+    log_finished,
+    log_flow_failed,
+    with_traceback,
+)
 from stratoflow.runtime.heartbeat import Heartbeat
 from stratoflow.runtime.outcome import Outcome
 from stratoflow.runtime.parameters import bind_arguments, jsonable_parameters, validate_parameters
 from stratoflow.runtime.signals import TerminationGuard
-from stratoflow.runtime.task_engine import failure_message
 from stratoflow.runtime.timeouts import call_with_timeout
 from stratoflow.schemas import (
     DecisionStatus,
@@ -200,6 +207,8 @@ class FlowRunEngine:
         if started.type != StateType.RUNNING:
             return Outcome(started, None, _not_started(started))
         body = self._run_body(context, parameters)
+        if body.exception is not None and not isinstance(body.exception, CancelledRunError):
+            log_flow_failed(self._logger(), context.flow_run_name, body.exception)
         context.batcher.flush()
         final = self._propose(self._final_state(context, body))
         return Outcome(final, body.value, body.exception)
@@ -272,17 +281,25 @@ class FlowRunEngine:
         if exception is None and outcome.state.type == StateType.CANCELLED:
             exception = CancelledRunError(outcome.state.message or "the flow run was cancelled")
         outcome = Outcome(outcome.state, outcome.value, exception)
+        log_finished(self._logger(), outcome.state)
         self._mirror_on_parent(outcome.state)
         run = self.flow_run.model_copy(update={"state": outcome.state}) if self.flow_run else None
         for hook in self.flow.hooks_for(outcome.state):
             _call_hook(hook, self.flow, run, outcome.state)
         return outcome
 
+    def _logger(self) -> logging.LoggerAdapter[logging.Logger]:
+        run = self.flow_run
+        assert run is not None
+        return flow_run_logger(run.id, run.name)
+
     def _crash(self, context: FlowRunContext, exc: BaseException) -> None:
         self._attempt_stop.set()
         context.batcher.flush()
         try:
             final = self._propose(self._crash_state(exc))
+            self._logger().error(with_traceback(f"Crash detected! {failure_message(exc)}", exc))
+            log_finished(self._logger(), final)
             self._mirror_on_parent(final)
         except Exception as report_error:  # the original exception matters more
             print(f"stratoflow: could not record the crash: {report_error}")

@@ -15,6 +15,7 @@ the task reaches, Cached and Cancelled included.
 from __future__ import annotations
 
 import inspect
+import logging
 import random
 from collections.abc import Callable
 from datetime import timedelta
@@ -35,6 +36,12 @@ from stratoflow.runtime.context import (
     log_prints_enabled,
     task_run_context,
 )
+from stratoflow.runtime.engine_logs import (
+    failure_message,
+    log_task_failed,
+    log_task_retry,
+    task_run_logger,
+)
 from stratoflow.runtime.outcome import Outcome
 from stratoflow.runtime.results import read_result
 from stratoflow.runtime.timeouts import call_with_timeout
@@ -51,11 +58,6 @@ from stratoflow.schemas import (
 
 if TYPE_CHECKING:
     from stratoflow.tasks import Task
-
-
-def failure_message(exc: BaseException) -> str:
-    """A state message for an exception."""
-    return f"{type(exc).__name__}: {exc}"
 
 
 _JITTER = random.Random()  # noqa: S311 - retry jitter, not security
@@ -177,6 +179,7 @@ class TaskRunEngine:
                     StateName.TIMED_OUT if isinstance(exc, TaskTimeoutError) else StateName.FAILED
                 )
                 failed = State(type=StateType.FAILED, name=name, message=failure_message(exc))
+                log_task_failed(self._logger(), self.name, exc)
                 return self._finish(Outcome(self._propose(failed), None, exc), context)
             return self._finish(self._complete(value, cache_key), context)
 
@@ -226,6 +229,10 @@ class TaskRunEngine:
 
     def _await_retry(self, attempt: int, exc: BaseException) -> None:
         delay = self._retry_delay(attempt)
+        log_task_retry(
+            self._logger(), self.name, exc,
+            delay=delay, attempt=attempt, attempts=self.task.retries + 1,
+        )  # fmt: skip
         retry = State(
             type=StateType.SCHEDULED, name=StateName.AWAITING_RETRY, message=failure_message(exc),
             scheduled_time=utcnow() + timedelta(seconds=delay),
@@ -273,6 +280,9 @@ class TaskRunEngine:
             return None
         key = self.task.cache_key_fn(context, dict(self._bound.arguments))
         return str(key) if key else None
+
+    def _logger(self) -> logging.LoggerAdapter[logging.Logger]:
+        return task_run_logger(self.flow_run, self.task_run_id, self.name)
 
     # --- talking to the API ---------------------------------------------------------------
 

@@ -203,6 +203,14 @@ class DeploymentCreate(BaseModel):
     paused: bool = False
     concurrency_limit: int | None = Field(default=None, ge=1, le=10_000)
     tags: list[Tag] = Field(default_factory=list, max_length=32)
+    flow_version: str | None = Field(
+        default=None, max_length=128, description="the flow's version; runs of it record it"
+    )
+    parameter_schema: dict[str, Any] | None = Field(
+        default=None,
+        description="JSON Schema (an object schema) of the flow's parameters, made from its "
+        "signature by `stratoflow deploy`; runs' parameters are checked against it",
+    )
 
     @field_validator("entrypoint", mode="before")
     @classmethod
@@ -229,6 +237,8 @@ class Deployment(BaseModel):
     paused: bool = False
     concurrency_limit: int | None = None
     tags: list[str] = Field(default_factory=list)
+    flow_version: str | None = None
+    parameter_schema: dict[str, Any] | None = None
     created: datetime
     updated: datetime
 
