@@ -36,7 +36,8 @@ function Page({ hash }: { hash: string }) {
 
 function App() {
   const hash = useHash();
-  if (!getKey() || hash === "#/sign-in") return <SignIn />;
+  const [, setSignedIn] = useState(0);
+  if (!getKey() || hash === "#/sign-in") return <SignIn onSignedIn={() => setSignedIn((n) => n + 1)} />;
   const current = `#/${hash.slice(2).split("/")[0]}`;
   return (
     <>

@@ -2,7 +2,7 @@
 import { useState } from "preact/hooks";
 import { request, setKey } from "../api";
 
-export function SignIn() {
+export function SignIn({ onSignedIn }: { onSignedIn: () => void }) {
   const [key, setText] = useState("");
   const [error, setError] = useState<string>();
   const submit = async (event: Event) => {
@@ -11,6 +11,7 @@ export function SignIn() {
       await request("GET", "/flows", { key: key.trim(), query: { limit: 1 } });
       setKey(key.trim());
       location.hash = "#/runs";
+      onSignedIn(); // the hash may have been #/runs already: render again all the same
     } catch (err) {
       setError((err as Error).message || "the key was refused");
     }
