@@ -11,6 +11,13 @@ import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
 from stratoflow import flow, task
+from stratoflow.schemas import (
+    CronSchedule,
+    DeploymentCreate,
+    DeploymentScheduleCreate,
+    FlowCreate,
+    FlowRunFilter,
+)
 from tests.e2e.local_stack import ServerProcess
 
 SERIOUS = {"serious", "critical"}
@@ -94,3 +101,57 @@ def test_sign_in_and_see_a_real_run(
         finally:
             browser.close()
     assert (screenshots / "runs.png").stat().st_size > 0
+
+
+def test_a_refused_key_returns_to_sign_in(chromium: str, stack: ServerProcess) -> None:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        try:
+            page = browser.new_page()
+            _sign_in(page, stack.url, "sf_not-a-key")
+            expect(page.get_by_role("alert")).to_be_visible()
+            assert page.evaluate("sessionStorage.length") == 0
+            # A key that stops working (revoked, or tampered with) sends the user back.
+            page.evaluate("sessionStorage.setItem('stratoflow.api_key', 'sf_revoked')")
+            page.goto(f"{stack.url}/ui#/flows")
+            expect(page.get_by_role("heading", name="Sign in to Stratoflow")).to_be_visible()
+            assert page.evaluate("sessionStorage.length") == 0
+        finally:
+            browser.close()
+
+
+def test_deployments_show_the_schedule_in_words_and_run_now(
+    chromium: str, stack: ServerProcess, screenshots: Path
+) -> None:
+    client = stack.client()
+    flow_ = client.create_flow(FlowCreate(name="ui-nightly"))
+    nightly = client.create_deployment(
+        DeploymentCreate(
+            flow_id=flow_.id,
+            name="nightly",
+            entrypoint="flows.py:nightly",
+            parameters={"steps": 3},
+            schedules=[DeploymentScheduleCreate(schedule=CronSchedule(cron="0 2 * * *"))],
+        )
+    )
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            _sign_in(page, stack.url, stack.key)
+            page.get_by_role("link", name="Deployments").click()
+            card = page.get_by_role("article", name="ui-nightly/nightly")
+            expect(card).to_contain_text("every day at 02:00 (UTC)")
+            expect(card.get_by_role("status")).to_have_count(0)  # next runs loaded
+            card.get_by_role("button", name="Run now…").click()
+            page.screenshot(path=str(screenshots / "deployments.png"), full_page=True)
+            assert _axe_violations(page) == []
+            card.get_by_role("button", name="Run now", exact=True).click()
+            expect(page.get_by_role("heading", level=1)).to_be_visible()
+            page.wait_for_url("**#/runs/*")
+            page_url = page.url
+        finally:
+            browser.close()
+    runs = client.list_flow_runs(FlowRunFilter(deployment_id=nightly.id)).items
+    # The schedule's planned runs and the one Run now made, with the deployment's parameters.
+    assert any(run.parameters == {"steps": 3} and str(run.id) in page_url for run in runs)

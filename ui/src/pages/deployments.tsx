@@ -22,12 +22,17 @@ export function DeploymentsPage() {
   );
 }
 
+/** The five soonest expected starts (sorted here too: an API without `sort` answers newest first). */
+function nextStarts(runs: FlowRun[]): string[] {
+  return runs.map((run) => run.expected_start_time ?? "").filter(Boolean).sort().slice(0, 5);
+}
+
 function DeploymentCard({ deployment, onChange }: { deployment: Deployment; onChange: () => void }) {
   const [open, setOpen] = useState(false);
   const [message, setMessage] = useState<string>();
   const [busy, setBusy] = useState(false);
   const upcoming = useLoad(() => get<Page<FlowRun>>("/flow-runs", {
-    deployment_id: deployment.id, state: "SCHEDULED", limit: 5, sort: "EXPECTED_START_ASC",
+    deployment_id: deployment.id, state: "SCHEDULED", limit: 50, sort: "EXPECTED_START_ASC",
     expected_start_after: new Date().toISOString(),
   }), [deployment.id, message]);
   const toggle = () => post(`/deployments/${deployment.id}/${deployment.paused ? "resume" : "pause"}`).then(onChange, (err: Error) => setMessage(err.message));
@@ -46,7 +51,11 @@ function DeploymentCard({ deployment, onChange }: { deployment: Deployment; onCh
         <dt>Schedules</dt>
         <dd>{deployment.schedules.length ? deployment.schedules.map((s) => `${describeSchedule(s.schedule)}${s.active ? "" : " (inactive)"}`).join("; ") : "none"}</dd>
         <dt>Next runs</dt>
-        <dd>{upcoming.data ? (upcoming.data.items.map((run) => when(run.expected_start_time)).join(", ") || "none scheduled") : "—"}</dd>
+        <dd>
+          {upcoming.data && (nextStarts(upcoming.data.items).map(when).join(", ") || "none scheduled")}
+          <Problem error={upcoming.error} what="Next runs" />
+          <Loading when={!upcoming.data && !upcoming.error} />
+        </dd>
         <dt>Work queue</dt><dd>{deployment.work_queue} ({deployment.infrastructure})</dd>
         <dt>Flow version</dt><dd>{deployment.flow_version ?? "—"}</dd>
         <dt>Entrypoint</dt><dd><code>{deployment.entrypoint}</code></dd>
