@@ -13,6 +13,7 @@ export UV_LINK_MODE ?= copy
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export AWS_ACCOUNT_ID_ENDPOINT_MODE := disabled
 PYTEST_ARGS ?=
+UI_INDEX := functions/src/stratoflow_functions/ui/assets/index.html
 
 .PHONY: help bootstrap sync lint typecheck test unit demo bundle synth bench clean
 
@@ -33,6 +34,10 @@ sync: bootstrap
 	@if [ -f package-lock.json ]; then \
 		[ -d node_modules ] && [ node_modules/.package-lock.json -nt package-lock.json ] \
 		|| npm ci --no-audit --no-fund --loglevel=error; \
+	fi
+	@# The dashboard (ui/ -> functions/.../ui/assets, docs/ui.md): rebuilt when a source is newer.
+	@if [ ! -f $(UI_INDEX) ] || [ -n "$$(find ui package-lock.json -newer $(UI_INDEX) -print -quit)" ]; then \
+		node ui/build.mjs; \
 	fi
 
 lint: sync

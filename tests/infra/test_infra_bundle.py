@@ -78,6 +78,15 @@ def test_the_bundle_holds_functions_and_sdk_but_no_cdk_kubernetes_or_gcp(host_bu
     assert not (host_bundle / "google").exists()
 
 
+def test_the_bundle_holds_the_dashboard_build(host_bundle: Path) -> None:
+    built = bundle.UI_INDEX.parent
+    shipped = host_bundle / "stratoflow_functions/ui/assets"
+    assert (shipped / "index.html").read_bytes() == bundle.UI_INDEX.read_bytes()
+    names = {path.name for path in built.iterdir()}
+    assert {path.name for path in shipped.iterdir()} == names
+    assert any(name.endswith(".js") for name in names)
+
+
 def test_the_lambda_bundle_is_under_15_mb_unzipped(tmp_path: Path) -> None:
     target = tmp_path / "lambda"
     bundle.build_lambda(target, bundle.find_python312())

@@ -130,11 +130,22 @@ def _install(target: Path, lines: list[str], platform: str, python_version: str)
 
 def build(target: Path, platform: str, python_version: str, *, with_runtime: bool) -> None:
     """Install the bundle's wheels for `platform` into `target`, our two packages beside them."""
+    _check_ui_built()
     _install(target, requirements(with_runtime), platform, python_version)
     for source in SOURCES:
         shutil.copytree(source, target / source.name, ignore=_unshipped)
     prune(target)
     _check_clean(target, (*FORBIDDEN, *VERTEX_ONLY))
+
+
+UI_INDEX = ROOT / "functions/src/stratoflow_functions/ui/assets/index.html"
+"""The dashboard's build (`node ui/build.mjs`, run by `make sync`): copied in with the functions'
+sources, so the API Lambda serves `/ui` (docs/ui.md)."""
+
+
+def _check_ui_built() -> None:
+    if not UI_INDEX.is_file():
+        raise RuntimeError(f"the dashboard is not built ({UI_INDEX}): run `make sync`")
 
 
 def build_layer(target: Path, platform: str, python_version: str) -> Path:

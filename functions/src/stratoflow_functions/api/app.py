@@ -24,6 +24,7 @@ from stratoflow_functions.api.requests import body_bytes, check_request
 from stratoflow_functions.api.resolvers import RequestScopedResolver, ResolverPool
 from stratoflow_functions.api.responses import open_answers, prune_unused_schemas
 from stratoflow_functions.api.runs import flow_runs_router, task_runs_router
+from stratoflow_functions.api.ui import is_ui_path, serve
 from stratoflow_functions.errors import PayloadTooLargeError, StratoflowError
 from stratoflow_functions.services.api_keys import authenticate_key
 
@@ -90,9 +91,14 @@ class ApiApp:
         self.resolvers = ResolverPool(lambda: build_resolver(deps))
 
     def handle(self, event: Mapping[str, Any], context: Any) -> dict[str, Any]:
-        """Check size, caller and the request's shape (`check_request`), then route."""
+        """Check size, caller and the request's shape (`check_request`), then route.
+
+        The dashboard's static files (`/ui`, `api/ui.py`) are served before auth.
+        """
         try:
             self._check_size(event)
+            if is_ui_path(str(event.get("rawPath", "/"))):
+                return serve(event)
             authenticate(event, self.deps.settings, self._check_key)
             routed = check_request(event)
         except StratoflowError as exc:

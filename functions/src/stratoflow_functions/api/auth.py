@@ -1,6 +1,7 @@
 """Who is calling: an IAM principal (SigV4, checked by API Gateway), an API key checked by our
 Lambda authorizer, or an API key this function checks itself (the local stack, or a route with
-no authorizer). Only `/health` needs no caller.
+no authorizer). Only `/health` and the dashboard's static files (`/ui`, served before this
+runs: `api/ui.py`) need no caller.
 
 An IAM caller is an admin when it is one of `STRATOFLOW_ADMIN_PRINCIPALS`, compared as IAM
 identities, never as strings: a role (`arn:aws:iam::ACCOUNT:role/path/Name`) matches its

@@ -8,7 +8,8 @@ only `requestContext.authorizer.lambda` or `.iam`):
   `Authorization` header), for callers outside AWS;
 * the *IAM API*: every route behind AWS_IAM (SigV4), for principals inside AWS.
 
-`GET /health` has no authorizer on either. Both stages throttle and write JSON access logs.
+`GET /health` and the dashboard's static files (`GET /ui`, `GET /ui/{proxy+}`) have no
+authorizer on either. Both stages throttle and write JSON access logs.
 With a custom domain the key API is mapped at `/` and the IAM API at `/iam`.
 """
 
@@ -111,11 +112,21 @@ class Api(Construct):
             integration=integration,
             authorizer=apigw.HttpNoneAuthorizer(),
         )
+        # The dashboard's static files (docs/ui.md): the pages hold no data, and every data
+        # call they make carries the user's key through the default authorizer.
+        for path in ("/ui", "/ui/{proxy+}"):
+            api.add_routes(
+                path=path,
+                methods=[apigw.HttpMethod.GET],
+                integration=integration,
+                authorizer=apigw.HttpNoneAuthorizer(),
+            )
         acknowledge(
             api,
             "AwsSolutions-APIG4",
-            "Only GET /health is open, by contract (SPEC 5): it reveals nothing and load "
-            "balancers and uptime checks call it without credentials.",
+            "Only GET /health and GET /ui, /ui/{proxy+} are open, by contract (SPEC 5): /health "
+            "reveals nothing and load balancers and uptime checks call it without credentials; "
+            "/ui serves the dashboard's static files, whose data calls need an API key.",
         )
         return api
 

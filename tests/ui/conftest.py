@@ -1,0 +1,41 @@
+"""Fixtures of the browser tests: Debian's chromium, and a live local stack
+(`stratoflow server start`, as the e2e tests start it) with a real flow run in it."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.local_stack import ServerProcess, stack_env, start_server, stop_quietly
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "build" / "ui-screenshots"
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """The browser: Debian's `chromium` (`apt-get install -y chromium`)."""
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if found is None:
+        pytest.skip("no chromium on PATH: `apt-get install -y chromium` (root) runs the UI tests")
+    return found
+
+
+@pytest.fixture
+def stack(tmp_path: Path) -> Iterator[ServerProcess]:
+    """A local stack of its own for one test."""
+    home = tmp_path / "home"
+    server = start_server(home, "ui", env=stack_env(home))
+    try:
+        yield server.wait_ready(timeout=90)
+    finally:
+        stop_quietly(server)
+
+
+@pytest.fixture
+def screenshots() -> Path:
+    """Where screenshots go (kept as build artifacts)."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    return SCREENSHOTS
