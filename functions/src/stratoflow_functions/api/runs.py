@@ -97,20 +97,6 @@ def flow_runs_router(deps: ApiDeps) -> APIGatewayHttpRouter:
         return store.flow_runs.list(query, limit, next_token)
 
     @router.get(
-        "/flow-runs/stats",
-        tags=["flow-runs"],
-        operation_id="flowRunStats",
-        responses=answers(200),
-    )
-    def flow_run_stats(
-        after: datetime,
-        before: datetime,
-        flow_id: UUID | None = None,
-        deployment_id: UUID | None = None,
-    ) -> FlowRunStats:
-        return store.flow_runs.stats(after, before, flow_id, deployment_id)
-
-    @router.get(
         "/flow-runs/<run_id>",
         tags=["flow-runs"],
         operation_id="getFlowRun",
@@ -127,24 +113,6 @@ def flow_runs_router(deps: ApiDeps) -> APIGatewayHttpRouter:
     )
     def propose_flow_run(run_id: UUID, body: StateProposal) -> OrchestrationResult:
         return propose_flow_run_state(store, run_id, body, deps.clock())
-
-    @router.get(
-        "/flow-runs/<run_id>/states",
-        tags=["flow-runs"],
-        operation_id="listFlowRunStates",
-        responses=answers(200, 404),
-    )
-    def states_of(run_id: UUID) -> list[State]:
-        return store.flow_runs.states(run_id)
-
-    @router.post(
-        "/flow-runs/<run_id>/retry",
-        tags=["flow-runs"],
-        operation_id="retryFlowRun",
-        responses=answers(200, 404, 409),
-    )
-    def retry(run_id: UUID) -> OrchestrationResult:
-        return retry_flow_run(store, run_id, deps.clock())
 
     @router.post(
         "/flow-runs/<run_id>/heartbeat",
@@ -187,6 +155,47 @@ def flow_runs_router(deps: ApiDeps) -> APIGatewayHttpRouter:
     ) -> Page[Log]:
         store.flow_runs.get(run_id)
         return store.logs.read(run_id, limit, next_token)
+
+    return router
+
+
+def flow_run_views_router(deps: ApiDeps) -> APIGatewayHttpRouter:
+    """`/flow-runs/stats`, a run's state history and its retry (what the dashboard reads);
+    included before `flow_runs_router`, so `/flow-runs/stats` is not read as a run id."""
+    router = APIGatewayHttpRouter()
+    store = deps.store
+
+    @router.get(
+        "/flow-runs/stats",
+        tags=["flow-runs"],
+        operation_id="flowRunStats",
+        responses=answers(200),
+    )
+    def flow_run_stats(
+        after: datetime,
+        before: datetime,
+        flow_id: UUID | None = None,
+        deployment_id: UUID | None = None,
+    ) -> FlowRunStats:
+        return store.flow_runs.stats(after, before, flow_id, deployment_id)
+
+    @router.get(
+        "/flow-runs/<run_id>/states",
+        tags=["flow-runs"],
+        operation_id="listFlowRunStates",
+        responses=answers(200, 404),
+    )
+    def states_of(run_id: UUID) -> list[State]:
+        return store.flow_runs.states(run_id)
+
+    @router.post(
+        "/flow-runs/<run_id>/retry",
+        tags=["flow-runs"],
+        operation_id="retryFlowRun",
+        responses=answers(200, 404, 409),
+    )
+    def retry(run_id: UUID) -> OrchestrationResult:
+        return retry_flow_run(store, run_id, deps.clock())
 
     return router
 

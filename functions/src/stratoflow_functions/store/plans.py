@@ -132,10 +132,7 @@ class PlanWriter:
         steps = [_Step(_Kind.RUN)]
         try:
             with TransactWrite(connection=self._ctx.models.connection()) as txn:
-                condition = run_class.version == plan.expected_version
-                if write.run_condition is not None:
-                    condition = condition & write.run_condition
-                txn.save(write.run_item, condition=condition)
+                txn.save(write.run_item, condition=_run_condition(write, run_class))
                 for take in plan.take:
                     actions, condition = take_update(self._ctx, take)
                     txn.update(limit_target(self._ctx, take.tag), actions, condition)
@@ -157,6 +154,13 @@ class PlanWriter:
         except TransactWriteError as exc:
             return _cancelled(exc, steps, give_back, write.what)
         return _Outcome.APPLIED
+
+
+def _run_condition(write: PlannedWrite, run_class: type[FlowRunItem | TaskRunItem]) -> Condition:
+    condition: Condition = run_class.version == write.plan.expected_version
+    if write.run_condition is not None:
+        condition = condition & write.run_condition
+    return condition
 
 
 def _cancelled(

@@ -77,7 +77,7 @@ def counter_moves(models: Models, before: FlowRun | None, after: FlowRun) -> lis
     for (bucket, state), delta in sorted(deltas.items()):
         if delta:
             by_bucket.setdefault(bucket, []).append(_attribute(cls, state).add(delta))  # type: ignore[attr-defined]
-    moves = []
+    moves: list[CounterMove] = []
     if not by_bucket:
         return moves
     for scope in scopes(after):
