@@ -29,7 +29,12 @@ from stratoflow.schemas import (
     State,
     StateType,
 )
-from stratoflow_functions.errors import BadRequestError, ConflictError, NotFoundError
+from stratoflow_functions.errors import (
+    BadRequestError,
+    ConflictError,
+    NotFoundError,
+    UnprocessableError,
+)
 from stratoflow_functions.store.base import StoreContext, update_if
 from stratoflow_functions.store.failures import (
     TXN_CONDITION_FAILED as TXN_CONDITION_FAILED,
@@ -324,7 +329,7 @@ class FlowRunRepository:
         """Exact run counts by state type, per hour of expected start, in [after, before).
 
         Raises:
-            BadRequestError: `invalid_range`, `range_too_large`.
+            UnprocessableError: `invalid_range`, `range_too_large`.
         """
         scope = stats_scope(flow_id, deployment_id)
         return read_stats(self._ctx, self.shards.read_shards(), scope, after, before)
@@ -369,11 +374,11 @@ def list_sort(filter: FlowRunFilter) -> FlowRunSort:
     deployment filter without an expected-start bound, else by expected start.
 
     Raises:
-        BadRequestError: `invalid_sort`: by creation over every run (no index holds it).
+        UnprocessableError: `invalid_sort`: by creation over every run (no index holds it).
     """
     narrowed = filter.state or filter.flow_id or filter.deployment_id
     if filter.sort is FlowRunSort.CREATED and not narrowed:
-        raise BadRequestError(
+        raise UnprocessableError(
             "sort=created needs a state, flow_id or deployment_id filter", code="invalid_sort"
         )
     if filter.sort is not None:

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from uuid import UUID
 
 from stratoflow.schemas import FlowRunStats, StateType, StatsBucket
-from stratoflow_functions.errors import BadRequestError
+from stratoflow_functions.errors import UnprocessableError
 from stratoflow_functions.store.base import StoreContext
 from stratoflow_functions.store.failures import dynamo_errors
 from stratoflow_functions.store.items import RunStatsItem
@@ -42,14 +42,14 @@ def bucket_range(after: datetime, before: datetime) -> tuple[str, str]:
     """The first and last hour buckets of [after, before).
 
     Raises:
-        BadRequestError: `invalid_range` (before not after `after`), `range_too_large`.
+        UnprocessableError: `invalid_range` (before not after `after`), `range_too_large`.
     """
     if before <= after:
-        raise BadRequestError("before must be later than after", code="invalid_range")
+        raise UnprocessableError("before must be later than after", code="invalid_range")
     first, last = stats_bucket(after), stats_bucket(before - timedelta(microseconds=1))
     count = (parse_time(last) - parse_time(first)).total_seconds() // STATS_BUCKET_SECONDS + 1
     if count > MAX_STATS_BUCKETS:
-        raise BadRequestError(
+        raise UnprocessableError(
             f"the range spans {int(count)} hour buckets; at most {MAX_STATS_BUCKETS}",
             code="range_too_large",
         )
