@@ -47,6 +47,9 @@ TABLE_ATTRIBUTES = {
     "result", "held_slots",
     "tag", "slot_limit", "leases", "lease_version", "leased", "renew_after",
     "run_id", "lines",
+    "tags", "stats_bucket",
+    "SCHEDULED", "PENDING", "RUNNING", "COMPLETED", "FAILED", "CRASHED", "CANCELLING",
+    "CANCELLED", "PAUSED",
 }  # fmt: skip
 """The table's vocabulary: every attribute name an item has ever been stored with. Renaming
 one orphans what is stored under it; only ever add to this list."""

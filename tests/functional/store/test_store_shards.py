@@ -70,6 +70,12 @@ def newest_first(runs: list[FlowRun]) -> list[UUID]:
     return [run.id for run in sorted(runs, key=lambda r: timed(r.created, r.id), reverse=True)]
 
 
+def latest_start_first(runs: list[FlowRun]) -> list[UUID]:
+    """The order of the all-runs index: `{expected start, else created}#{id}`, descending."""
+    key = lambda r: timed(r.expected_start_time or r.created, r.id)  # noqa: E731
+    return [run.id for run in sorted(runs, key=key, reverse=True)]
+
+
 def listed_run(spec: tuple[int, StateType, int, int]) -> FlowRun:
     minute, state, flow, deployment = spec
     at = T0 + timedelta(minutes=minute)
@@ -288,7 +294,7 @@ def test_a_table_written_before_sharding_is_read_whole_without_a_migration(aws: 
     upgraded = same_table(legacy, 8)
 
     listed = every_page(lambda n, t: upgraded.flow_runs.list(FlowRunFilter(), n, t), 5)
-    assert listed == newest_first([*runs, live, due])
+    assert listed == latest_start_first([*runs, live, due])
     stale = upgraded.flow_runs.stale(StateType.RUNNING, T0 + timedelta(hours=1), 10, None)
     assert [r.id for r in stale.items] == [live.id]
     assert [r.id for r in upgraded.flow_runs.due("default", T0, 10)] == [due.id]

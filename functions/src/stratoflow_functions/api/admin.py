@@ -74,6 +74,10 @@ def work_router(deps: ApiDeps) -> APIGatewayHttpRouter:
     def claim(name: Name, body: ClaimRequest) -> ClaimResponse:
         return claim_runs(store, name, body, deps.clock())
 
+    @router.get("/agents", tags=["agents"], operation_id="listAgents", responses=answers(200))
+    def list_agents(limit: Limit = DEFAULT_LIMIT, next_token: NextToken = None) -> Page[Agent]:
+        return store.agents.list(limit, next_token)
+
     @router.post(
         "/agents/<agent_id>/heartbeat",
         tags=["agents"],

@@ -23,7 +23,11 @@ from stratoflow_functions.api.flows import code_router, deployments_router, flow
 from stratoflow_functions.api.requests import body_bytes, check_request
 from stratoflow_functions.api.resolvers import RequestScopedResolver, ResolverPool
 from stratoflow_functions.api.responses import open_answers, prune_unused_schemas
-from stratoflow_functions.api.runs import flow_runs_router, task_runs_router
+from stratoflow_functions.api.runs import (
+    flow_run_views_router,
+    flow_runs_router,
+    task_runs_router,
+)
 from stratoflow_functions.api.ui import is_ui_path, serve
 from stratoflow_functions.errors import PayloadTooLargeError, StratoflowError
 from stratoflow_functions.services.api_keys import authenticate_key
@@ -39,6 +43,7 @@ def build_resolver(deps: ApiDeps) -> RequestScopedResolver:
         flows_router(deps),
         deployments_router(deps),
         code_router(deps),
+        flow_run_views_router(deps),
         flow_runs_router(deps),
         task_runs_router(deps),
         work_router(deps),

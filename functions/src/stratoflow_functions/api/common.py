@@ -53,6 +53,20 @@ NextToken = Annotated[
     str | None, Query(max_length=4096, description="the `next_token` of the previous page")
 ]
 DEFAULT_LIMIT = DEFAULT_PAGE_SIZE
+_TAG = r"[A-Za-z0-9][A-Za-z0-9._:\-]{0,63}"
+TagList = Annotated[
+    str | None,
+    Query(
+        max_length=32 * 65,
+        pattern=rf"^{_TAG}(,{_TAG}){{0,31}}$",
+        description="comma-separated tags; a run with any of them matches",
+    ),
+]
+
+
+def parse_tags(value: str | None) -> list[str] | None:
+    """The tags of a `TagList` query parameter (already validated by its pattern)."""
+    return None if not value else value.split(",")
 
 
 M = TypeVar("M", bound=BaseModel)

@@ -13,11 +13,14 @@ from stratoflow.schemas import (
     FlowRunCreate,
     FlowRunFilter,
     FlowRunHeartbeat,
+    FlowRunSort,
+    FlowRunStats,
     Log,
     LogCreate,
     LogsWritten,
     OrchestrationResult,
     Page,
+    State,
     StateProposal,
     StateType,
     TaskRun,
@@ -30,8 +33,10 @@ from stratoflow_functions.api.common import (
     ApiDeps,
     Limit,
     NextToken,
+    TagList,
     created,
     json_response,
+    parse_tags,
 )
 from stratoflow_functions.api.responses import answers, created_answers
 from stratoflow_functions.services.flow_run_states import propose_flow_run_state
@@ -39,6 +44,7 @@ from stratoflow_functions.services.flow_runs import (
     cancel_flow_run,
     create_flow_run,
     heartbeat_flow_run,
+    retry_flow_run,
 )
 from stratoflow_functions.services.logs import write_logs
 from stratoflow_functions.services.task_run_states import propose_task_run_state
@@ -70,6 +76,10 @@ def flow_runs_router(deps: ApiDeps) -> APIGatewayHttpRouter:
         deployment_id: UUID | None = None,
         created_after: datetime | None = None,
         created_before: datetime | None = None,
+        expected_start_after: datetime | None = None,
+        expected_start_before: datetime | None = None,
+        tags: TagList = None,
+        sort: FlowRunSort | None = None,
         limit: Limit = DEFAULT_LIMIT,
         next_token: NextToken = None,
     ) -> Page[FlowRun]:
@@ -79,6 +89,10 @@ def flow_runs_router(deps: ApiDeps) -> APIGatewayHttpRouter:
             deployment_id=deployment_id,
             created_after=created_after,
             created_before=created_before,
+            expected_start_after=expected_start_after,
+            expected_start_before=expected_start_before,
+            tags=parse_tags(tags),
+            sort=sort,
         )
         return store.flow_runs.list(query, limit, next_token)
 
@@ -141,6 +155,47 @@ def flow_runs_router(deps: ApiDeps) -> APIGatewayHttpRouter:
     ) -> Page[Log]:
         store.flow_runs.get(run_id)
         return store.logs.read(run_id, limit, next_token)
+
+    return router
+
+
+def flow_run_views_router(deps: ApiDeps) -> APIGatewayHttpRouter:
+    """`/flow-runs/stats`, a run's state history and its retry (what the dashboard reads);
+    included before `flow_runs_router`, so `/flow-runs/stats` is not read as a run id."""
+    router = APIGatewayHttpRouter()
+    store = deps.store
+
+    @router.get(
+        "/flow-runs/stats",
+        tags=["flow-runs"],
+        operation_id="flowRunStats",
+        responses=answers(200),
+    )
+    def flow_run_stats(
+        after: datetime,
+        before: datetime,
+        flow_id: UUID | None = None,
+        deployment_id: UUID | None = None,
+    ) -> FlowRunStats:
+        return store.flow_runs.stats(after, before, flow_id, deployment_id)
+
+    @router.get(
+        "/flow-runs/<run_id>/states",
+        tags=["flow-runs"],
+        operation_id="listFlowRunStates",
+        responses=answers(200, 404),
+    )
+    def states_of(run_id: UUID) -> list[State]:
+        return store.flow_runs.states(run_id)
+
+    @router.post(
+        "/flow-runs/<run_id>/retry",
+        tags=["flow-runs"],
+        operation_id="retryFlowRun",
+        responses=answers(200, 404, 409),
+    )
+    def retry(run_id: UUID) -> OrchestrationResult:
+        return retry_flow_run(store, run_id, deps.clock())
 
     return router
 

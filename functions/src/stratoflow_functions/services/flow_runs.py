@@ -13,8 +13,9 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID, uuid4
 
-from stratoflow.orchestration import Proposer, cancel_target
+from stratoflow.orchestration import Decision, Plan, Proposer, cancel_target
 from stratoflow.orchestration.cancellation import CANCEL_MESSAGE
+from stratoflow.orchestration.plans import run_changes
 from stratoflow.schemas import (
     DecisionStatus,
     Deployment,
@@ -24,6 +25,7 @@ from stratoflow.schemas import (
     FlowRunHeartbeat,
     OrchestrationResult,
     State,
+    StateName,
     StateProposal,
     StateType,
 )
@@ -177,3 +179,40 @@ def heartbeat_flow_run(
 ) -> FlowRun:
     """Record that a run's process is alive; the answer carries its state (CANCELLING, say)."""
     return store.flow_runs.heartbeat(run_id, now, data.infrastructure_id)
+
+
+RETRYABLE_STATES = frozenset({StateType.FAILED, StateType.CRASHED, StateType.CANCELLED})
+"""A finished deployment run in one of these (TimedOut is a FAILED name) may be retried."""
+
+
+def retry_flow_run(store: Store, run_id: UUID, now: datetime) -> OrchestrationResult:
+    """Send a failed, crashed, cancelled or timed-out deployment run back to its work queue:
+    SCHEDULED `AwaitingRetry` due now, a forced transition with the kernel's bookkeeping
+    (`run_count` kept, `end_time` cleared).
+
+    Raises:
+        NotFoundError: No such run.
+        ConflictError: `not_retryable` (not a deployment run, or not in a retryable state);
+            `version_conflict` when the run moved meanwhile.
+    """
+    run = store.flow_runs.get(run_id).run
+    if run.state.type not in RETRYABLE_STATES or run.deployment_id is None or not run.work_queue:
+        raise ConflictError(
+            f"flow run {run_id} is {run.state.name or run.state.type.value}"
+            f"{'' if run.deployment_id else ' and not a deployment run'}: only failed, crashed,"
+            " cancelled or timed-out deployment runs can be retried",
+            code="not_retryable",
+        )
+    state = State(
+        type=StateType.SCHEDULED,
+        name=StateName.AWAITING_RETRY,
+        timestamp=now,
+        scheduled_time=now,
+        message="Retried by request",
+    )
+    update, books = run_changes(run.state, run.run_count, run.start_time, state, now)
+    update.update(end_time=None, expected_start_time=now, version=run.version + 1)
+    retried = run.model_copy(update=update)
+    decision = Decision(status=DecisionStatus.ACCEPT, state=state)
+    store.flow_runs.apply(Plan(decision=decision, current=run, run=retried, books=books))
+    return OrchestrationResult(status=DecisionStatus.ACCEPT, state=state, version=retried.version)

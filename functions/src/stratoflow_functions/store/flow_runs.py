@@ -10,21 +10,31 @@ two racing creates make one run and the loser reads the winner's run through the
 from __future__ import annotations
 
 from datetime import datetime
+from functools import reduce
 from uuid import UUID
 
 from pynamodb.exceptions import TransactWriteError
+from pynamodb.expressions.condition import Condition
 from pynamodb.transactions import TransactWrite
 
 from stratoflow.orchestration import Plan
 from stratoflow.schemas import (
     FlowRun,
     FlowRunFilter,
+    FlowRunSort,
+    FlowRunStats,
     InfrastructureType,
     OrchestrationResult,
     Page,
+    State,
     StateType,
 )
-from stratoflow_functions.errors import BadRequestError, ConflictError, NotFoundError
+from stratoflow_functions.errors import (
+    BadRequestError,
+    ConflictError,
+    NotFoundError,
+    UnprocessableError,
+)
 from stratoflow_functions.store.base import StoreContext, update_if
 from stratoflow_functions.store.failures import (
     TXN_CONDITION_FAILED as TXN_CONDITION_FAILED,
@@ -37,6 +47,7 @@ from stratoflow_functions.store.items import FlowRunItem, IdempotencyKeyItem
 from stratoflow_functions.store.keys import (
     AFTER_ANY_SUFFIX,
     ALL_RUNS_PARTITION,
+    STATE_SK_PREFIX,
     deployment_runs_partition,
     epoch,
     expiry,
@@ -50,9 +61,10 @@ from stratoflow_functions.store.keys import (
     timed,
 )
 from stratoflow_functions.store.leases import LeaseRenewal
-from stratoflow_functions.store.pages import all_of, readable
+from stratoflow_functions.store.pages import Query, all_of, query_items, readable
 from stratoflow_functions.store.plans import PlannedWrite, PlanWriter
 from stratoflow_functions.store.records import FlowRunRecord
+from stratoflow_functions.store.run_history import counter_moves, state_item
 from stratoflow_functions.store.run_items import (
     FLOW_RUN_SK,
     HEARTBEAT_STATES,
@@ -60,9 +72,12 @@ from stratoflow_functions.store.run_items import (
     flow_run_item,
     flow_run_record,
 )
+from stratoflow_functions.store.run_stats import read_stats, stats_scope
 from stratoflow_functions.store.shards import ItemPage, ShardedQuery, ShardLayout, query_shards
 
 IDEMPOTENCY_SK = "IDEMPOTENCY"
+MAX_STATES = 100
+"""How many of a run's latest states `GET /flow-runs/{id}/states` answers."""
 
 
 def check_version_step(version: int, expected_version: int) -> None:
@@ -97,10 +112,15 @@ class FlowRunRepository:
             ConflictError: `already_exists` when the id exists under another idempotency key.
         """
         self.shards.ensure_recorded()
-        if run.idempotency_key is None:
-            created = self._ctx.put_if_absent(flow_run_item(self._ctx.models, run))
-            return (run, True) if created else (self.get(run.id).run, False)
         return self._create_keyed(run, run.idempotency_key)
+
+    def _created_with(self, txn: TransactWrite, run: FlowRun) -> None:
+        """Add the run's Put, its first history item and its counters to `txn`."""
+        models, runs = self._ctx.models, self._ctx.models.flow_run
+        txn.save(flow_run_item(models, run), condition=runs.pk.does_not_exist())
+        txn.save(state_item(models, run))
+        for move in counter_moves(models, None, run):
+            txn.update(move.target, move.actions)
 
     def _key_item(self, run: FlowRun, key: str) -> IdempotencyKeyItem:
         start = max(run.created, run.expected_start_time or run.created)
@@ -111,20 +131,25 @@ class FlowRunRepository:
             expires_at=expiry(start, self._ctx.settings.run_retention_days),
         )
 
-    def _create_keyed(self, run: FlowRun, key: str) -> tuple[FlowRun, bool]:
-        keys, runs = self._ctx.models.idempotency_key, self._ctx.models.flow_run
+    def _create_keyed(self, run: FlowRun, key: str | None) -> tuple[FlowRun, bool]:
+        keys = self._ctx.models.idempotency_key
         # An expired key may linger (TTL deletes late); it must not block a new run.
         key_free = keys.pk.does_not_exist() | (keys.expires_at <= epoch(self._ctx.clock()))
         try:
             with dynamo_errors(), TransactWrite(connection=self._ctx.models.connection()) as txn:
-                txn.save(self._key_item(run, key), condition=key_free)
-                txn.save(flow_run_item(self._ctx.models, run), condition=runs.pk.does_not_exist())
+                if key is not None:
+                    txn.save(self._key_item(run, key), condition=key_free)
+                self._created_with(txn, run)
         except TransactWriteError as exc:
             return self._lost_create(run, key, exc), False
         return run, True
 
-    def _lost_create(self, run: FlowRun, key: str, exc: TransactWriteError) -> FlowRun:
+    def _lost_create(self, run: FlowRun, key: str | None, exc: TransactWriteError) -> FlowRun:
         codes = cancellation_codes(exc)
+        if key is None:
+            if codes and codes[0] == TXN_CONDITION_FAILED:
+                return self.get(run.id).run
+            raise exc
         if not codes or codes[0] != TXN_CONDITION_FAILED:
             if TXN_CONDITION_FAILED in codes:
                 raise ConflictError(f"flow run {run.id} exists", code="already_exists") from exc
@@ -169,8 +194,53 @@ class FlowRunRepository:
         check_version_step(plan.run.version, plan.expected_version)
         self.shards.ensure_recorded()
         item = flow_run_item(self._ctx.models, plan.run, transition_id, result)
-        write = PlannedWrite(plan, item, registry_of=plan.run.id, what=f"flow run {plan.run.id}")
-        return PlanWriter(self._ctx).apply(write)
+        try:
+            return PlanWriter(self._ctx).apply(self._planned(plan, item, counted=True))
+        except ConflictError:
+            if not self._uncounted(plan.run.id, plan.expected_version):
+                raise
+        # A run stored before the counters existed: count it from now on (nothing to take off).
+        return PlanWriter(self._ctx).apply(self._planned(plan, item, counted=False))
+
+    def _planned(self, plan: Plan[FlowRun], item: FlowRunItem, *, counted: bool) -> PlannedWrite:
+        """The run's Put with its history item and counter moves, in one transaction."""
+        assert plan.run is not None
+        models, runs = self._ctx.models, self._runs
+        moves = counter_moves(models, plan.current if counted else None, plan.run)
+        marked = runs.stats_bucket.exists() if counted else runs.stats_bucket.does_not_exist()
+        return PlannedWrite(
+            plan,
+            item,
+            registry_of=plan.run.id,
+            what=f"flow run {plan.run.id}",
+            side_puts=(state_item(models, plan.run),),
+            side_updates=tuple((move.target, move.actions) for move in moves),
+            run_condition=marked,
+        )
+
+    def _uncounted(self, run_id: UUID, version: int) -> bool:
+        """Whether the stored run is at `version` but not in the counters (written before)."""
+        found = self._ctx.find(flow_run_pk(run_id), FLOW_RUN_SK, self._runs)
+        return found is not None and found.version == version and found.stats_bucket is None
+
+    def states(self, run_id: UUID) -> list[State]:
+        """The run's last `MAX_STATES` states, oldest first (its current one alone for a run
+        stored before the history existed).
+
+        Raises:
+            NotFoundError: No such run.
+        """
+        run = self.get(run_id).run
+        cls = self._ctx.models.flow_run_state
+        query = Query(
+            flow_run_pk(run_id),
+            range_condition=cls.sk.startswith(STATE_SK_PREFIX),
+            newest_first=True,
+            consistent=True,
+        )
+        items, _ = query_items(cls, query, self._ctx.clock(), MAX_STATES, None)
+        states = readable(reversed(items), lambda item: State.model_validate_json(item.data))
+        return states or [run.state]
 
     def heartbeat(self, run_id: UUID, now: datetime, infrastructure_id: str | None) -> FlowRun:
         """Record a heartbeat (never touching `version`), renew the concurrency-slot leases
@@ -249,6 +319,21 @@ class FlowRunRepository:
         items, token = self.query(_list_query(self._runs, filter), limit, next_token)
         return Page[FlowRun](items=readable(items, flow_run_from_item), next_token=token)
 
+    def stats(
+        self,
+        after: datetime,
+        before: datetime,
+        flow_id: UUID | None = None,
+        deployment_id: UUID | None = None,
+    ) -> FlowRunStats:
+        """Exact run counts by state type, per hour of expected start, in [after, before).
+
+        Raises:
+            UnprocessableError: `invalid_range`, `range_too_large`.
+        """
+        scope = stats_scope(flow_id, deployment_id)
+        return read_stats(self._ctx, self.shards.read_shards(), scope, after, before)
+
     def query(
         self, query: ShardedQuery, limit: int, next_token: str | None
     ) -> ItemPage[FlowRunItem]:
@@ -263,6 +348,8 @@ class FlowRunRepository:
 
 def _list_query(item: type[FlowRunItem], filter: FlowRunFilter) -> ShardedQuery:
     """The index that serves `filter` best, and a filter expression for the rest of it."""
+    if list_sort(filter) is not FlowRunSort.CREATED:
+        return _by_expected_start(item, filter)
     state = filter.state.value if filter.state else None
     flow = str(filter.flow_id) if filter.flow_id else None
     if filter.deployment_id is not None:
@@ -274,11 +361,58 @@ def _list_query(item: type[FlowRunItem], filter: FlowRunFilter) -> ShardedQuery:
     elif filter.flow_id is not None:
         index, partition = "gsi3", flow_runs_partition(filter.flow_id)
         extra = None if state is None else item.state_type == state
-    elif state is not None:
-        index, partition, extra = "gsi4", state_runs_partition(state), None
     else:
-        index, partition, extra = "gsi5", ALL_RUNS_PARTITION, None
-    lower = None if filter.created_after is None else time_key(filter.created_after)
-    before = filter.created_before
-    upper = None if before is None else time_key(before) + AFTER_ANY_SUFFIX
+        # `list_sort` answers CREATED without a flow or deployment only for a state filter.
+        index, partition, extra = "gsi4", state_runs_partition(state or ""), None
+    lower, upper = _bounds(filter.created_after, filter.created_before)
+    extra = all_of(extra, _tags_filter(item, filter.tags))
     return ShardedQuery(partition, index, lower, upper, extra, newest_first=True)
+
+
+def list_sort(filter: FlowRunFilter) -> FlowRunSort:
+    """The order a list is served in: as asked, else by creation for a state, flow or
+    deployment filter without an expected-start bound, else by expected start.
+
+    Raises:
+        UnprocessableError: `invalid_sort`: by creation over every run (no index holds it).
+    """
+    narrowed = filter.state or filter.flow_id or filter.deployment_id
+    if filter.sort is FlowRunSort.CREATED and not narrowed:
+        raise UnprocessableError(
+            "sort=created needs a state, flow_id or deployment_id filter", code="invalid_sort"
+        )
+    if filter.sort is not None:
+        return filter.sort
+    bounded = filter.expected_start_after or filter.expected_start_before
+    return FlowRunSort.CREATED if narrowed and not bounded else FlowRunSort.EXPECTED_START
+
+
+def _bounds(after: datetime | None, before: datetime | None) -> tuple[str | None, str | None]:
+    lower = None if after is None else time_key(after)
+    upper = None if before is None else time_key(before) + AFTER_ANY_SUFFIX
+    return lower, upper
+
+
+def _tags_filter(item: type[FlowRunItem], tags: list[str] | None) -> Condition | None:
+    """Any of `tags` (runs stored before tags were an attribute match none)."""
+    if not tags:
+        return None
+    return reduce(lambda left, right: left | right, [item.tags.contains(tag) for tag in tags])
+
+
+def _by_expected_start(item: type[FlowRunItem], filter: FlowRunFilter) -> ShardedQuery:
+    """Every run (gsi5) by expected start; the other filters are filter expressions."""
+    created = all_of(
+        None if filter.created_after is None else item.created >= time_key(filter.created_after),
+        None if filter.created_before is None else item.created <= time_key(filter.created_before),
+    )
+    extra = all_of(
+        None if filter.state is None else item.state_type == filter.state.value,
+        None if filter.flow_id is None else item.flow_id == str(filter.flow_id),
+        None if filter.deployment_id is None else item.deployment_id == str(filter.deployment_id),
+        _tags_filter(item, filter.tags),
+        created,
+    )
+    lower, upper = _bounds(filter.expected_start_after, filter.expected_start_before)
+    newest_first = filter.sort is not FlowRunSort.EXPECTED_START_ASC
+    return ShardedQuery(ALL_RUNS_PARTITION, "gsi5", lower, upper, extra, newest_first=newest_first)

@@ -178,7 +178,7 @@ class FlowRunItem(RunItem):
         "gsi2": "DEPLOYMENT#{deployment_id}#RUNS / {created}#{id}: a deployment's runs",
         "gsi3": "FLOW#{flow_id}#RUNS / {created}#{id}: a flow's runs",
         "gsi4": "RUNS#{state_type} / {created}#{id}: runs in a state type",
-        "gsi5": "RUNS / {created}#{id}: every run",
+        "gsi5": "RUNS / {expected start, else created}#{id}: every run",
     }
 
     flow_id = UnicodeAttribute()
@@ -188,6 +188,9 @@ class FlowRunItem(RunItem):
     infrastructure = UnicodeAttribute(null=True)
     heartbeat = UnicodeAttribute(null=True)
     infrastructure_id = UnicodeAttribute(null=True)
+    tags = UnicodeSetAttribute(null=True)
+    stats_bucket = UnicodeAttribute(null=True)
+    """The hour bucket the run is counted in (`run_stats`); absent on runs from before."""
     gsi1pk = UnicodeAttribute(null=True)
     gsi1sk = UnicodeAttribute(null=True)
     gsi2pk = UnicodeAttribute(null=True)
@@ -327,10 +330,43 @@ class AgentItem(TableItem):
     """An agent as last seen: `AGENT#{id}` / `AGENT`; `data` is the `Agent`."""
 
     ENTITY = "agent"
+    INDEXES = {"gsi1": "AGENTS / {last heartbeat}#{id}: every agent, by last heartbeat"}
 
     id = UnicodeAttribute()
     work_queue = UnicodeAttribute()
     data = UnicodeAttribute()
+    gsi1pk = UnicodeAttribute(null=True)
+    gsi1sk = UnicodeAttribute(null=True)
+    gsi1 = Gsi1()
+
+
+class FlowRunStateItem(TableItem):
+    """One state of a flow run's history: `FLOW_RUN#{id}` / `STATE#{version}`; `data` is the
+    `State`. Written in the transaction that moves the run to it."""
+
+    ENTITY = "flow_run_state"
+
+    data = UnicodeAttribute()
+
+
+class RunStatsItem(TableItem):
+    """Run counters of one scope, shard and hour: `RUN_STATS#{scope}[#{s}]` / `{hour}`.
+
+    One number per state type (attribute names are the state types), moved by `ADD` in the
+    transaction of every state change that changes a run's type or hour bucket.
+    """
+
+    ENTITY = "run_stats"
+
+    scheduled = NumberAttribute(null=True, attr_name="SCHEDULED")
+    pending = NumberAttribute(null=True, attr_name="PENDING")
+    running = NumberAttribute(null=True, attr_name="RUNNING")
+    completed = NumberAttribute(null=True, attr_name="COMPLETED")
+    failed = NumberAttribute(null=True, attr_name="FAILED")
+    crashed = NumberAttribute(null=True, attr_name="CRASHED")
+    cancelling = NumberAttribute(null=True, attr_name="CANCELLING")
+    cancelled = NumberAttribute(null=True, attr_name="CANCELLED")
+    paused = NumberAttribute(null=True, attr_name="PAUSED")
 
 
 class TowelCursorItem(TableItem):
@@ -363,6 +399,8 @@ ENTITY_CLASSES: tuple[type[TableItem], ...] = (
     ApiKeyItem,
     WorkQueueItem,
     AgentItem,
+    FlowRunStateItem,
+    RunStatsItem,
     TowelCursorItem,
     SweepMarkItem,
 )

@@ -180,3 +180,32 @@ def task_runs_partition(flow_run_id: UUID) -> str:
 def api_key_id_partition(key_id: UUID) -> str:
     """gsi2 partition that finds an API key by id (for revoke)."""
     return f"API_KEY_ID#{key_id}"
+
+
+AGENTS_PARTITION = "AGENTS"
+"""gsi1 partition of every agent, by last heartbeat."""
+STATE_SK_PREFIX = "STATE#"
+"""Sort-key prefix of a flow run's state-history items (in the run's own partition)."""
+
+
+def state_sk(version: int) -> str:
+    """Sort key of the state a flow run entered at `version` (fixed width: lexical order)."""
+    return f"{STATE_SK_PREFIX}{version:010d}"
+
+
+STATS_BUCKET_SECONDS = 3600
+"""The width of a run-count bucket: one hour of expected start time."""
+
+
+def stats_bucket(value: datetime) -> str:
+    """The hour bucket (a fixed-width time key) that `value` falls in."""
+    hour = value.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    return time_key(hour)
+
+
+def stats_partition(scope: str) -> str:
+    """Table partition of a scope's run counters (before `sharded`).
+
+    `scope` is `RUNS` (every run), `FLOW#{id}` or `DEPLOYMENT#{id}`.
+    """
+    return f"RUN_STATS#{scope}"

@@ -27,10 +27,12 @@ from stratoflow_functions.store.items import (
     DeploymentItem,
     FlowItem,
     FlowRunItem,
+    FlowRunStateItem,
     IdempotencyKeyItem,
     IndexLayoutItem,
     LeaseRegistryItem,
     LogChunkItem,
+    RunStatsItem,
     SweepMarkItem,
     TableItem,
     TaskRunItem,
@@ -66,6 +68,8 @@ class Models:
     api_key: type[ApiKeyItem]
     work_queue: type[WorkQueueItem]
     agent: type[AgentItem]
+    flow_run_state: type[FlowRunStateItem]
+    run_stats: type[RunStatsItem]
     towel_cursor: type[TowelCursorItem]
     sweep_mark: type[SweepMarkItem]
 
@@ -125,6 +129,8 @@ def build_models(settings: Settings) -> Models:
         api_key=_bind(ApiKeyItem, root),
         work_queue=_bind(WorkQueueItem, root),
         agent=_bind(AgentItem, root),
+        flow_run_state=_bind(FlowRunStateItem, root),
+        run_stats=_bind(RunStatsItem, root),
         towel_cursor=_bind(TowelCursorItem, root),
         sweep_mark=_bind(SweepMarkItem, root),
     )

@@ -26,6 +26,7 @@ from stratoflow_functions.store.keys import (
     shard_of,
     sharded,
     state_runs_partition,
+    stats_bucket,
     task_run_pk,
     task_runs_partition,
     time_key,
@@ -42,6 +43,12 @@ HEARTBEAT_STATES = frozenset({StateType.PENDING, StateType.RUNNING, StateType.CA
 def due_time(run: FlowRun) -> datetime:
     """When a SCHEDULED run should start: its scheduled time, else its expected start."""
     return run.state.scheduled_time or run.expected_start_time or run.created
+
+
+def start_mark(run: FlowRun) -> datetime:
+    """What the all-runs index and the run counters order a run by: its expected start, else
+    its creation."""
+    return run.expected_start_time or run.created
 
 
 def heartbeat_mark(run: FlowRun) -> datetime:
@@ -105,6 +112,8 @@ def flow_run_item(
         transition_id=_optional(transition_id),
         result=None if result is None else result.model_dump_json(),
         created=time_key(run.created),
+        tags=set(run.tags) or None,
+        stats_bucket=stats_bucket(start_mark(run)),
         data=run.model_dump_json(exclude={"heartbeat", "infrastructure_id"}),
         expires_at=_finished_expiry(
             models, run.end_time, run.state.timestamp, run.state.is_terminal
@@ -118,7 +127,7 @@ def flow_run_item(
         gsi4pk=sharded(state_runs_partition(run.state.type.value), shard),
         gsi4sk=created,
         gsi5pk=sharded(ALL_RUNS_PARTITION, shard),
-        gsi5sk=created,
+        gsi5sk=timed(start_mark(run), run.id),
     )
 
 

@@ -23,12 +23,14 @@ from stratoflow.schemas import (
 from stratoflow.schemas.common import Name
 from stratoflow_functions.store.base import StoreContext
 from stratoflow_functions.store.failures import dynamo_errors
-from stratoflow_functions.store.items import WorkQueueItem
+from stratoflow_functions.store.items import AgentItem, WorkQueueItem
 from stratoflow_functions.store.keys import (
+    AGENTS_PARTITION,
     WORK_QUEUES_PARTITION,
     agent_pk,
     parse_time,
     time_key,
+    timed,
     work_queue_pk,
 )
 from stratoflow_functions.store.pages import Query, query_items, readable
@@ -132,7 +134,25 @@ class AgentRepository:
             id=str(agent_id),
             work_queue=agent.work_queue,
             data=agent.model_dump_json(),
+            gsi1pk=AGENTS_PARTITION,
+            gsi1sk=timed(now, agent_id),
         )
         with dynamo_errors():
             item.save()
         return agent
+
+    def list(self, limit: int, next_token: str | None) -> Page[Agent]:
+        """Agents, the most recently seen first (agents that have not beaten since this
+        index existed are listed from their next heartbeat).
+
+        Raises:
+            BadRequestError: `invalid_next_token`.
+        """
+        cls = self._ctx.models.agent
+        query = Query(AGENTS_PARTITION, "gsi1", newest_first=True)
+        items, token = query_items(cls, query, self._ctx.clock(), limit, next_token)
+        return Page[Agent](items=readable(items, _agent), next_token=token)
+
+
+def _agent(item: AgentItem) -> Agent:
+    return Agent.model_validate_json(item.data)

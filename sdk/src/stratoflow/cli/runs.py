@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from uuid import UUID
 
 import click
@@ -17,7 +18,7 @@ from stratoflow.cli._common import (
     when,
 )
 from stratoflow.client import StratoflowClient
-from stratoflow.schemas import MAX_PAGE_SIZE, FlowRun, FlowRunFilter, Log, StateType
+from stratoflow.schemas import MAX_PAGE_SIZE, FlowRun, FlowRunFilter, FlowRunSort, Log, StateType
 
 FOLLOW_POLL_SECONDS = 2.0
 
@@ -42,13 +43,32 @@ def runs() -> None:
 @runs.command("ls")
 @click.option("--state", type=click.Choice([s.value for s in StateType], case_sensitive=False))
 @click.option("--flow", "flow", help="A flow name or id.")
+@click.option("--tag", "tags", multiple=True, help="Only runs with this tag (repeat: any of).")
+@click.option(
+    "--upcoming", is_flag=True, help="Scheduled runs expected to start later, soonest first."
+)
 @click.option("--limit", type=click.IntRange(1, MAX_PAGE_SIZE), default=20, show_default=True)
 @click.pass_context
-def ls(ctx: click.Context, state: str | None, flow: str | None, limit: int) -> None:
-    """List flow runs, newest first."""
+def ls(
+    ctx: click.Context,
+    state: str | None,
+    flow: str | None,
+    tags: tuple[str, ...],
+    upcoming: bool,
+    limit: int,
+) -> None:
+    """List flow runs expected to start before now, latest first (`--upcoming`: the rest)."""
+    now = datetime.now(UTC)
     with client_from(ctx) as client, handle_errors("listing flow runs"):
         flow_id = _flow_id(client, flow) if flow else None
-        flt = FlowRunFilter(state=StateType(state.upper()) if state else None, flow_id=flow_id)
+        flt = FlowRunFilter(
+            state=StateType(state.upper()) if state else None,
+            flow_id=flow_id,
+            tags=list(tags) or None,
+            expected_start_after=now if upcoming else None,
+            expected_start_before=None if upcoming else now,
+            sort=FlowRunSort.EXPECTED_START_ASC if upcoming else FlowRunSort.EXPECTED_START,
+        )
         page = client.list_flow_runs(flt, limit=limit)
     rows = [_run_row(run) for run in page.items]
     click.echo(table(["ID", "NAME", "FLOW", "STATE", "STARTED", "DURATION"], rows))

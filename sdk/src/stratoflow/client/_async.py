@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
@@ -48,12 +49,14 @@ from stratoflow.schemas import (
     FlowRunCreate,
     FlowRunFilter,
     FlowRunHeartbeat,
+    FlowRunStats,
     Health,
     Log,
     LogCreate,
     LogsWritten,
     OrchestrationResult,
     Page,
+    State,
     StateProposal,
     TaskRun,
     TaskRunBatch,
@@ -219,6 +222,30 @@ class AsyncStratoflowClient:
     ) -> FlowRun:
         """Say a flow run is alive; the returned state tells the engine if it is CANCELLING."""
         return await self.send(routes.heartbeat_flow_run(flow_run_id, body or FlowRunHeartbeat()))
+
+    async def flow_run_stats(
+        self,
+        after: datetime,
+        before: datetime,
+        flow_id: Id | None = None,
+        deployment_id: Id | None = None,
+    ) -> FlowRunStats:
+        """Exact flow-run counts by state type, per hour of expected start, in [after, before)."""
+        return await self.send(routes.flow_run_stats(after, before, flow_id, deployment_id))
+
+    async def list_flow_run_states(self, flow_run_id: Id) -> list[State]:
+        """A flow run's state history (its last 100 states), oldest first."""
+        return await self.send(routes.list_flow_run_states(flow_run_id))
+
+    async def retry_flow_run(self, flow_run_id: Id) -> OrchestrationResult:
+        """Send a failed, crashed, cancelled or timed-out deployment run back to its queue."""
+        return await self.send(routes.retry_flow_run(flow_run_id))
+
+    async def list_agents(
+        self, limit: int | None = None, next_token: str | None = None
+    ) -> Page[Agent]:
+        """One page of agents, the most recently seen first."""
+        return await self.send(routes.list_agents(limit, next_token))
 
     async def cancel_flow_run(self, flow_run_id: Id) -> OrchestrationResult:
         """Cancel a flow run (RUNNING runs become CANCELLING, then CANCELLED)."""

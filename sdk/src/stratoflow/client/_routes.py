@@ -7,6 +7,7 @@ wrappers over these builders.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -35,12 +36,14 @@ from stratoflow.schemas import (
     FlowRunCreate,
     FlowRunFilter,
     FlowRunHeartbeat,
+    FlowRunStats,
     Health,
     Log,
     LogCreate,
     LogsWritten,
     OrchestrationResult,
     Page,
+    State,
     StateProposal,
     TaskRun,
     TaskRunBatch,
@@ -139,8 +142,34 @@ def list_flow_runs(
 ) -> Call[Page[FlowRun]]:
     """`GET /flow-runs` with filters."""
     filters = flt.model_dump(exclude_none=True) if flt else {}
+    if "tags" in filters:
+        filters["tags"] = ",".join(filters["tags"]) or None
     params = query(**filters, limit=limit, next_token=next_token)
     return Call("GET", "/flow-runs", model(Page[FlowRun]), params=params)
+
+
+def flow_run_stats(
+    after: datetime, before: datetime, flow_id: Id | None, deployment_id: Id | None
+) -> Call[FlowRunStats]:
+    """`GET /flow-runs/stats`: exact counts by state type, per hour of expected start."""
+    params = query(after=after, before=before, flow_id=flow_id, deployment_id=deployment_id)
+    return Call("GET", "/flow-runs/stats", model(FlowRunStats), params=params)
+
+
+def list_flow_run_states(flow_run_id: Id) -> Call[list[State]]:
+    """`GET /flow-runs/{id}/states`: the run's state history, oldest first."""
+    return Call("GET", f"/flow-runs/{flow_run_id}/states", adapter(list[State]))
+
+
+def retry_flow_run(flow_run_id: Id) -> Call[OrchestrationResult]:
+    """`POST /flow-runs/{id}/retry`: a finished deployment run back to its work queue."""
+    return Call("POST", f"/flow-runs/{flow_run_id}/retry", model(OrchestrationResult))
+
+
+def list_agents(limit: int | None, next_token: str | None) -> Call[Page[Agent]]:
+    """`GET /agents`: the most recently seen first."""
+    params = query(limit=limit, next_token=next_token)
+    return Call("GET", "/agents", page(Agent), params=params)
 
 
 def read_flow_run(flow_run_id: Id) -> Call[FlowRun]:

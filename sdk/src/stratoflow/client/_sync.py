@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
@@ -49,12 +50,14 @@ from stratoflow.schemas import (
     FlowRunCreate,
     FlowRunFilter,
     FlowRunHeartbeat,
+    FlowRunStats,
     Health,
     Log,
     LogCreate,
     LogsWritten,
     OrchestrationResult,
     Page,
+    State,
     StateProposal,
     TaskRun,
     TaskRunBatch,
@@ -212,6 +215,28 @@ class StratoflowClient:
     def heartbeat_flow_run(self, flow_run_id: Id, body: FlowRunHeartbeat | None = None) -> FlowRun:
         """Say a flow run is alive; the returned state tells the engine if it is CANCELLING."""
         return self.send(routes.heartbeat_flow_run(flow_run_id, body or FlowRunHeartbeat()))
+
+    def flow_run_stats(
+        self,
+        after: datetime,
+        before: datetime,
+        flow_id: Id | None = None,
+        deployment_id: Id | None = None,
+    ) -> FlowRunStats:
+        """Exact flow-run counts by state type, per hour of expected start, in [after, before)."""
+        return self.send(routes.flow_run_stats(after, before, flow_id, deployment_id))
+
+    def list_flow_run_states(self, flow_run_id: Id) -> list[State]:
+        """A flow run's state history (its last 100 states), oldest first."""
+        return self.send(routes.list_flow_run_states(flow_run_id))
+
+    def retry_flow_run(self, flow_run_id: Id) -> OrchestrationResult:
+        """Send a failed, crashed, cancelled or timed-out deployment run back to its queue."""
+        return self.send(routes.retry_flow_run(flow_run_id))
+
+    def list_agents(self, limit: int | None = None, next_token: str | None = None) -> Page[Agent]:
+        """One page of agents, the most recently seen first."""
+        return self.send(routes.list_agents(limit, next_token))
 
     def cancel_flow_run(self, flow_run_id: Id) -> OrchestrationResult:
         """Cancel a flow run (RUNNING runs become CANCELLING, then CANCELLED)."""

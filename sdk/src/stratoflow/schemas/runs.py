@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
@@ -75,6 +76,17 @@ class FlowRun(BaseModel):
     updated: datetime
 
 
+class FlowRunSort(StrEnum):
+    """Orders of `GET /flow-runs`."""
+
+    CREATED = "created"
+    """Newest created first."""
+    EXPECTED_START = "expected_start"
+    """Latest expected start (else creation) first."""
+    EXPECTED_START_ASC = "expected_start_asc"
+    """Earliest expected start first (upcoming runs)."""
+
+
 class FlowRunFilter(BaseModel):
     """Query parameters of `GET /flow-runs`."""
 
@@ -83,6 +95,18 @@ class FlowRunFilter(BaseModel):
     deployment_id: UUID | None = None
     created_after: datetime | None = None
     created_before: datetime | None = None
+    expected_start_after: datetime | None = Field(
+        default=None, description="expected start (else creation) at or after this time"
+    )
+    expected_start_before: datetime | None = Field(
+        default=None, description="expected start (else creation) at or before this time"
+    )
+    tags: list[Tag] | None = Field(default=None, max_length=32, description="any of these tags")
+    sort: FlowRunSort | None = Field(
+        default=None,
+        description="order; default `created` with a state, flow or deployment filter and no "
+        "expected-start bound, else `expected_start`",
+    )
 
 
 class TaskRunCreate(BaseModel):
@@ -230,6 +254,23 @@ class ConcurrencyLimit(ConcurrencyLimitUpdate):
     created: datetime
 
 
+class StatsBucket(BaseModel):
+    """Runs whose expected start (else creation) falls in one bucket, by state type."""
+
+    start: datetime
+    by_state: dict[StateType, int]
+
+
+class FlowRunStats(BaseModel):
+    """Exact run counts by state type, in total and per time bucket (`GET /flow-runs/stats`)."""
+
+    after: datetime
+    before: datetime
+    bucket_seconds: int
+    by_state: dict[StateType, int]
+    buckets: list[StatsBucket]
+
+
 __all__ = [
     "Agent",
     "AgentHeartbeat",
@@ -243,6 +284,9 @@ __all__ = [
     "FlowRunCreate",
     "FlowRunFilter",
     "FlowRunHeartbeat",
+    "FlowRunSort",
+    "FlowRunStats",
+    "StatsBucket",
     "TaskRun",
     "TaskRunBatch",
     "TaskRunBatchItem",
