@@ -77,3 +77,16 @@ export interface Page<T> {
   items: T[];
   next_token: string | null;
 }
+
+/** Every item of a paginated route, following `next_token` for at most `maxPages` pages. */
+export async function getAll<T>(path: string, query: Query = {}, maxPages = 10): Promise<Page<T>> {
+  const items: T[] = [];
+  let token: string | null = null;
+  for (let page = 0; page < maxPages; page++) {
+    const got: Page<T> = await get<Page<T>>(path, { ...query, next_token: token });
+    items.push(...got.items);
+    token = got.next_token;
+    if (!token) break;
+  }
+  return { items, next_token: token };
+}

@@ -75,3 +75,36 @@ export function Field({ label, children }: { label: string; children: ComponentC
     </label>
   );
 }
+
+export interface Pager {
+  /** The `next_token` of the page shown (undefined: the first page). */
+  token: string | undefined;
+  /** The page number shown, from 1. */
+  number: number;
+  next: (token: string) => void;
+  previous: () => void;
+}
+
+/** Next/previous over `next_token` pages; back to the first page when `key` (the filters) changes. */
+export function usePager(key: string): Pager {
+  const [at, setAt] = useState<{ key: string; tokens: string[] }>({ key, tokens: [] });
+  const tokens = at.key === key ? at.tokens : [];
+  return {
+    token: tokens[tokens.length - 1],
+    number: tokens.length + 1,
+    next: (token) => setAt({ key, tokens: [...tokens, token] }),
+    previous: () => setAt({ key, tokens: tokens.slice(0, -1) }),
+  };
+}
+
+/** "Previous" / "Next" buttons under a table of one page. */
+export function PagerNav({ pager, nextToken, what }: { pager: Pager; nextToken: string | null | undefined; what: string }) {
+  if (pager.number === 1 && !nextToken) return null;
+  return (
+    <nav class="pager" aria-label={`${what} pages`}>
+      <button type="button" onClick={pager.previous} disabled={pager.number === 1}>Previous</button>
+      <span>page {pager.number}</span>
+      <button type="button" onClick={() => nextToken && pager.next(nextToken)} disabled={!nextToken}>Next</button>
+    </nav>
+  );
+}

@@ -16,6 +16,12 @@ export function kindOf(schema: JsonSchema): Kind {
   return type === "string" || type === "integer" || type === "number" || type === "boolean" ? type : "json";
 }
 
+/** Whether a property takes null (Optional[x]): an empty field then sends nothing, not "". */
+export function allowsNull(schema: JsonSchema): boolean {
+  const types = Array.isArray(schema.type) ? schema.type : [schema.type];
+  return types.includes("null") || !!schema.anyOf?.some((option) => option.type === "null") || schema.default === null;
+}
+
 /** The parameter value of a form field's text, or an error message. */
 export function parseValue(kind: Kind, text: string, schema: JsonSchema): { value?: unknown; error?: string } {
   if (kind === "boolean") return { value: text === "true" };
@@ -75,7 +81,7 @@ export function ParameterForm({ schema, defaults, onSubmit, busy }: Props) {
     for (const name of names) {
       const text = texts[name] ?? "";
       const required = schema?.required?.includes(name);
-      if (text === "" && !required && kindOf(properties[name]) !== "string") continue;
+      if (text === "" && !required && (kindOf(properties[name]) !== "string" || allowsNull(properties[name]))) continue;
       const parsed = parseValue(kindOf(properties[name]), text, properties[name]);
       if (parsed.error) found[name] = parsed.error;
       else parameters[name] = parsed.value;

@@ -1,14 +1,15 @@
 // Deployments: schedules in words, next runs, pause/resume, Run now with the parameter form.
 import { useState } from "preact/hooks";
 import { get, post, type Page } from "../api";
-import { Loading, Problem, useLoad } from "../components";
+import { Loading, PagerNav, Problem, useLoad, usePager } from "../components";
 import { when } from "../format";
 import { ParameterForm } from "../schema_form";
 import { describeSchedule } from "../schedule";
 import type { Deployment, FlowRun } from "../types";
 
 export function DeploymentsPage() {
-  const deployments = useLoad(() => get<Page<Deployment>>("/deployments", { limit: 200 }), []);
+  const pager = usePager("");
+  const deployments = useLoad(() => get<Page<Deployment>>("/deployments", { limit: 20, next_token: pager.token }), [pager.token]);
   return (
     <main id="main">
       <h1>Deployments</h1>
@@ -18,6 +19,7 @@ export function DeploymentsPage() {
         <DeploymentCard key={deployment.id} deployment={deployment} onChange={deployments.reload} />
       ))}
       {deployments.data && !deployments.data.items.length && <p class="muted">No deployments.</p>}
+      {deployments.data && <PagerNav pager={pager} nextToken={deployments.data.next_token} what="Deployments" />}
     </main>
   );
 }
@@ -32,7 +34,7 @@ function DeploymentCard({ deployment, onChange }: { deployment: Deployment; onCh
   const [message, setMessage] = useState<string>();
   const [busy, setBusy] = useState(false);
   const upcoming = useLoad(() => get<Page<FlowRun>>("/flow-runs", {
-    deployment_id: deployment.id, state: "SCHEDULED", limit: 50, sort: "EXPECTED_START_ASC",
+    deployment_id: deployment.id, state: "SCHEDULED", limit: 50, sort: "expected_start_asc",
     expected_start_after: new Date().toISOString(),
   }), [deployment.id, message]);
   const toggle = () => post(`/deployments/${deployment.id}/${deployment.paused ? "resume" : "pause"}`).then(onChange, (err: Error) => setMessage(err.message));

@@ -1,13 +1,14 @@
 // Flows, with the versions their deployments and recent runs name.
 import { get, type Page } from "../api";
-import { Loading, Problem, useLoad } from "../components";
+import { Loading, PagerNav, Problem, useLoad, usePager } from "../components";
 import { when } from "../format";
 import type { Deployment, Flow, FlowRun } from "../types";
 
 export function FlowsPage() {
-  const flows = useLoad(() => get<Page<Flow>>("/flows", { limit: 200 }), []);
+  const pager = usePager("");
+  const flows = useLoad(() => get<Page<Flow>>("/flows", { limit: 50, next_token: pager.token }), [pager.token]);
   const deployments = useLoad(() => get<Page<Deployment>>("/deployments", { limit: 200 }), []);
-  const runs = useLoad(() => get<Page<FlowRun>>("/flow-runs", { limit: 200 }), []);
+  const runs = useLoad(() => get<Page<FlowRun>>("/flow-runs", { limit: 200, sort: "expected_start" }), []);
   const versions = (flow: Flow) => {
     const found = new Set<string>();
     for (const d of deployments.data?.items ?? []) if (d.flow_id === flow.id && d.flow_version) found.add(d.flow_version);
@@ -36,6 +37,7 @@ export function FlowsPage() {
           </tbody>
         </table>
       )}
+      {flows.data && <PagerNav pager={pager} nextToken={flows.data.next_token} what="Flows" />}
     </main>
   );
 }

@@ -1,7 +1,7 @@
 // One flow run: parameters, state history, task-run timeline, logs (live tail, level filter),
 // where it runs (with a console link), task failures, Cancel and Retry.
 import { useState } from "preact/hooks";
-import { ApiError, get, post, type Page } from "../api";
+import { ApiError, get, getAll, post } from "../api";
 import { Json, Loading, Problem, Section, StateBadge, useLoad } from "../components";
 import { LEVELS, duration, levelName, when } from "../format";
 import { Gantt } from "../gantt";
@@ -14,8 +14,13 @@ const RETRYABLE = new Set(["FAILED", "CRASHED", "CANCELLED"]);
 export function RunPage({ id }: { id: string }) {
   const run = useLoad(() => get<FlowRun>(`/flow-runs/${id}`), [id], 5000);
   const live = run.data ? !TERMINAL.has(run.data.state.type) : true;
-  const tasks = useLoad(() => get<Page<TaskRun>>(`/flow-runs/${id}/task-runs`, { limit: 200 }), [id, live], live ? 5000 : undefined);
-  const states = useLoad(() => get<Page<State> | State[]>(`/flow-runs/${id}/states`), [id, run.data?.state.timestamp]);
+  const tasks = useLoad(() => getAll<TaskRun>(`/flow-runs/${id}/task-runs`, { limit: 200 }), [id, live], live ? 5000 : undefined);
+  // The history is written by the stream consumer (about a second behind the run): polled
+  // until its last state is the run's.
+  const [historyBehind, setHistoryBehind] = useState(true);
+  const states = useLoad(() => get<State[]>(`/flow-runs/${id}/states`), [id, historyBehind], historyBehind ? 1500 : undefined);
+  const caughtUp = !!states.data?.length && states.data[states.data.length - 1].timestamp === run.data?.state.timestamp;
+  if (caughtUp === historyBehind) setHistoryBehind(!caughtUp);
   const [message, setMessage] = useState<string>();
   const act = (action: "cancel" | "retry") => {
     post(`/flow-runs/${id}/${action}`).then(
@@ -27,7 +32,7 @@ export function RunPage({ id }: { id: string }) {
     return <main id="main"><h1>Flow run</h1><Problem error={run.error} what="Flow run" /><Loading when={!run.error} /></main>;
   }
   const flowRun = run.data;
-  const history = states.data ? (Array.isArray(states.data) ? states.data : states.data.items) : undefined;
+  const history = states.data;
   return (
     <main id="main">
       <h1>{flowRun.name} <StateBadge type={flowRun.state.type} name={flowRun.state.name} /></h1>
@@ -84,7 +89,7 @@ function StateList({ states }: { states: State[] }) {
 
 function Logs({ id, live }: { id: string; live: boolean }) {
   const [level, setLevel] = useState(0);
-  const logs = useLoad(() => get<Page<Log>>(`/flow-runs/${id}/logs`, { limit: 200 }), [id, live], live ? 3000 : undefined);
+  const logs = useLoad(() => getAll<Log>(`/flow-runs/${id}/logs`, { limit: 200 }), [id, live], live ? 3000 : undefined);
   const items = logs.data?.items ?? [];
   const shown = items.filter((log) => log.level >= level);
   const failures = items.filter((log) => log.level >= 40 && log.message.includes("Traceback"));

@@ -2,12 +2,13 @@
 import { useState } from "preact/hooks";
 import { get, type Page } from "../api";
 import { RunsChart } from "../chart";
-import { Field, Loading, Problem, Section, StateBadge, useLoad } from "../components";
+import { Field, Loading, PagerNav, Problem, Section, StateBadge, useLoad, usePager } from "../components";
 import { STATE_COLOURS, STATE_TYPES, duration, when } from "../format";
 import type { Deployment, Flow, FlowRun, FlowRunStats } from "../types";
 
 const RANGES: [string, number][] = [["last hour", 3600], ["last 24 hours", 86400], ["last 7 days", 7 * 86400]];
 const REFRESH_MS = 5000;
+const PAGE_SIZE = 50;
 
 export function RunsPage() {
   const [state, setState] = useState("");
@@ -18,13 +19,14 @@ export function RunsPage() {
   const [upcoming, setUpcoming] = useState(false);
   const flows = useLoad(() => get<Page<Flow>>("/flows", { limit: 200 }), []);
   const deployments = useLoad(() => get<Page<Deployment>>("/deployments", { limit: 200 }), []);
-  const filters = [state, flowId, deploymentId, range, tags, upcoming];
+  const pager = usePager(JSON.stringify([state, flowId, deploymentId, range, tags, upcoming]));
+  const filters = [state, flowId, deploymentId, range, tags, upcoming, pager.token];
   const runs = useLoad(() => {
     const now = new Date();
     const bound = new Date(now.getTime() + (upcoming ? range : -range) * 1000).toISOString();
     return get<Page<FlowRun>>("/flow-runs", {
-      limit: 100, state, flow_id: flowId, deployment_id: deploymentId, tags,
-      sort: upcoming ? "EXPECTED_START_ASC" : "EXPECTED_START_DESC",
+      limit: PAGE_SIZE, state, flow_id: flowId, deployment_id: deploymentId, tags, next_token: pager.token,
+      sort: upcoming ? "expected_start_asc" : "expected_start",
       expected_start_before: upcoming ? bound : now.toISOString(),
       expected_start_after: upcoming ? now.toISOString() : bound,
     });
@@ -79,6 +81,7 @@ export function RunsPage() {
       <Problem error={runs.error} what="Flow runs" />
       <Loading when={!runs.data && !runs.error} />
       {runs.data && <RunsTable runs={runs.data.items} />}
+      {runs.data && <PagerNav pager={pager} nextToken={runs.data.next_token} what="Flow runs" />}
     </main>
   );
 }

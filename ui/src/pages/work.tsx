@@ -1,12 +1,13 @@
 // Work queues and the agents polling them (last heartbeat).
 import { get, type Page } from "../api";
-import { Loading, Problem, Section, useLoad } from "../components";
+import { Loading, PagerNav, Problem, Section, useLoad, usePager } from "../components";
 import { when } from "../format";
 import type { Agent, WorkQueue } from "../types";
 
 export function WorkPage() {
   const queues = useLoad(() => get<Page<WorkQueue>>("/work-queues", { limit: 200 }), [], 10000);
-  const agents = useLoad(() => get<Page<Agent>>("/agents", { limit: 200 }), [], 10000);
+  const agentPages = usePager("");
+  const agents = useLoad(() => get<Page<Agent>>("/agents", { limit: 50, next_token: agentPages.token }), [agentPages.token], 10000);
   return (
     <main id="main">
       <h1>Work queues and agents</h1>
@@ -38,6 +39,7 @@ export function WorkPage() {
             </tbody>
           </table>
         )}
+        {agents.data && <PagerNav pager={agentPages} nextToken={agents.data.next_token} what="Agents" />}
       </Section>
     </main>
   );
