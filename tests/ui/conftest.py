@@ -23,10 +23,10 @@ def chromium() -> str:
     return found
 
 
-@pytest.fixture
-def stack(tmp_path: Path) -> Iterator[ServerProcess]:
-    """A local stack of its own for one test."""
-    home = tmp_path / "home"
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """One local stack per test module (its tests keep to their own flows and runs)."""
+    home = tmp_path_factory.mktemp("ui") / "home"
     server = start_server(home, "ui", env=stack_env(home))
     try:
         yield server.wait_ready(timeout=90)
