@@ -23,9 +23,10 @@ def chromium() -> str:
     return found
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    """One local stack per test module (its tests keep to their own flows and runs)."""
+    """One local stack for all of tests/ui (each test keeps to its own flows and runs, and
+    asserts only about them)."""
     home = tmp_path_factory.mktemp("ui") / "home"
     server = start_server(home, "ui", env=stack_env(home))
     try:
