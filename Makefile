@@ -15,7 +15,7 @@ export AWS_ACCOUNT_ID_ENDPOINT_MODE := disabled
 PYTEST_ARGS ?=
 UI_INDEX := functions/src/stratoflow_functions/ui/assets/index.html
 
-.PHONY: help bootstrap sync lint typecheck test unit demo bundle synth bench clean
+.PHONY: help bootstrap sync lint typecheck test unit demo bundle synth bench bench-ui clean
 
 help:
 	@echo "make demo   - run the demo on the local stack (bootstraps everything)"
@@ -23,6 +23,7 @@ help:
 	@echo "make bundle - build the Lambda bundle and print its size and import times"
 	@echo "make synth  - synthesize the CDK app offline"
 	@echo "make bench  - orchestration overhead vs Prefect 3 (installs Prefect 3 in .bench/)"
+	@echo "make bench-ui - the dashboard's runs page over 10,000 runs (needs chromium)"
 
 $(TOOLS_BIN)/uv:
 	python3 infra/launch.py --bootstrap
@@ -70,6 +71,11 @@ synth: sync
 
 bench: sync
 	$(UV) run python bench/overhead.py
+
+# The runs page's load time over a store of UI_RUNS runs (docs/ui.md, docs/benchmarks.md).
+UI_RUNS ?= 10000
+bench-ui: sync
+	$(UV) run python bench/ui_load.py --runs $(UI_RUNS)
 
 demo: sync
 	$(UV) run python examples/demo.py

@@ -7,8 +7,8 @@ create writes), then opens `/ui#/runs` in headless Debian chromium 5 times, each
 browser context (no cache), and reports the median time from navigation to the runs table and
 the counts rendered, with the API calls the page made (path, status, time).
 
-Usage: `uv run python bench/ui_load.py [--runs 10000] [--loads 5]` (`make bench` runs it with
-`--runs 2000` after the overhead benchmark). Needs `chromium` on PATH (`apt-get install chromium`).
+Usage: `make bench-ui [UI_RUNS=10000]` or `uv run python bench/ui_load.py [--runs N] [--loads 5]`.
+Needs `chromium` on PATH (`apt-get install chromium`).
 """
 
 from __future__ import annotations
