@@ -8,7 +8,7 @@ import { fileURLToPath } from "node:url";
 const here = dirname(fileURLToPath(import.meta.url));
 const entry = `
 export { describeSchedule, describeCron, describeInterval } from "./schedule";
-export { kindOf, parseValue } from "./schema_form";
+export { allowsNull, kindOf, parseValue } from "./schema_form";
 export { infrastructureLink } from "./infra";
 `;
 const result = await build({
@@ -46,6 +46,18 @@ assert.deepEqual(ui.parseValue("integer", "3.5", {}), { error: "expected integer
 assert.deepEqual(ui.parseValue("number", "x", {}), { error: "expected number" });
 assert.deepEqual(ui.parseValue("json", "[1, 2]", {}), { value: [1, 2] });
 assert.deepEqual(ui.parseValue("json", "[1,", {}), { error: "expected JSON" });
+// What `stratoflow deploy` emits (A's parameter_schema): Optional[str] = None, a Literal, a float.
+const emitted = {
+  day: { anyOf: [{ type: "string" }, { type: "null" }], default: null, title: "Day" },
+  mode: { default: "a", enum: ["a", "b"], title: "Mode", type: "string" },
+  rate: { default: 0.5, title: "Rate", type: "number" },
+};
+assert.equal(ui.kindOf(emitted.day), "string");
+assert.equal(ui.allowsNull(emitted.day), true);
+assert.equal(ui.kindOf(emitted.mode), "enum");
+assert.equal(ui.allowsNull(emitted.mode), false);
+assert.deepEqual(ui.parseValue("enum", "b", emitted.mode), { value: "b" });
+assert.deepEqual(ui.parseValue("number", "0.25", emitted.rate), { value: 0.25 });
 assert.deepEqual(ui.parseValue("enum", "2", { enum: [1, 2] }), { value: 2 });
 assert.deepEqual(ui.parseValue("boolean", "true", {}), { value: true });
 

@@ -30,7 +30,7 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
 SERIOUS = {"serious", "critical"}
 TERMINAL = {StateType.COMPLETED, StateType.FAILED, StateType.CRASHED, StateType.CANCELLED}
-UI_WAIT = 20_000  # ms: the pages poll every 1.5-5 s; the stream consumer lags about a second
+UI_WAIT = 30_000  # ms: the pages poll every 1.5-5 s; the stream consumer lags about a second
 
 
 @dataclass
@@ -306,7 +306,7 @@ def test_run_now_with_the_parameter_form_completes(
     card.get_by_role("button", name="Run now", exact=True).click()
     page.wait_for_url("**#/runs/*")
     run_id = page.url.rsplit("/", 1)[1]
-    expect(page.get_by_role("heading", level=1)).to_contain_text("Completed", timeout=30_000)
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Completed", timeout=60_000)
     made = world.client.read_flow_run(run_id)
     assert made.parameters["label"] == "from-the-form"
     assert made.state.type == StateType.COMPLETED
