@@ -16,10 +16,14 @@ export function useLoad<T>(fetcher: () => Promise<T>, deps: unknown[], refreshMs
   const [error, setError] = useState<ApiError | Error>();
   const latest = useRef(fetcher);
   latest.current = fetcher;
+  const sent = useRef(0);
   const reload = useCallback(() => {
+    // Only the answer of the latest request is shown: an older one (filters changed while it
+    // was in flight) arriving last must not overwrite it.
+    const mine = ++sent.current;
     latest.current().then(
-      (value) => { setData(value); setError(undefined); },
-      (err: Error) => setError(err),
+      (value) => { if (mine === sent.current) { setData(value); setError(undefined); } },
+      (err: Error) => { if (mine === sent.current) setError(err); },
     );
   }, []);
   useEffect(() => {
