@@ -2,8 +2,9 @@
 
 The event source mapping filters on the stream itself (only INSERT/MODIFY of items with
 `entity` = `flow_run`), so heartbeats of task runs, logs and the rest never invoke the
-function; the function drops the flow-run writes that left the state alone. Failed batches
-are split, retried, then recorded in a dead-letter queue.
+function; the function writes each flow-run change's state-history item and run counters
+(hence its write access to the table) and publishes the writes that changed the state. Failed
+batches are split, retried, then recorded in a dead-letter queue.
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ class StateEvents(Construct):
             )
         )
         bus.grant_put_events_to(self.function)
+        table.grant_write_data(self.function)  # state history and run counters
         self.function.add_event_source(
             sources.DynamoEventSource(
                 table,
