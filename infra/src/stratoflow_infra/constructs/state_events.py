@@ -12,6 +12,7 @@ from __future__ import annotations
 from aws_cdk import Duration
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
 from constructs import Construct
@@ -57,7 +58,13 @@ class StateEvents(Construct):
             )
         )
         bus.grant_put_events_to(self.function)
-        table.grant_write_data(self.function)  # state history and run counters
+        # State history and run counters: Puts and Updates of table items (in transactions).
+        self.function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem"],
+                resources=[table.table_arn],
+            )
+        )
         self.function.add_event_source(
             sources.DynamoEventSource(
                 table,
