@@ -1,6 +1,6 @@
 """The stream consumer's pure part: a flow-run stream record to its state-history entry and
 counter deltas (old state/bucket -1, new +1 in each scope; nothing for writes that kept the
-version, for other entities, for removals)."""
+version, for other entities, for removals), and the grouping of records into transactions."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from uuid import uuid4
 
 from stratoflow.schemas import FlowRun, State, StateType
 from stratoflow_functions.store.keys import shard_of, sharded, stats_bucket, stats_partition
-from stratoflow_functions.store.run_history import run_change, run_changes
+from stratoflow_functions.store.run_counting import groups
+from stratoflow_functions.store.run_history import HistoryEntry, RunChange, run_change, run_changes
 
 T0 = datetime(2026, 12, 1, 10, 30, tzinfo=UTC)
 SHARDS = 4
@@ -118,3 +119,20 @@ def test_an_old_image_never_counted_takes_nothing_off() -> None:
     change = run_change(_record(_image(new), _image(old, counted=False)), SHARDS, 30)
     assert change is not None
     assert change.deltas == {_key(scope, T0, StateType.RUNNING): 1 for scope in SCOPES}
+
+
+def _change(n: int, version: int = 1, scopes: int = 3) -> RunChange:
+    entry = HistoryEntry(run_id=RUN_IDS[n], version=version, state="{}", expires_at=0)
+    deltas = {(f"RUN_STATS#S{n}#{k}", "b", StateType.PENDING): 1 for k in range(scopes)}
+    return RunChange(str(n), entry, deltas)
+
+
+RUN_IDS = [uuid4() for _ in range(60)]
+
+
+def test_groups_keep_to_25_history_puts_100_actions_and_no_item_twice() -> None:
+    assert [len(g) for g in groups([_change(n, scopes=0) for n in range(30)])] == [25, 5]
+    # each record: its history Put and 4 counter items of its own: 20 records fill 100 actions
+    assert [len(g) for g in groups([_change(n, scopes=4) for n in range(30)])] == [20, 10]
+    twice = [_change(0), _change(1), _change(0), _change(0, version=2)]
+    assert [[c.sequence for c in g] for g in groups(twice)] == [["0", "1"], ["0", "0"]]

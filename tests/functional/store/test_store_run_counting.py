@@ -53,6 +53,7 @@ def test_a_redelivered_batch_counts_once(store: Store, settings: Settings) -> No
     assert store.run_counting.record(records[:4]) == []
     assert store.run_counting.record(records) == []  # the first four again, then the rest
     assert store.run_counting.record(records) == []  # all of it again
+    assert store.run_counting.record(records + records) == []  # twice in one batch
 
     expected = {StateType.COMPLETED: 1, StateType.RUNNING: 1, StateType.PENDING: 1}
     assert store.flow_runs.stats(*WINDOW).by_state == expected

@@ -43,15 +43,23 @@ def _items(change: RunChange) -> set[tuple[str, str]]:
 
 
 def groups(changes: Sequence[RunChange]) -> list[list[RunChange]]:
-    """Consecutive groups of at most `MAX_HISTORY_PUTS` records and `MAX_ACTIONS` actions."""
+    """Consecutive groups of at most `MAX_HISTORY_PUTS` records and `MAX_ACTIONS` actions, no
+    history item twice in one group (a record delivered twice in one batch)."""
     found: list[list[RunChange]] = []
     current: list[RunChange] = []
     items: set[tuple[str, str]] = set()
     for change in changes:
         mine = _items(change)
         merged = items | mine
+        again = any(
+            c.history.run_id == change.history.run_id
+            and c.history.version == change.history.version
+            for c in current
+        )
         if current and (
-            len(current) == MAX_HISTORY_PUTS or len(current) + 1 + len(merged) > MAX_ACTIONS
+            again  # one transaction may not write an item twice
+            or len(current) == MAX_HISTORY_PUTS
+            or len(current) + 1 + len(merged) > MAX_ACTIONS
         ):
             found.append(current)
             current, merged = [], mine
