@@ -57,6 +57,7 @@ from stratoflow_functions.store.keys import (
     idempotency_pk,
     queue_partition,
     state_runs_partition,
+    state_sk,
     time_key,
     timed,
 )
@@ -187,8 +188,8 @@ class FlowRunRepository:
         return PlanWriter(self._ctx).apply(write)
 
     def states(self, run_id: UUID) -> list[State]:
-        """The run's last `MAX_STATES` states, oldest first (its current one alone for a run
-        stored before the history existed).
+        """The run's last `MAX_STATES` states, oldest first; the current one always last (the
+        earlier ones trail the state changes by the stream consumer's delay).
 
         Raises:
             NotFoundError: No such run.
@@ -203,7 +204,11 @@ class FlowRunRepository:
         )
         items, _ = query_items(cls, query, self._ctx.clock(), MAX_STATES, None)
         states = readable(reversed(items), lambda item: State.model_validate_json(item.data))
-        return states or [run.state]
+        if not items or items[0].sk != state_sk(run.version):
+            # The stream consumer has not written the current state's item yet (or the run
+            # predates the history): the run item has it.
+            states = [*states[-(MAX_STATES - 1) :], run.state] if states else [run.state]
+        return states
 
     def heartbeat(self, run_id: UUID, now: datetime, infrastructure_id: str | None) -> FlowRun:
         """Record a heartbeat (never touching `version`), renew the concurrency-slot leases
