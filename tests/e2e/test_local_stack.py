@@ -16,9 +16,10 @@ import pytest
 from stratoflow import flow, get_run_logger, task
 from stratoflow.client import StratoflowClient
 from stratoflow.client.profile import read_profile
+from stratoflow_functions.config import Settings
 from stratoflow_functions.local.emulator import Emulator
 from stratoflow_functions.local.stream import StreamPublisher
-from stratoflow_functions.store import table_definition
+from stratoflow_functions.store import build_store, table_definition
 from tests.e2e.local_stack import (
     STRATOFLOW,
     ServerProcess,
@@ -304,6 +305,7 @@ def test_state_changes_on_the_stream_reach_the_event_bus(emulator_dir: Path) -> 
         clients.client("dynamodbstreams"),
         clients.dynamodb,
         events,
+        build_store(Settings(table_name="events", aws_endpoint_url=emulator.url)).run_counting,
         table_name="events",
         event_bus_name="default",
     )

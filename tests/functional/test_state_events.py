@@ -179,6 +179,15 @@ def test_refused_entries_are_reported_by_sequence_number_in_batches_of_ten() -> 
 def test_handler_returns_refused_records_as_batch_item_failures() -> None:
     event = {"Records": [_record(_run("PENDING", "Pending", 2), None, "7", "INSERT")] * 2}
 
-    response = handler_module.handle(event, _RefusingClient(), Settings(event_bus_name=BUS))
+    response = handler_module.handle(
+        event, _RefusingClient(), Settings(event_bus_name=BUS), _NothingToWrite()
+    )
 
     assert response == {"batchItemFailures": [{"itemIdentifier": "7"}]}
+
+
+class _NothingToWrite:
+    """A history writer for records that carry no run `data` (nothing to write, no failure)."""
+
+    def record(self, records: object) -> list[str]:
+        return []

@@ -1,13 +1,15 @@
 """A scaled-down sample of the load model's day, through the real API handler: each flow run is
 created from a deployment, claimed by an agent, started, heartbeats while its tasks run (their
 records in `POST /task-runs/batch`, as the SDK's batcher ships them), writes logs, and ends
-COMPLETED or FAILED. The calls and their payloads are the SDK's and the agent's."""
+COMPLETED or FAILED. The calls and their payloads are the SDK's and the agent's. The table's
+stream is then fed to the stream consumer (state history, run counters), whose writes are
+counted apart: they are off the request path."""
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import uuid4
@@ -41,6 +43,8 @@ class Sample:
     counter: WriteCounter
     api: ApiCaller
     store: Store
+    consumer_loads: list[FamilyLoad] = field(default_factory=list)
+    """The stream consumer's writes per run (one record a batch: its worst case)."""
 
 
 def measure(table: str, shards: int, runs: int, workload: Workload) -> Sample:
@@ -57,7 +61,38 @@ def measure(table: str, shards: int, runs: int, workload: Workload) -> Sample:
     reader = boto3.client("dynamodb", region_name=settings.region)
     counter = WriteCounter(store.flow_runs._ctx.models.connection().client, reader, table)
     drive_sample(api, clock, counter, workload, runs)
-    return Sample(family_loads(counter, runs), counter, api, store)
+    consumer = WriteCounter(store.flow_runs._ctx.models.connection().client, reader, table)
+    consume_stream(store, settings, consumer, reader)
+    return Sample(family_loads(counter, runs), counter, api, store, family_loads(consumer, runs))
+
+
+def stream_records(settings: Settings, reader: Any) -> list[dict[str, Any]]:
+    """Every record of the table's stream so far (moto's, in process), in order per shard."""
+    streams = boto3.client("dynamodbstreams", region_name=settings.region)
+    arn = reader.describe_table(TableName=settings.table_name)["Table"]["LatestStreamArn"]
+    records: list[dict[str, Any]] = []
+    for shard in streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]:
+        iterator = streams.get_shard_iterator(
+            StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
+        while iterator:
+            answer = streams.get_records(ShardIterator=iterator, Limit=1000)
+            if not answer["Records"]:
+                break
+            records += answer["Records"]
+            iterator = answer.get("NextShardIterator")
+    return records
+
+
+def consume_stream(store: Store, settings: Settings, counter: WriteCounter, reader: Any) -> None:
+    """Feed the stream to the consumer one record a batch (Lambda at low traffic, the most
+    writes a record can cost: nothing is summed across records), counting its writes per run."""
+    records = stream_records(settings, reader)
+    counter.enabled = True
+    for record in records:
+        counter.current_run = record["dynamodb"].get("NewImage", {}).get("id", {}).get("S", "")
+        assert store.run_counting.record([record]) == []
+    counter.enabled = False
 
 
 def expect(answer: Answer, status: int) -> Any:
@@ -205,6 +240,8 @@ def main(runs: int = 40) -> None:
         sharded = measure("load-8", 8, runs, workload)
         single = measure("load-1", 1, runs, workload)
         print("\n".join(report(sharded.loads, workload, [1, 8])))
+        print("stream consumer:")
+        print("\n".join(report(sharded.consumer_loads, workload, [1, 8])))
         for name, sample in (("N=1", single), ("N=8", sharded)):
             add_listed_runs(sample, 500)
             for limit in (20, 100):

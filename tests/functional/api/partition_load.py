@@ -130,6 +130,7 @@ class WriteCounter:
         self.enabled = False
         self._reader = reader
         self._table = table
+        self._context_key = f"load_model-{id(self)}"  # each counter sees its own calls only
         self._images: dict[tuple[str, str], dict[str, Any] | None] = {}
         """Each item as the last counted write left it: only counted writes change items."""
         client.meta.events.register("before-call.dynamodb", self._before)
@@ -143,10 +144,10 @@ class WriteCounter:
         body = json.loads(params.get("body") or b"{}")
         keys, transactional = touched_keys(model.name, body)
         before = {key: self._image(key) for key in keys}
-        context["load_model"] = (model.name, keys, before, transactional)
+        context[self._context_key] = (model.name, keys, before, transactional)
 
     def _after(self, parsed: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
-        seen = context.pop("load_model", None)
+        seen = context.pop(self._context_key, None)
         if seen is None:
             return
         operation, keys, before, transactional = seen

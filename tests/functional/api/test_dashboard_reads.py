@@ -16,7 +16,7 @@ from stratoflow.client import StratoflowClient
 from stratoflow.client.settings import ClientSettings
 from stratoflow.schemas import FlowRunFilter, FlowRunSort, StateType
 from stratoflow_functions.store import build_store
-from tests.fixtures.live_api import LiveApi
+from tests.fixtures.live_api import LiveApi, eventually
 from tests.functional.store.store_support import make_run
 from tests.support import make_moto_dynamodb_atomic
 
@@ -63,9 +63,14 @@ def _failed_run(http: Http, deployment: dict[str, Any]) -> dict[str, Any]:
 
 def test_state_history_lists_every_state_in_order(http: Http, deployment: dict) -> None:
     run = _failed_run(http, deployment)
-    states = http.call("GET", f"/flow-runs/{run['id']}/states")
-    assert states.status_code == 200
-    assert [s["type"] for s in states.json()] == ["SCHEDULED", "PENDING", "RUNNING", "FAILED"]
+    expected = ["SCHEDULED", "PENDING", "RUNNING", "FAILED"]
+
+    def types() -> list[str]:
+        states = http.call("GET", f"/flow-runs/{run['id']}/states")
+        assert states.status_code == 200
+        return [s["type"] for s in states.json()]
+
+    assert eventually(types, expected) == expected
     assert http.call("GET", f"/flow-runs/{uuid.uuid4()}/states").json()["error"]["code"] == (
         "not_found"
     )
@@ -98,14 +103,19 @@ def test_stats_count_runs_by_state_and_hour(http: Http, deployment: dict) -> Non
     ).json()
     now = datetime.now(UTC)
     window = {"after": (now - timedelta(hours=2)).isoformat(), "before": now.isoformat()}
-    stats = http.call("GET", "/flow-runs/stats", **window).json()
-    assert stats["by_state"] == {"FAILED": 1, "SCHEDULED": 1}
+
+    def stats_of(**params: Any) -> dict[str, Any]:
+        return dict(http.call("GET", "/flow-runs/stats", **params).json())
+
+    expected = {"FAILED": 1, "SCHEDULED": 1}
+    assert eventually(lambda: stats_of(**window)["by_state"], expected) == expected
+    stats = stats_of(**window)
     assert stats["bucket_seconds"] == 3600
     assert sum(sum(b["by_state"].values()) for b in stats["buckets"]) == 2
     scoped = http.call("GET", "/flow-runs/stats", deployment_id=deployment["id"], **window)
     assert scoped.json()["by_state"] == {"FAILED": 1, "SCHEDULED": 1}
     far = {"after": T_FAR.isoformat(), "before": (T_FAR + timedelta(hours=1)).isoformat()}
-    assert http.call("GET", "/flow-runs/stats", **far).json()["by_state"] == {"SCHEDULED": 1}
+    assert eventually(lambda: stats_of(**far)["by_state"], {"SCHEDULED": 1}) == {"SCHEDULED": 1}
     assert later["id"]
     wide = {"after": now.isoformat(), "before": (now + timedelta(days=40)).isoformat()}
     too_wide = http.call("GET", "/flow-runs/stats", **wide)
@@ -155,10 +165,14 @@ def test_agents_are_listed_most_recently_seen_first(http: Http) -> None:
 def test_sdk_client_calls_the_new_routes(live_api: LiveApi, http: Http, deployment: dict) -> None:
     run = _failed_run(http, deployment)
     client = StratoflowClient(ClientSettings(api_url=live_api.url, api_key=live_api.key))
-    assert [s.type for s in client.list_flow_run_states(run["id"])][-1] is StateType.FAILED
+    last = eventually(lambda: client.list_flow_run_states(run["id"])[-1].type, StateType.FAILED)
+    assert last is StateType.FAILED
     now = datetime.now(UTC)
-    stats = client.flow_run_stats(now - timedelta(hours=1), now)
-    assert stats.by_state == {StateType.FAILED: 1}
+    failed = {StateType.FAILED: 1}
+    by_state = eventually(
+        lambda: client.flow_run_stats(now - timedelta(hours=1), now).by_state, failed
+    )
+    assert by_state == failed
     assert client.retry_flow_run(run["id"]).state.name == "AwaitingRetry"
     flt = FlowRunFilter(tags=["nightly"], sort=FlowRunSort.EXPECTED_START)
     assert [r.id for r in client.list_flow_runs(flt).items] == [uuid.UUID(run["id"])]
@@ -207,11 +221,14 @@ def test_stats_stay_exact_under_concurrent_state_changes(
         http.call("GET", f"/flow-runs/{run['id']}").json()["state"]["type"] for run in runs
     )
     now = datetime.now(UTC)
-    stats = http.call(
-        "GET", "/flow-runs/stats", after=(now - timedelta(hours=1)).isoformat(),
-        before=(now + timedelta(minutes=1)).isoformat(),
-    ).json()  # fmt: skip
-    assert stats["by_state"] == dict(truth)
+    window = {
+        "after": (now - timedelta(hours=1)).isoformat(),
+        "before": (now + timedelta(minutes=1)).isoformat(),
+    }
+    by_state = eventually(
+        lambda: http.call("GET", "/flow-runs/stats", **window).json()["by_state"], dict(truth)
+    )
+    assert by_state == dict(truth)
     assert sum(truth.values()) == len(runs)
 
 
@@ -226,10 +243,13 @@ def test_stats_read_is_bounded_by_buckets_and_shards(live_api: LiveApi) -> None:
     for n in range(STATS_RUNS):
         when = at + timedelta(hours=n % 700, minutes=n % 60)
         store.flow_runs.create(make_run(at=when, expected_start_time=when))
+    window = (at, at + timedelta(days=30))
+    expected = {StateType.PENDING: STATS_RUNS}
+    assert eventually(lambda: store.flow_runs.stats(*window).by_state, expected) == expected
     calls: list[str] = []
     client = store.flow_runs._ctx.models.root._get_connection().connection.client
     client.meta.events.register("before-call.dynamodb", lambda model, **_: calls.append(model.name))
-    stats = store.flow_runs.stats(at, at + timedelta(days=30))
+    stats = store.flow_runs.stats(*window)
     assert calls == ["Query"] * store.flow_runs.shards.read_shards()
-    assert stats.by_state == {StateType.PENDING: STATS_RUNS}
+    assert stats.by_state == expected
     assert len(stats.buckets) == 700

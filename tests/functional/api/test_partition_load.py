@@ -51,7 +51,8 @@ def test_each_run_makes_the_writes_its_life_must_make(samples: dict[int, Sample]
         return loads[family].writes_per_run
 
     # create, claim, RUNNING, end: four puts of the run; each heartbeat one update.
-    assert writes("table FLOW_RUN#{id}") == 4 + beats + 4  # + a history item per state
+    assert writes("table FLOW_RUN#{id}") == 4 + beats
+    assert not any(family.startswith("table RUN_STATS#") for family in loads)
     assert writes("gsi5 RUNS") == 4 + beats  # every write changes the item: the entry too
     # The heartbeat index: in at RUNNING, each beat moves the sort key (delete + put), out.
     assert writes("gsi1 HEARTBEAT#RUNNING") == 2 + 2 * beats
@@ -63,6 +64,25 @@ def test_each_run_makes_the_writes_its_life_must_make(samples: dict[int, Sample]
     assert "table WORK_QUEUE#default" not in loads
     # Each task: its record at RUNNING, again at COMPLETED.
     assert writes("table TASK_RUN#{id}") == 2 * WORKLOAD.tasks_per_run
+
+
+def test_the_stream_consumer_writes_the_history_and_counters_of_each_state(
+    samples: dict[int, Sample],
+) -> None:
+    consumer = {load.family: load for load in samples[1].consumer_loads}
+
+    # Per stored state (created, PENDING, RUNNING, end): its history item, and one ADD on the
+    # counter item of each scope (every run, the flow, the deployment), each in a transaction.
+    assert consumer["table FLOW_RUN#{id}"].writes_per_run == 4
+    for scope in ("RUNS", "FLOW#{id}", "DEPLOYMENT#{id}"):
+        assert consumer[f"table RUN_STATS#{scope}"].writes_per_run == 4
+    assert set(consumer) == {
+        "table FLOW_RUN#{id}", "table RUN_STATS#RUNS", "table RUN_STATS#FLOW#{id}",
+        "table RUN_STATS#DEPLOYMENT#{id}",
+    }  # fmt: skip
+    assert sum(load.wcu_per_run for load in consumer.values()) == 2 * 4 * 4  # transactions: x2
+    assert not consumer["table FLOW_RUN#{id}"].shared
+    assert consumer["table RUN_STATS#RUNS"].shared
 
 
 def test_sharding_splits_the_run_indexes_and_changes_no_other_write(

@@ -7,6 +7,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TypeVar
 from uuid import UUID, uuid4
 
+import boto3
+
 from stratoflow.orchestration import Decision, Plan, plan_task_run
 from stratoflow.schemas import (
     DecisionStatus,
@@ -17,6 +19,7 @@ from stratoflow.schemas import (
     StateType,
     TaskRun,
 )
+from stratoflow_functions.config import Settings
 from stratoflow_functions.store import Store
 
 T0 = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
@@ -153,3 +156,19 @@ def save(
     decision = Decision(status=DecisionStatus.ACCEPT, state=run.state)
     plan = Plan(decision=decision, current=current, run=run, holds=held_slots)
     assert runs.apply(plan, transition_id=transition_id, result=result)
+
+
+def flow_run_records(settings: Settings) -> list[dict[str, Any]]:
+    """Every flow-run record on the table's stream so far, in order."""
+    dynamodb = boto3.client("dynamodb", region_name=settings.region)
+    streams = boto3.client("dynamodbstreams", region_name=settings.region)
+    arn = dynamodb.describe_table(TableName=settings.table_name)["Table"]["LatestStreamArn"]
+    records: list[dict[str, Any]] = []
+    for shard in streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]:
+        iterator = streams.get_shard_iterator(
+            StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
+        records += streams.get_records(ShardIterator=iterator, Limit=1000)["Records"]
+    return [
+        r for r in records if r["dynamodb"].get("NewImage", {}).get("entity") == {"S": "flow_run"}
+    ]

@@ -34,7 +34,14 @@ from stratoflow_functions.store import Store, build_models, create_table, table_
 from stratoflow_functions.store.items import ENTITY_CLASSES, TableItem
 from stratoflow_functions.store.models import Models
 from stratoflow_functions.store.towel import SweepMark, towel_repository
-from tests.functional.store.store_support import T0, make_task_run, moved, save, scheduled_run
+from tests.functional.store.store_support import (
+    T0,
+    flow_run_records,
+    make_task_run,
+    moved,
+    save,
+    scheduled_run,
+)
 
 Raw = dict[str, dict[str, Any]]
 
@@ -117,6 +124,7 @@ def written(store: Store, settings: Settings) -> list[Raw]:
     """Every entity, written by its repository; the table's raw items."""
     _write_flows_and_runs(store)
     _write_the_rest(store)
+    assert store.run_counting.record(flow_run_records(settings)) == []  # history, counters
     return _scan(settings)
 
 

@@ -1,9 +1,10 @@
-"""Lambda entry point on the table's DynamoDB stream: flow-run state changes to EventBridge.
+"""Lambda entry point on the table's DynamoDB stream: flow-run state history, run counters,
+and state changes to EventBridge.
 
 Thin adapter: the event source mapping already filters the stream to flow-run items; this
-handler passes the records to `services.state_events` and reports refused entries as batch
-item failures (the mapping has `ReportBatchItemFailures` on), so Lambda retries only from the
-first record that did not get through.
+handler passes the records to `services.state_events` and reports the records not written or
+refused as batch item failures (the mapping has `ReportBatchItemFailures` on), so Lambda
+retries only from the first record that did not get through.
 """
 
 from __future__ import annotations
@@ -14,7 +15,12 @@ from typing import Any, cast
 from aws_lambda_powertools import Logger
 
 from stratoflow_functions.config import Settings, load_settings
-from stratoflow_functions.services.state_events import EventsClient, publish_state_changes
+from stratoflow_functions.services.state_events import (
+    EventsClient,
+    HistoryWriter,
+    handle_stream_batch,
+)
+from stratoflow_functions.store import build_store
 
 logger = Logger(service="stratoflow")
 
@@ -37,18 +43,27 @@ def _events_client() -> EventsClient:
     return cast(EventsClient, client)
 
 
-def handle(event: dict[str, Any], events: EventsClient, settings: Settings) -> dict[str, Any]:
-    """Publish the state changes in one stream batch.
+@cache
+def _history() -> HistoryWriter:
+    return build_store(_settings()).run_counting
+
+
+def handle(
+    event: dict[str, Any], events: EventsClient, settings: Settings, history: HistoryWriter
+) -> dict[str, Any]:
+    """Write the history and counters of one stream batch and publish its state changes.
 
     Args:
         event: the DynamoDB stream event (`Records`).
         events: an EventBridge client.
         settings: the control plane's settings (the event bus name).
+        history: the writer of state history and run counters.
 
     Returns:
-        The partial-batch response: `batchItemFailures` with the refused sequence numbers.
+        The partial-batch response: `batchItemFailures` with the failed sequence numbers.
     """
-    result = publish_state_changes(event.get("Records", []), events, settings.event_bus_name)
+    records = event.get("Records", [])
+    result = handle_stream_batch(records, events, settings.event_bus_name, history)
     logger.info(
         "state changes published",
         extra={"published": result.published, "failed": len(result.failed_sequence_numbers)},
@@ -62,4 +77,4 @@ def handle(event: dict[str, Any], events: EventsClient, settings: Settings) -> d
 
 def handler(event: dict[str, Any], context: object) -> dict[str, Any]:
     """Lambda entry point: `stratoflow_functions.handlers.state_events.handler`."""
-    return handle(event, _events_client(), _settings())
+    return handle(event, _events_client(), _settings(), _history())

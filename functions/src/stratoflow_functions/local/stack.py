@@ -130,7 +130,7 @@ class LocalStack:
         store = build_store(settings)
         key, created = ensure_profile(store, self.options.profile, api.url, utcnow())
         settings = self._start_launchers(store, settings, api.url)
-        self._start_stream(settings)
+        self._start_stream(settings, store)
         jobs = towel_jobs(store, settings, self.options.cadences)
         compaction = _compaction_job(
             self.emulator, self.options.compact_after, self.options.cadences.compaction_check
@@ -154,12 +154,13 @@ class LocalStack:
         )  # fmt: skip
         return self.launchers.settings
 
-    def _start_stream(self, settings: Settings) -> None:
+    def _start_stream(self, settings: Settings, store: Any) -> None:
         clients = self.emulator.clients
         self.stream = StreamPublisher(
             clients.client("dynamodbstreams"),
             clients.dynamodb,
             clients.client("events"),
+            store.run_counting,
             table_name=settings.table_name,
             event_bus_name=settings.event_bus_name,
         )

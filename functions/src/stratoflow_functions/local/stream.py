@@ -1,11 +1,11 @@
 """The local stack's stand-in for the stream event source mapping: the emulated table's
-DynamoDB stream read on a short poll and handed to the same publisher the Lambda runs
-(`services.state_events.publish_state_changes`), which puts flow-run state changes on the
-emulated EventBridge bus.
+DynamoDB stream read on a short poll and handed to the same batch handling the Lambda runs
+(`services.state_events.handle_stream_batch`): the state-history items and run counters are
+written, and flow-run state changes put on the emulated EventBridge bus.
 
 Reading starts at the stream's LATEST position when the stack starts, so the writes replayed
-while restoring the emulator are not published a second time. Records whose events were
-refused are retried on the next poll, as Lambda retries a batch item failure.
+while restoring the emulator are not published a second time. Records not written or
+whose events were refused are retried on the next poll, as Lambda retries a batch item failure.
 """
 
 from __future__ import annotations
@@ -15,20 +15,26 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
-from stratoflow_functions.services.state_events import EventsClient, publish_state_changes
+from stratoflow_functions.services.state_events import (
+    EventsClient,
+    HistoryWriter,
+    handle_stream_batch,
+)
 
 logger = logging.getLogger(__name__)
 POLL_SECONDS = 1.0
 
 
 class StreamPublisher:
-    """Polls every shard of one table's stream and publishes its state changes."""
+    """Polls every shard of one table's stream, writes its history and counters, and publishes
+    its state changes."""
 
     def __init__(
         self,
         streams: Any,
         dynamodb: Any,
         events: EventsClient,
+        history: HistoryWriter,
         *,
         table_name: str,
         event_bus_name: str,
@@ -37,6 +43,7 @@ class StreamPublisher:
         self.streams = streams
         self.dynamodb = dynamodb
         self.events = events
+        self.history = history
         self.table_name = table_name
         self.event_bus_name = event_bus_name
         self.poll_seconds = poll_seconds
@@ -83,7 +90,7 @@ class StreamPublisher:
     def _poll_shard(self, shard_id: str, iterator: str) -> int:
         answer = self.streams.get_records(ShardIterator=iterator)
         records: list[Mapping[str, Any]] = answer.get("Records", [])
-        result = publish_state_changes(records, self.events, self.event_bus_name)
+        result = handle_stream_batch(records, self.events, self.event_bus_name, self.history)
         if result.failed_sequence_numbers:
             # retry from the first refused record, as Lambda does with batch item failures
             first = result.failed_sequence_numbers[0]

@@ -5,7 +5,9 @@ items whose state type or name changed (or that were created), maps each to one 
 entry with detail-type `Stratoflow Flow Run State Change`, and publishes them in batches of ten
 (the PutEvents limit). It returns the stream records whose entries EventBridge refused, so the
 handler can report them as batch item failures and Lambda retries from the first of them.
-The events client is injected; nothing here reads the environment.
+`handle_stream_batch` also writes each flow-run change's state-history item and counter moves
+(`store.run_counting`) and reports a record as failed if either part failed for it.
+The events client and the history writer are injected; nothing here reads the environment.
 """
 
 from __future__ import annotations
@@ -38,6 +40,14 @@ class EventsClient(Protocol):
         Entries: Sequence[Mapping[str, Any]],  # noqa: N803 - boto3's keyword, as it is spelled
     ) -> Mapping[str, Any]:
         """Publish up to ten entries; see EventBridge PutEvents."""
+        ...
+
+
+class HistoryWriter(Protocol):
+    """Writes the state history and run counters of stream records (`store.run_counting`)."""
+
+    def record(self, records: Sequence[Mapping[str, Any]]) -> list[str]:
+        """Write what `records` add; the sequence numbers not written (first failure onward)."""
         ...
 
 
@@ -169,3 +179,27 @@ def publish_state_changes(
         response = events.put_events(Entries=entries)
         failed.extend(_failed_in(response, [seq for seq, _ in chunk]))
     return PublishResult(published=len(pairs) - len(failed), failed_sequence_numbers=tuple(failed))
+
+
+def _sequence(record: Record) -> str:
+    return str(record.get("dynamodb", {}).get("SequenceNumber", ""))
+
+
+def handle_stream_batch(
+    records: Sequence[Record], events: EventsClient, event_bus_name: str, history: HistoryWriter
+) -> PublishResult:
+    """Write the history and counters of `records`, then publish their state changes.
+
+    The records from the first whose history write failed onward are not published (they are
+    redelivered, and published then); a record fails if either part failed for it.
+
+    Returns:
+        How many events were published, and the failed sequence numbers in stream order.
+    """
+    not_written = set(history.record(records))
+    written = [record for record in records if _sequence(record) not in not_written]
+    result = publish_state_changes(written, events, event_bus_name)
+    failed = not_written | set(result.failed_sequence_numbers)
+    in_order = dict.fromkeys(_sequence(record) for record in records)
+    ordered = tuple(sequence for sequence in in_order if sequence in failed)
+    return PublishResult(published=result.published, failed_sequence_numbers=ordered)

@@ -57,6 +57,7 @@ from stratoflow_functions.store.keys import (
     idempotency_pk,
     queue_partition,
     state_runs_partition,
+    state_sk,
     time_key,
     timed,
 )
@@ -64,7 +65,6 @@ from stratoflow_functions.store.leases import LeaseRenewal
 from stratoflow_functions.store.pages import Query, all_of, query_items, readable
 from stratoflow_functions.store.plans import PlannedWrite, PlanWriter
 from stratoflow_functions.store.records import FlowRunRecord
-from stratoflow_functions.store.run_history import counter_moves, state_item
 from stratoflow_functions.store.run_items import (
     FLOW_RUN_SK,
     HEARTBEAT_STATES,
@@ -112,15 +112,10 @@ class FlowRunRepository:
             ConflictError: `already_exists` when the id exists under another idempotency key.
         """
         self.shards.ensure_recorded()
+        if run.idempotency_key is None:
+            created = self._ctx.put_if_absent(flow_run_item(self._ctx.models, run))
+            return (run, True) if created else (self.get(run.id).run, False)
         return self._create_keyed(run, run.idempotency_key)
-
-    def _created_with(self, txn: TransactWrite, run: FlowRun) -> None:
-        """Add the run's Put, its first history item and its counters to `txn`."""
-        models, runs = self._ctx.models, self._ctx.models.flow_run
-        txn.save(flow_run_item(models, run), condition=runs.pk.does_not_exist())
-        txn.save(state_item(models, run))
-        for move in counter_moves(models, None, run):
-            txn.update(move.target, move.actions)
 
     def _key_item(self, run: FlowRun, key: str) -> IdempotencyKeyItem:
         start = max(run.created, run.expected_start_time or run.created)
@@ -131,25 +126,20 @@ class FlowRunRepository:
             expires_at=expiry(start, self._ctx.settings.run_retention_days),
         )
 
-    def _create_keyed(self, run: FlowRun, key: str | None) -> tuple[FlowRun, bool]:
-        keys = self._ctx.models.idempotency_key
+    def _create_keyed(self, run: FlowRun, key: str) -> tuple[FlowRun, bool]:
+        keys, runs = self._ctx.models.idempotency_key, self._ctx.models.flow_run
         # An expired key may linger (TTL deletes late); it must not block a new run.
         key_free = keys.pk.does_not_exist() | (keys.expires_at <= epoch(self._ctx.clock()))
         try:
             with dynamo_errors(), TransactWrite(connection=self._ctx.models.connection()) as txn:
-                if key is not None:
-                    txn.save(self._key_item(run, key), condition=key_free)
-                self._created_with(txn, run)
+                txn.save(self._key_item(run, key), condition=key_free)
+                txn.save(flow_run_item(self._ctx.models, run), condition=runs.pk.does_not_exist())
         except TransactWriteError as exc:
             return self._lost_create(run, key, exc), False
         return run, True
 
-    def _lost_create(self, run: FlowRun, key: str | None, exc: TransactWriteError) -> FlowRun:
+    def _lost_create(self, run: FlowRun, key: str, exc: TransactWriteError) -> FlowRun:
         codes = cancellation_codes(exc)
-        if key is None:
-            if codes and codes[0] == TXN_CONDITION_FAILED:
-                return self.get(run.id).run
-            raise exc
         if not codes or codes[0] != TXN_CONDITION_FAILED:
             if TXN_CONDITION_FAILED in codes:
                 raise ConflictError(f"flow run {run.id} exists", code="already_exists") from exc
@@ -194,38 +184,12 @@ class FlowRunRepository:
         check_version_step(plan.run.version, plan.expected_version)
         self.shards.ensure_recorded()
         item = flow_run_item(self._ctx.models, plan.run, transition_id, result)
-        try:
-            return PlanWriter(self._ctx).apply(self._planned(plan, item, counted=True))
-        except ConflictError:
-            if not self._uncounted(plan.run.id, plan.expected_version):
-                raise
-        # A run stored before the counters existed: count it from now on (nothing to take off).
-        return PlanWriter(self._ctx).apply(self._planned(plan, item, counted=False))
-
-    def _planned(self, plan: Plan[FlowRun], item: FlowRunItem, *, counted: bool) -> PlannedWrite:
-        """The run's Put with its history item and counter moves, in one transaction."""
-        assert plan.run is not None
-        models, runs = self._ctx.models, self._runs
-        moves = counter_moves(models, plan.current if counted else None, plan.run)
-        marked = runs.stats_bucket.exists() if counted else runs.stats_bucket.does_not_exist()
-        return PlannedWrite(
-            plan,
-            item,
-            registry_of=plan.run.id,
-            what=f"flow run {plan.run.id}",
-            side_puts=(state_item(models, plan.run),),
-            side_updates=tuple((move.target, move.actions) for move in moves),
-            run_condition=marked,
-        )
-
-    def _uncounted(self, run_id: UUID, version: int) -> bool:
-        """Whether the stored run is at `version` but not in the counters (written before)."""
-        found = self._ctx.find(flow_run_pk(run_id), FLOW_RUN_SK, self._runs)
-        return found is not None and found.version == version and found.stats_bucket is None
+        write = PlannedWrite(plan, item, registry_of=plan.run.id, what=f"flow run {plan.run.id}")
+        return PlanWriter(self._ctx).apply(write)
 
     def states(self, run_id: UUID) -> list[State]:
-        """The run's last `MAX_STATES` states, oldest first (its current one alone for a run
-        stored before the history existed).
+        """The run's last `MAX_STATES` states, oldest first; the current one always last (the
+        earlier ones trail the state changes by the stream consumer's delay).
 
         Raises:
             NotFoundError: No such run.
@@ -240,7 +204,11 @@ class FlowRunRepository:
         )
         items, _ = query_items(cls, query, self._ctx.clock(), MAX_STATES, None)
         states = readable(reversed(items), lambda item: State.model_validate_json(item.data))
-        return states or [run.state]
+        if not items or items[0].sk != state_sk(run.version):
+            # The stream consumer has not written the current state's item yet (or the run
+            # predates the history): the run item has it.
+            states = [*states[-(MAX_STATES - 1) :], run.state] if states else [run.state]
+        return states
 
     def heartbeat(self, run_id: UUID, now: datetime, infrastructure_id: str | None) -> FlowRun:
         """Record a heartbeat (never touching `version`), renew the concurrency-slot leases

@@ -190,7 +190,8 @@ class FlowRunItem(RunItem):
     infrastructure_id = UnicodeAttribute(null=True)
     tags = UnicodeSetAttribute(null=True)
     stats_bucket = UnicodeAttribute(null=True)
-    """The hour bucket the run is counted in (`run_stats`); absent on runs from before."""
+    """The hour bucket of the run's expected start; its presence marks a stored version the
+    stream consumer counts (`run_history`): absent on runs stored before the counters."""
     gsi1pk = UnicodeAttribute(null=True)
     gsi1sk = UnicodeAttribute(null=True)
     gsi2pk = UnicodeAttribute(null=True)
@@ -342,7 +343,7 @@ class AgentItem(TableItem):
 
 class FlowRunStateItem(TableItem):
     """One state of a flow run's history: `FLOW_RUN#{id}` / `STATE#{version}`; `data` is the
-    `State`. Written in the transaction that moves the run to it."""
+    `State`. Written by the stream consumer, with the counter moves (`run_counting`)."""
 
     ENTITY = "flow_run_state"
 
@@ -352,8 +353,8 @@ class FlowRunStateItem(TableItem):
 class RunStatsItem(TableItem):
     """Run counters of one scope, shard and hour: `RUN_STATS#{scope}[#{s}]` / `{hour}`.
 
-    One number per state type (attribute names are the state types), moved by `ADD` in the
-    transaction of every state change that changes a run's type or hour bucket.
+    One number per state type (attribute names are the state types), moved by `ADD` by the
+    stream consumer, in the transaction of the history items of the records it sums.
     """
 
     ENTITY = "run_stats"

@@ -25,8 +25,6 @@ from typing import Any
 from uuid import UUID
 
 from pynamodb.exceptions import TransactWriteError
-from pynamodb.expressions.condition import Condition
-from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
 from stratoflow.orchestration import Plan, SlotGiveBack
@@ -37,7 +35,7 @@ from stratoflow_functions.store.failures import (
     cancellation_codes,
     dynamo_errors,
 )
-from stratoflow_functions.store.items import FlowRunItem, TableItem, TaskRunItem
+from stratoflow_functions.store.items import FlowRunItem, TaskRunItem
 from stratoflow_functions.store.leases import (
     give_back_update,
     limit_target,
@@ -56,7 +54,6 @@ class _Kind(Enum):
     TAKE = "take"
     GIVE_BACK = "give_back"
     REGISTRY = "registry"
-    SIDE = "side"
 
 
 class _Outcome(Enum):
@@ -83,18 +80,6 @@ class PlannedWrite:
     """The flow run whose registry lists the leases (the run itself, or a task's flow run)."""
     what: str
     """The run, for messages ("flow run …")."""
-    side_puts: tuple[TableItem, ...] = ()
-    """Items put unconditionally in the same transaction (a flow run's state-history item)."""
-    side_updates: tuple[tuple[TableItem, list[Action]], ...] = ()
-    """Unconditional updates in the same transaction (the run counters' `ADD`s)."""
-    run_condition: Condition | None = None
-    """A condition on the stored run besides its version (ANDed)."""
-
-    @property
-    def transactional(self) -> bool:
-        """Whether the write needs a transaction (slots or side items), not one Put."""
-        plan = self.plan
-        return bool(plan.take or plan.give_back or self.side_puts or self.side_updates)
 
 
 class PlanWriter:
@@ -116,7 +101,7 @@ class PlanWriter:
             ThrottledError: DynamoDB throttled, or the items stayed busy in other transactions.
         """
         plan = write.plan
-        if not write.transactional:
+        if not plan.take and not plan.give_back:
             self._ctx.put_at_version(write.run_item, plan.expected_version, write.what)
             return True
         give_back = list(plan.give_back)
@@ -132,7 +117,7 @@ class PlanWriter:
         steps = [_Step(_Kind.RUN)]
         try:
             with TransactWrite(connection=self._ctx.models.connection()) as txn:
-                txn.save(write.run_item, condition=_run_condition(write, run_class))
+                txn.save(write.run_item, condition=run_class.version == plan.expected_version)
                 for take in plan.take:
                     actions, condition = take_update(self._ctx, take)
                     txn.update(limit_target(self._ctx, take.tag), actions, condition)
@@ -141,26 +126,12 @@ class PlanWriter:
                     actions, condition = give_back_update(self._ctx, back)
                     txn.update(limit_target(self._ctx, back.tag), actions, condition)
                     steps.append(_Step(_Kind.GIVE_BACK, back))
-                if plan.take or plan.give_back:
-                    actions = registry_update(self._ctx, plan.take, plan.give_back)
-                    txn.update(registry_target(self._ctx, write.registry_of), actions)
-                    steps.append(_Step(_Kind.REGISTRY))
-                for item in write.side_puts:
-                    txn.save(item)
-                    steps.append(_Step(_Kind.SIDE))
-                for target, side_actions in write.side_updates:
-                    txn.update(target, side_actions)
-                    steps.append(_Step(_Kind.SIDE))
+                actions = registry_update(self._ctx, plan.take, plan.give_back)
+                txn.update(registry_target(self._ctx, write.registry_of), actions)
+                steps.append(_Step(_Kind.REGISTRY))
         except TransactWriteError as exc:
             return _cancelled(exc, steps, give_back, write.what)
         return _Outcome.APPLIED
-
-
-def _run_condition(write: PlannedWrite, run_class: type[FlowRunItem | TaskRunItem]) -> Condition:
-    condition: Condition = run_class.version == write.plan.expected_version
-    if write.run_condition is not None:
-        condition = condition & write.run_condition
-    return condition
 
 
 def _cancelled(

@@ -1,52 +1,58 @@
-"""What a flow run's state change writes besides the run: its state-history item and the moves
-of the run counters (see docs/data-model.md, "State history" and "Run counters").
+"""What the table's stream consumer derives from a flow-run write: the run's state-history item
+and the moves of the run counters (see docs/data-model.md, "State history" and "Run
+counters"). Pure: stream records in, history entries and counter deltas out.
 
-Both ride in the transaction of the run's conditional Put, so a history item exists exactly
-for every state the run was stored in, and a counter moves exactly when a stored run changes
-its state type or hour bucket: the counts can never drift from the runs.
+A record whose new image has another `version` than its old image (or an INSERT) is one state
+the run was stored in: one history entry `FLOW_RUN#{id}` / `STATE#{version}`, and the deltas
+old (state type, hour bucket) -1, new +1 in every scope the run is counted in. Writes that keep
+the version (heartbeats) derive nothing. An old image without `stats_bucket` was stored before
+the counters existed and was never counted: nothing is taken off for it.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
 
-from pynamodb.expressions.update import Action
+from pydantic import ValidationError
 
 from stratoflow.schemas import FlowRun, StateType
-from stratoflow_functions.store.items import FlowRunStateItem, RunStatsItem
-from stratoflow_functions.store.keys import (
-    expiry,
-    flow_run_pk,
-    shard_of,
-    sharded,
-    state_sk,
-    stats_bucket,
-    stats_partition,
-)
-from stratoflow_functions.store.models import Models
+from stratoflow_functions.store.keys import expiry, shard_of, sharded, stats_bucket, stats_partition
 from stratoflow_functions.store.run_items import start_mark
 
 ALL_RUNS_SCOPE = "RUNS"
+FLOW_RUN_ENTITY = "flow_run"
+COUNTED_MARK = "stats_bucket"
+"""The run attribute whose presence says "this stored version is in the counters"."""
+
+Record = Mapping[str, Any]
+"""One DynamoDB stream record (DynamoDB-JSON images)."""
+
+CounterKey = tuple[str, str, StateType]
+"""(counter partition with its shard, hour bucket, state type)."""
 
 
 @dataclass(frozen=True)
-class CounterMove:
-    """An `ADD` of +1/-1 per state type on one counter item."""
+class HistoryEntry:
+    """The history item of the state a run entered at `version`."""
 
-    target: RunStatsItem
-    actions: list[Action]
+    run_id: UUID
+    version: int
+    state: str
+    """The `State`, as JSON."""
+    expires_at: int
 
 
-def state_item(models: Models, run: FlowRun) -> FlowRunStateItem:
-    """The history item of the state `run` is stored in (keyed by the run's version)."""
-    start = max(run.state.timestamp, start_mark(run))
-    return models.flow_run_state(
-        flow_run_pk(run.id),
-        state_sk(run.version),
-        data=run.state.model_dump_json(),
-        expires_at=expiry(start, models.settings.run_retention_days),
-    )
+@dataclass(frozen=True)
+class RunChange:
+    """What one stream record adds: a history entry and the counter deltas (non-zero only)."""
+
+    sequence: str
+    history: HistoryEntry
+    deltas: dict[CounterKey, int] = field(default_factory=dict)
 
 
 def scopes(run: FlowRun) -> list[str]:
@@ -57,31 +63,60 @@ def scopes(run: FlowRun) -> list[str]:
     return found
 
 
-def _attribute(cls: type[RunStatsItem], state: StateType) -> object:
-    return getattr(cls, state.value.lower())
+def _run(image: Mapping[str, Any] | None) -> FlowRun | None:
+    if not image or image.get("entity", {}).get("S") != FLOW_RUN_ENTITY:
+        return None
+    data = image.get("data", {}).get("S")
+    try:
+        return None if data is None else FlowRun.model_validate_json(data)
+    except ValidationError:
+        return None
 
 
-def counter_moves(models: Models, before: FlowRun | None, after: FlowRun) -> list[CounterMove]:
-    """The counter moves of storing `after` over `before` (None: a new or uncounted run).
+def _deltas(before: FlowRun | None, after: FlowRun, shards: int) -> dict[CounterKey, int]:
+    """+1 for `after`'s (bucket, state), -1 for `before`'s, in each scope; zeros dropped.
 
-    Nothing when neither the state type nor the hour bucket changes. The counters are in the
-    run's shard (of this store's shard count); a read sums every shard, so a run that moved
-    shard leaves -1 in one and +1 in another and the sum stays exact.
+    The counters are in the run's shard; a read sums every shard, so the sum stays exact
+    whatever shard count the consumer runs with.
     """
-    deltas: Counter[tuple[str, StateType]] = Counter()
-    deltas[(stats_bucket(start_mark(after)), after.state.type)] += 1
+    moves: Counter[tuple[str, StateType]] = Counter()
+    moves[(stats_bucket(start_mark(after)), after.state.type)] += 1
     if before is not None:
-        deltas[(stats_bucket(start_mark(before)), before.state.type)] -= 1
-    cls, shard = models.run_stats, shard_of(after.id, models.settings.index_shards)
-    by_bucket: dict[str, list[Action]] = {}
-    for (bucket, state), delta in sorted(deltas.items()):
-        if delta:
-            by_bucket.setdefault(bucket, []).append(_attribute(cls, state).add(delta))  # type: ignore[attr-defined]
-    moves: list[CounterMove] = []
-    if not by_bucket:
-        return moves
+        moves[(stats_bucket(start_mark(before)), before.state.type)] -= 1
+    shard = shard_of(after.id, shards)
+    deltas: dict[CounterKey, int] = {}
     for scope in scopes(after):
         partition = sharded(stats_partition(scope), shard)
-        for bucket, actions in by_bucket.items():
-            moves.append(CounterMove(cls(partition, bucket), [cls.entity.set(cls), *actions]))
-    return moves
+        for (bucket, state), delta in moves.items():
+            if delta:
+                deltas[(partition, bucket, state)] = delta
+    return deltas
+
+
+def run_change(record: Record, shards: int, retention_days: int) -> RunChange | None:
+    """The history entry and counter deltas of one stream record; None when it adds none
+    (another entity, a removal, a write that kept the run's version).
+    """
+    if record.get("eventName") not in ("INSERT", "MODIFY"):
+        return None
+    data = record.get("dynamodb", {})
+    new_image, old_image = data.get("NewImage"), data.get("OldImage")
+    after, before = _run(new_image), _run(old_image)
+    if after is None or (before is not None and before.version == after.version):
+        return None
+    counted = before if old_image and COUNTED_MARK in old_image else None
+    start = max(after.state.timestamp, start_mark(after))
+    entry = HistoryEntry(
+        run_id=after.id,
+        version=after.version,
+        state=after.state.model_dump_json(),
+        expires_at=expiry(start, retention_days),
+    )
+    sequence = str(data.get("SequenceNumber", ""))
+    return RunChange(sequence, entry, _deltas(counted, after, shards))
+
+
+def run_changes(records: Iterable[Record], shards: int, retention_days: int) -> list[RunChange]:
+    """`run_change` of every record that has one, in stream order."""
+    changes = (run_change(record, shards, retention_days) for record in records)
+    return [change for change in changes if change is not None]

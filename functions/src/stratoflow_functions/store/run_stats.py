@@ -1,8 +1,8 @@
 """Reading the run counters: exact counts by state type per hour bucket, in a bounded number
 of requests (one query per index shard and 1 MB page, whatever the number of runs).
 
-The counters are moved by `run_history.counter_moves` in the transaction of every state
-change; see docs/data-model.md, "Run counters".
+The counters are moved by the table's stream consumer (`run_counting`), exactly once per
+stored state, a stream delay after the state change; see docs/data-model.md, "Run counters".
 """
 
 from __future__ import annotations

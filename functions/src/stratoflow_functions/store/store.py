@@ -19,6 +19,7 @@ from stratoflow_functions.store.flow_runs import FlowRunRepository
 from stratoflow_functions.store.flows import FlowRepository
 from stratoflow_functions.store.logs import LogRepository
 from stratoflow_functions.store.models import build_models
+from stratoflow_functions.store.run_counting import RunCounting
 from stratoflow_functions.store.task_runs import TaskRunRepository
 from stratoflow_functions.store.work_queues import AgentRepository, WorkQueueRepository
 
@@ -37,6 +38,8 @@ class Store:
     api_keys: ApiKeyRepository
     work_queues: WorkQueueRepository
     agents: AgentRepository
+    run_counting: RunCounting
+    """The stream consumer's writes: state history and run counters."""
 
 
 def build_store(settings: Settings, clock: Clock = utcnow) -> Store:
@@ -61,4 +64,5 @@ def build_store(settings: Settings, clock: Clock = utcnow) -> Store:
         api_keys=ApiKeyRepository(ctx),
         work_queues=WorkQueueRepository(ctx),
         agents=AgentRepository(ctx),
+        run_counting=RunCounting(ctx),
     )

@@ -2,8 +2,9 @@
 
 The event source mapping filters on the stream itself (only INSERT/MODIFY of items with
 `entity` = `flow_run`), so heartbeats of task runs, logs and the rest never invoke the
-function; the function drops the flow-run writes that left the state alone. Failed batches
-are split, retried, then recorded in a dead-letter queue.
+function; the function writes each flow-run change's state-history item and run counters
+(hence its write access to the table) and publishes the writes that changed the state. Failed
+batches are split, retried, then recorded in a dead-letter queue.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 from aws_cdk import Duration
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
 from constructs import Construct
@@ -56,6 +58,13 @@ class StateEvents(Construct):
             )
         )
         bus.grant_put_events_to(self.function)
+        # State history and run counters: Puts and Updates of table items (in transactions).
+        self.function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem"],
+                resources=[table.table_arn],
+            )
+        )
         self.function.add_event_source(
             sources.DynamoEventSource(
                 table,
