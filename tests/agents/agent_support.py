@@ -16,6 +16,7 @@ from stratoflow.schemas import (
     ClaimResponse,
     DecisionStatus,
     FlowRun,
+    FlowRunHeartbeat,
     InfrastructureType,
     OrchestrationResult,
     State,
@@ -26,12 +27,14 @@ from stratoflow.schemas import (
 from stratoflow_agents import AgentConfig, BaseAgent, RunHandle
 
 
-def flow_run(state: StateType = StateType.PENDING, name: str = "") -> FlowRun:
-    """A flow run in `state` (named `name`, or the type's default name)."""
+def flow_run(
+    state: StateType = StateType.PENDING, name: str = "", work_queue: str = "q"
+) -> FlowRun:
+    """A flow run of `work_queue` in `state` (named `name`, or the type's default name)."""
     now = utcnow()
     return FlowRun(
         id=uuid4(), name="run", flow_id=uuid4(), state=State(type=state, name=name),
-        created=now, updated=now,
+        work_queue=work_queue, created=now, updated=now,
     )  # fmt: skip
 
 
@@ -72,6 +75,8 @@ class FakeClient:
         self.conflicts: list[tuple[UUID, State]] = []
         self.after_read: Callable[[UUID], None] | None = None
         """Called after each read: another actor moving the run before the agent proposes."""
+        self.run_heartbeats: list[tuple[UUID, str | None]] = []
+        self.run_heartbeat_error: Exception | None = None
 
     def claim_runs(self, name: str, body: ClaimRequest) -> ClaimResponse:
         self.claim_times.append(self.clock.now)
@@ -106,6 +111,20 @@ class FakeClient:
             return OrchestrationResult(status=DecisionStatus.ABORT, version=run.version)
         self.move(flow_run_id, proposal.state)
         return OrchestrationResult(status=DecisionStatus.ACCEPT, state=proposal.state, version=1)
+
+    def heartbeat_flow_run(
+        self, flow_run_id: UUID, body: FlowRunHeartbeat | None = None
+    ) -> FlowRun:
+        """Like the server: a given infrastructure id is kept on the run, None changes nothing."""
+        infrastructure_id = body.infrastructure_id if body is not None else None
+        self.run_heartbeats.append((flow_run_id, infrastructure_id))
+        if self.run_heartbeat_error is not None:
+            raise self.run_heartbeat_error
+        run = self.runs[flow_run_id]
+        if infrastructure_id is not None:
+            run = run.model_copy(update={"infrastructure_id": infrastructure_id})
+            self.runs[flow_run_id] = run
+        return run
 
     def move(self, flow_run_id: UUID, state: State) -> None:
         """Set a run's state, as another actor (the engine, a user) would (one version on)."""

@@ -10,13 +10,13 @@ import subprocess
 import threading
 import time
 import zipfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
 
-from stratoflow.client import StratoflowClient
+from stratoflow.client import StratoflowClient, load_client_settings
 from stratoflow.deploy import PackedBundle, upload_bundle
 from stratoflow.schemas import (
     CodeBundle,
@@ -25,7 +25,7 @@ from stratoflow.schemas import (
     FlowCreate,
     StateType,
 )
-from stratoflow_agents import AgentConfig, LocalAgent
+from stratoflow_agents import AgentConfig, BaseAgent, LocalAgent
 from stratoflow_agents.local import stratoflow_command
 from tests.fixtures.live_api import LiveApi
 
@@ -50,6 +50,57 @@ def wait_for(check: Callable[[], bool], what: str, timeout: float = 30.0) -> Non
     while not check():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         time.sleep(0.05)
+
+
+def contend(
+    make_agent: Callable[[StratoflowClient, AgentConfig], BaseAgent],
+    client: StratoflowClient, home: Path, queue: str, runs: Collection[UUID],
+    end_started: Callable[[], None], launched: Callable[[], Collection[UUID]],
+) -> list[set[UUID]]:  # fmt: skip
+    """Two agents of one type on `queue`, looping in threads, each with its own client of the
+    live API and a limit of 4: nothing ends until each holds 4 runs (so both claimed under
+    contention); then `end_started` ends what was started, over and over, until `launched`
+    names every one of `runs`. Both agents are stopped and joined.
+
+    Returns:
+        The runs each agent held when both were full (disjoint if no run was claimed twice).
+    """
+    config = AgentConfig(work_queue=queue, limit=4, **FAST)  # type: ignore[arg-type]
+    agents, threads = [], []
+    for _ in range(2):
+        settings = load_client_settings(
+            {"STRATOFLOW_HOME": str(home)}, api_url=client.settings.api_url,
+            api_key=client.settings.api_key,
+        )  # fmt: skip
+        own = StratoflowClient(settings)
+        agents.append((make_agent(own, config), own))
+        threads.append(threading.Thread(target=agents[-1][0].run, daemon=True))
+    for thread in threads:
+        thread.start()
+    held: list[set[UUID]] = []
+    try:
+
+        def both_full() -> bool:
+            held[:] = [set(agent.active.copy()) for agent, _ in agents]
+            return [len(h) for h in held] == [4, 4]
+
+        wait_for(both_full, "each agent holding 4 runs", timeout=60)
+
+        def progress() -> bool:
+            end_started()
+            return set(launched()) >= set(runs)
+
+        wait_for(progress, "every run launched", timeout=60)
+    finally:
+        for agent, _ in agents:
+            agent.request_stop()
+            agent.request_stop()
+        for thread in threads:
+            thread.join(timeout=15)
+        for _, own in agents:
+            own.close()
+    assert not any(t.is_alive() for t in threads), "an agent did not stop"
+    return held
 
 
 def zip_bundle(client: StratoflowClient, entries: dict[str, bytes]) -> CodeBundle:

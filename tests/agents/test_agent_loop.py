@@ -11,7 +11,15 @@ import pytest
 from stratoflow.client.errors import ConnectError, ServerError
 from stratoflow.schemas import State, StateType
 from stratoflow_agents import LaunchError
-from tests.agents.agent_support import flow_run, make_agent, run_for, run_until
+from stratoflow_agents.handles import RunHandle
+from tests.agents.agent_support import (
+    FakeAgent,
+    FakeHandle,
+    flow_run,
+    make_agent,
+    run_for,
+    run_until,
+)
 
 
 def gaps(times: list[float]) -> list[float]:
@@ -187,6 +195,38 @@ def test_a_launch_failure_is_reported_crashed() -> None:
     assert not agent.active
 
 
+# --- the run's infrastructure id ------------------------------------------------------------
+
+
+def test_a_launched_run_gets_its_handles_infrastructure_id_at_once() -> None:
+    run = flow_run()
+    agent, client, _clock = make_agent(claims=[[run]])
+    agent.tick()
+    assert client.run_heartbeats == [(run.id, f"fake:{run.id}")]
+    assert client.runs[run.id].infrastructure_id == f"fake:{run.id}"
+
+
+def test_a_failure_to_record_the_infrastructure_id_leaves_the_run_running() -> None:
+    run = flow_run()
+    agent, client, clock = make_agent(claims=[[run]])
+    client.run_heartbeat_error = ConnectError("refused")
+    agent.tick()
+    assert client.run_heartbeats == [(run.id, f"fake:{run.id}")]  # tried once, then let be
+    assert list(agent.active) == [run.id]
+    client.move(run.id, State(type=StateType.CANCELLING))
+    run_for(agent, clock, 6)  # still watched like any run
+    assert client.state_of(run.id).type is StateType.CANCELLED
+
+
+def test_a_launch_failure_records_no_infrastructure_id() -> None:
+    def refuse(claimed: object) -> object:
+        raise LaunchError("no such executable")
+
+    agent, client, _clock = make_agent(claims=[[flow_run()]], on_launch=refuse)
+    agent.tick()
+    assert client.run_heartbeats == []
+
+
 # --- cancellation ---------------------------------------------------------------------------
 
 
@@ -293,3 +333,56 @@ def test_a_failing_loop_kills_and_reports_its_runs_before_raising() -> None:
         agent.run()
     assert agent.handles[run.id].signals == ["KILL"]
     assert client.state_of(run.id).type is StateType.CRASHED
+
+
+# --- a restarted agent finds its runs again -------------------------------------------------
+
+
+def test_a_restarted_agent_watches_the_open_runs_it_finds_again_and_releases_the_rest() -> None:
+    agent, client, clock = make_agent()
+    running, finished = flow_run(StateType.RUNNING), flow_run(StateType.COMPLETED)
+    client.runs.update({running.id: running, finished.id: finished})
+    handles = {run.id: FakeHandle(run.id) for run in (running, finished)}
+
+    agent.adopt(handles)
+
+    assert list(agent.active) == [running.id]
+    assert client.run_heartbeats == [(running.id, f"fake:{running.id}")]  # the open one only
+    assert handles[finished.id].cleaned
+    assert not handles[running.id].cleaned
+    client.move(running.id, State(type=StateType.CANCELLING))
+    run_for(agent, clock, 6)  # the adopted run is watched like a launched one
+    assert handles[running.id].signals == ["TERM"]
+    assert client.state_of(running.id).type is StateType.CANCELLED
+
+
+def test_a_restarted_agent_leaves_another_queues_run_and_its_infrastructure_alone() -> None:
+    agent, client, _clock = make_agent()  # work queue "q"
+    theirs = flow_run(StateType.RUNNING, work_queue="gpu")
+    client.runs[theirs.id] = theirs
+    handle = FakeHandle(theirs.id)
+
+    agent.adopt({theirs.id: handle})
+
+    assert agent.active == {}
+    assert (handle.cleaned, handle.signals, client.run_heartbeats) == (False, [], [])
+
+
+def test_run_adopts_what_recover_finds_before_its_first_claim() -> None:
+    running = flow_run(StateType.RUNNING)
+    found = FakeHandle(running.id)
+
+    class Restarted(FakeAgent):
+        def recover(self) -> dict[UUID, RunHandle]:
+            return {running.id: found}
+
+    agent, client, clock = make_agent()
+    restarted = Restarted(agent.config, client, clock=clock, sleep=clock.sleep, rand=lambda: 0.0)
+    client.runs[running.id] = running
+    client.after_read = lambda _run_id: restarted.request_stop()  # stop once it has looked
+
+    restarted.run()
+
+    assert client.claim_requests == []  # asked to stop before claiming: only the adopted run
+    assert found.signals[0] == "TERM"  # shut down with the agent, as a launched run would be
+    assert found.cleaned

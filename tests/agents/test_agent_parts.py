@@ -167,13 +167,34 @@ def test_a_process_that_ignores_sigterm_is_killed_after_the_cancel_grace(tmp_pat
 # --- the command line -----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("agent_type", ["docker", "kubernetes", "vertex", "ecs"])
-def test_other_agent_types_say_they_are_not_available_yet(agent_type: str) -> None:
+def test_a_lambda_agent_does_not_exist_and_the_message_says_who_runs_lambda_runs() -> None:
     result = CliRunner().invoke(
-        cli, ["--api-url", "http://api", "agent", "start", "--type", agent_type, "-q", "q"]
+        cli, ["--api-url", "http://api", "agent", "start", "--type", "lambda", "-q", "q"]
     )
     assert result.exit_code == 2
-    assert f"the {agent_type} agent is not available yet" in result.output
+    assert "the stack's Lambda launcher runs --infra lambda runs" in result.output
+
+
+def test_a_kubernetes_agent_with_an_unusable_kubeconfig_says_so(tmp_path: Path) -> None:
+    missing = tmp_path / "no-such-kubeconfig"
+    result = CliRunner().invoke(cli, [
+        "--api-url", "http://api", "agent", "start", "--type", "kubernetes", "-q", "q",
+        "--kubeconfig", str(missing),
+    ])  # fmt: skip
+    assert result.exit_code == 1
+    assert "cannot configure the Kubernetes client" in result.output
+    assert str(missing) in result.output
+
+
+def test_an_ecs_agent_without_a_cluster_exits_2_naming_the_option(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("STRATOFLOW_ECS_CLUSTER", raising=False)
+    result = CliRunner().invoke(
+        cli, ["--api-url", "http://api", "agent", "start", "--type", "ecs", "-q", "q"]
+    )
+    assert result.exit_code == 2
+    assert "--type ecs needs --cluster" in result.output
 
 
 def test_agent_start_without_an_api_exits_2(tmp_path: Path) -> None:

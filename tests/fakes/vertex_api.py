@@ -2,8 +2,9 @@
 
 Served over real HTTP by `tests.fakes.wire.serve`. Like the real API: create assigns a numeric
 id and returns the job (`name`, `state: JOB_STATE_PENDING`, times); get; list with a
-`labels.<key>="<value>"` filter (ANDed terms), `pageSize` and `pageToken`; `:cancel` (400
-`FAILED_PRECONDITION` once the job has ended); errors as `{"error": {code, message, status}}`.
+`labels.<key>="<value>"` or `labels.<key>:*` (key exists) filter (ANDed terms), `pageSize` and
+`pageToken`; `:cancel` (400 `FAILED_PRECONDITION` once the job has ended); errors as
+`{"error": {code, message, status}}`.
 `POST /token` plays `oauth2.googleapis.com/token` for a service-account key whose `token_uri`
 points here: it checks the JWT bearer assertion's signature and issuer, and then every API call
 must carry one of the tokens it issued. A test moves jobs through states with the hooks
@@ -20,7 +21,7 @@ import re
 from tests.fakes.wire import Json, Reply, WireFake
 
 _LOC = r"/v1/projects/(?P<project>[^/]+)/locations/(?P<location>[^/]+)/customJobs"
-_TERMS = re.compile(r'^labels\.(?P<key>[\w-]+)\s*=\s*"?(?P<value>[^"]*)"?$')
+_TERMS = re.compile(r'^labels\.(?P<key>[\w-]+)\s*(=\s*"?(?P<value>[^"]*)"?|:\s*\*)$')
 _ENDED = {"JOB_STATE_SUCCEEDED", "JOB_STATE_FAILED", "JOB_STATE_CANCELLED", "JOB_STATE_EXPIRED"}
 _NOW = "2026-01-01T00:00:00Z"
 
@@ -30,15 +31,20 @@ def error(code: int, status: str, message: str) -> Reply:
     return code, {"error": {"code": code, "message": message, "status": status}}
 
 
-def _label_filter(text: str | None) -> dict[str, str] | None:
-    """The label equalities of `filter` (None if a term is not one)."""
-    terms: dict[str, str] = {}
+def _label_filter(text: str | None) -> dict[str, str | None] | None:
+    """The label terms of `filter`: a value, or None for `labels.key:*` (the key exists);
+    None if a term is neither."""
+    terms: dict[str, str | None] = {}
     for term in filter(None, (t.strip() for t in (text or "").split(" AND "))):
         match = _TERMS.match(term)
         if match is None:
             return None
         terms[match["key"]] = match["value"]
     return terms
+
+
+def _has(labels: dict[str, str], key: str, value: str | None) -> bool:
+    return key in labels if value is None else labels.get(key) == value
 
 
 class FakeVertexApi(WireFake):
@@ -113,7 +119,7 @@ class FakeVertexApi(WireFake):
         jobs = [
             job for name, job in self.jobs.items()
             if name.startswith(prefix)
-            and all((job.get("labels") or {}).get(k) == v for k, v in wanted.items())
+            and all(_has(job.get("labels") or {}, k, v) for k, v in wanted.items())
         ]  # fmt: skip
         start, size = int(query.get("pageToken") or 0), int(query.get("pageSize") or 100)
         reply: Json = {"customJobs": jobs[start : start + size]} if jobs else {}

@@ -21,6 +21,7 @@ from stratoflow.schemas import (
     DeploymentRunCreate,
     FlowCreate,
     FlowRunCreate,
+    FlowRunHeartbeat,
     LogCreate,
     State,
     StateName,
@@ -83,7 +84,16 @@ def test_runs_show_prints_the_run_and_its_task_runs(
     result = _run(url, key, "runs", "show", str(run_id))
     assert result.exit_code == 0, result.output
     assert "state       Pending" in result.output
+    assert "runs on     -" in result.output
     assert "TASK RUN" in result.output
+
+
+def test_runs_show_says_what_the_run_runs_on(client: StratoflowClient, url: str, key: str) -> None:
+    run_id = _flow_run(client, state=StateType.RUNNING)
+    client.heartbeat_flow_run(run_id, FlowRunHeartbeat(infrastructure_id="jobs/run-1a2b"))
+    result = _run(url, key, "runs", "show", str(run_id))
+    assert result.exit_code == 0, result.output
+    assert "runs on     jobs/run-1a2b" in result.output
 
 
 def test_runs_show_bad_and_unknown_ids_exit_2_without_traceback(url: str, key: str) -> None:

@@ -1,11 +1,13 @@
 """What `stratoflow execute` reads from its launcher, against real local HTTP servers: the ECS
-task metadata endpoint (and every way it can fail, each falling back to the pid), Secret
+task metadata endpoint (and every way it can fail, each falling back to the pid, or to no id for
+a process an agent or launcher started), Secret
 Manager's REST API, and google-auth's real default credentials refreshed at a local token URI."""
 
 from __future__ import annotations
 
 import base64
 import json
+import os
 import sys
 import threading
 import time
@@ -14,9 +16,14 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import pytest
 
+from stratoflow import flow
+from stratoflow.runtime import LocalOrchestrator, RuntimeConfig
+from stratoflow.runtime.context import current_flow_run
+from stratoflow.runtime.engine import execute_flow_run
 from stratoflow.runtime.launched import (
     ApiKeySecretError,
     LaunchSettings,
@@ -25,6 +32,8 @@ from stratoflow.runtime.launched import (
     infrastructure_id,
     load_launch_settings,
 )
+from stratoflow.runtime.results import LocalResultStore
+from stratoflow.schemas import FlowCreate, FlowRunCreate, FlowRunHeartbeat
 
 TASK_ARN = "arn:aws:ecs:eu-west-1:123456789012:task/stratoflow/0123456789abcdef"
 SECRET = "projects/acme/secrets/stratoflow-api-key/versions/3"
@@ -84,6 +93,111 @@ def test_the_launchers_id_wins_over_everything() -> None:
         {"STRATOFLOW_INFRASTRUCTURE_ID": "job/stratoflow-1", "ECS_CONTAINER_METADATA_URI_V4": "x"}
     )
     assert infrastructure_id(settings, pid=7) == "job/stratoflow-1"
+
+
+def test_a_process_started_by_hand_reports_its_pid() -> None:
+    assert infrastructure_id(load_launch_settings({}), pid=7) == "pid:7"
+
+
+def test_a_launched_process_with_no_id_of_its_own_reports_none_not_its_pid() -> None:
+    """An agent or launcher set `STRATOFLOW_FLOW_RUN_ID` and recorded the run's id itself; a
+    heartbeat with no id keeps that, where `pid:1` from a container would overwrite it."""
+    settings = load_launch_settings({"STRATOFLOW_FLOW_RUN_ID": "0b7c"})
+    assert settings.launched
+    assert infrastructure_id(settings, pid=7) is None
+
+
+def test_a_launched_process_still_reports_an_id_it_was_given() -> None:
+    settings = load_launch_settings(
+        {"STRATOFLOW_FLOW_RUN_ID": "0b7c", "STRATOFLOW_INFRASTRUCTURE_ID": "jobs/stratoflow-1"}
+    )
+    assert infrastructure_id(settings, pid=7) == "jobs/stratoflow-1"
+
+
+def test_a_launched_ecs_task_reports_its_arn(server: FakeServer) -> None:
+    server.routes["/v4/abc/task"] = (200, {"TaskARN": TASK_ARN})
+    settings = load_launch_settings(
+        {"STRATOFLOW_FLOW_RUN_ID": "0b7c", "ECS_CONTAINER_METADATA_URI_V4": f"{server.url}/v4/abc"}
+    )
+    assert infrastructure_id(settings, pid=7) == TASK_ARN
+
+
+def test_a_launched_ecs_task_whose_metadata_fails_reports_none() -> None:
+    settings = LaunchSettings(launched=True, ecs_metadata_uri="http://127.0.0.1:9/v4/abc")
+    assert infrastructure_id(settings, pid=7) is None
+
+
+@pytest.mark.parametrize(
+    ("heartbeat_pid", "expected"), [(False, "container:stratoflow-x"), (True, "pid:{pid}")]
+)  # the pid is filled in by the test: ids must be the same in every xdist worker
+def test_the_engines_heartbeats_keep_the_recorded_id_unless_told_to_send_the_pid(
+    tmp_path: Path, heartbeat_pid: bool, expected: str
+) -> None:
+    """What `stratoflow execute` runs: with no id to report (`heartbeat_pid=False`), the id an
+    agent recorded survives the engine's heartbeats; a flow called by hand still sends its pid."""
+    local = LocalOrchestrator()
+    flow_id = local.create_flow(FlowCreate(name="beating")).id
+    run = local.create_flow_run(FlowRunCreate(flow_id=flow_id))
+    recorded = local.heartbeat_flow_run(
+        run.id, FlowRunHeartbeat(infrastructure_id="container:stratoflow-x")
+    ).heartbeat
+
+    @flow(name="beating")
+    def beating() -> bool:
+        deadline = time.monotonic() + 10.0
+        while time.monotonic() < deadline:  # until the engine's own heartbeat has gone out
+            if local.read_flow_run(run.id).heartbeat != recorded:
+                return True
+            threading.Event().wait(0.01)
+        return False
+
+    runtime = RuntimeConfig(
+        orchestrator=local, results=LocalResultStore(tmp_path), heartbeat_seconds=0.02,
+        console=False, heartbeat_pid=heartbeat_pid,
+    )  # fmt: skip
+    outcome = execute_flow_run(beating, run, runtime)
+
+    assert outcome.ok
+    assert outcome.value is True  # the engine did beat before the flow ended
+    assert local.read_flow_run(run.id).infrastructure_id == expected.format(pid=os.getpid())
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"), [("container:stratoflow-x", "container:stratoflow-x"), (None, None)]
+)
+def test_a_subflows_heartbeats_name_what_its_parents_name(
+    tmp_path: Path, given: str | None, expected: str | None
+) -> None:
+    """A subflow runs in its parent's process: its heartbeats carry the parent's id, or none for a
+    launched run with no id of its own (never the pid, which would say `pid:1` in a container)."""
+    local = LocalOrchestrator()
+
+    @flow(name="child")
+    def child() -> str:
+        context = current_flow_run()
+        assert context is not None
+        run_id = context.flow_run_id
+        deadline = time.monotonic() + 10.0
+        while local.read_flow_run(run_id).heartbeat is None and time.monotonic() < deadline:
+            threading.Event().wait(0.01)
+        return str(run_id)
+
+    @flow(name="parent")
+    def parent() -> str:
+        return child()
+
+    flow_id = local.create_flow(FlowCreate(name="parent")).id
+    run = local.create_flow_run(FlowRunCreate(flow_id=flow_id))
+    runtime = RuntimeConfig(
+        orchestrator=local, results=LocalResultStore(tmp_path), heartbeat_seconds=0.02,
+        console=False, infrastructure_id=given, heartbeat_pid=False,
+    )  # fmt: skip
+    outcome = execute_flow_run(parent, run, runtime)
+
+    assert outcome.ok
+    child_run = local.read_flow_run(UUID(outcome.value))
+    assert child_run.heartbeat is not None  # the subflow did beat
+    assert child_run.infrastructure_id == expected
 
 
 def test_on_ecs_the_id_is_the_task_arn_from_the_metadata_endpoint(server: FakeServer) -> None:

@@ -13,6 +13,9 @@ the rest, on one thread, one `tick()` at a time:
 4. claim: at most `limit - active` runs, with an exponential, jittered, capped backoff while the
    queue is empty or the API unreachable.
 
+A run it launches (or finds again after a restart) gets the handle's infrastructure id recorded
+at once, through a flow-run heartbeat: best-effort, a failure is only logged.
+
 Once asked to stop (`request_stop()`, e.g. from SIGINT/SIGTERM) it claims nothing more, lets
 active runs finish for `shutdown_grace`, then stops the rest (terminate, kill after
 `cancel_grace`) and records any still PENDING/RUNNING as CRASHED "agent shut down"; it returns
@@ -37,6 +40,7 @@ from stratoflow.schemas import (
     AgentHeartbeat,
     ClaimedRun,
     ClaimRequest,
+    FlowRunHeartbeat,
     InfrastructureType,
     StateType,
 )
@@ -55,6 +59,9 @@ from stratoflow_agents.reporting import (
 )
 
 logger = logging.getLogger("stratoflow.agent")
+
+ADOPTABLE = frozenset({StateType.PENDING, StateType.RUNNING, StateType.CANCELLING})
+"""States of a run a restarted agent takes back: its infrastructure may still run it."""
 
 
 class BaseAgent(ABC):
@@ -114,6 +121,14 @@ class BaseAgent(ABC):
     def release(self) -> None:  # noqa: B027 (optional: most backends need no clean-up)
         """Clean up after the last tick, once no run is left."""
 
+    def recover(self) -> dict[UUID, RunHandle]:
+        """The runs an earlier agent of this type started and that still run, found again on
+        the infrastructure by their run-id label or tag (none by default: a local agent's
+        processes die with it). Called once, after `prepare`; the loop then watches those of
+        them the API still has PENDING, RUNNING or CANCELLING as if it had launched them.
+        """
+        return {}
+
     # --- control --------------------------------------------------------------------------
 
     def request_stop(self) -> None:
@@ -140,6 +155,7 @@ class BaseAgent(ABC):
         propagates, so none is left running with no one watching.
         """
         self.prepare()
+        self.adopt(self.recover())
         logger.info("agent %s polling work queue %r", self.agent_id, self.config.work_queue)
         try:
             while True:
@@ -163,6 +179,25 @@ class BaseAgent(ABC):
         self._enforce_stops(now)
         self._heartbeat_if_due(now)
         self._claim_if_due(now)
+
+    def adopt(self, found: dict[UUID, RunHandle]) -> None:
+        """Watch the `found` runs still open; release the handles of the others.
+
+        A run of another work queue is left alone, handle and all: agents of several queues may
+        share one cluster (or one Docker daemon), and that run is its own agent's to watch.
+        """
+        now = self._clock()
+        for run_id, handle in found.items():
+            run = read_run(self.client, run_id)
+            if run is not None and run.work_queue != self.config.work_queue:
+                logger.info("flow run %s: of work queue %r, not adopted", run_id, run.work_queue)
+                continue
+            if run is None or run.state.type not in ADOPTABLE:
+                handle.cleanup()
+                continue
+            logger.info("flow run %s: found again as %s", run_id, handle.infrastructure_id)
+            self.active[run_id] = ActiveRun(ClaimedRun(flow_run=run), handle, next_check=now)
+            self._record_infrastructure_id(run_id, handle)
 
     # --- reaping ended runs -----------------------------------------------------------------
 
@@ -291,6 +326,17 @@ class BaseAgent(ABC):
         logger.info("flow run %s: launched as %s", run_id, handle.infrastructure_id)
         next_check = now + self.config.cancel_check_interval
         self.active[run_id] = ActiveRun(claimed, handle, next_check=next_check)
+        self._record_infrastructure_id(run_id, handle)
+
+    def _record_infrastructure_id(self, run_id: UUID, handle: RunHandle) -> None:
+        """Put the handle's id on the run (a flow-run heartbeat carrying it), so the CLI and the
+        dashboard can link to the container, Job or task before the engine's first heartbeat;
+        best-effort: a failure is logged, the run goes on."""
+        body = FlowRunHeartbeat(infrastructure_id=handle.infrastructure_id)
+        try:
+            self.client.heartbeat_flow_run(run_id, body)
+        except StratoflowClientError as exc:
+            logger.warning("flow run %s: cannot record its infrastructure id: %s", run_id, exc)
 
     # --- pacing -----------------------------------------------------------------------------
 

@@ -19,6 +19,7 @@ from stratoflow.schemas import (
     ClaimRequest,
     ClaimResponse,
     FlowRun,
+    FlowRunHeartbeat,
     OrchestrationResult,
     State,
     StateProposal,
@@ -52,6 +53,12 @@ class AgentClient(Protocol):
 
     def set_flow_run_state(self, flow_run_id: UUID, proposal: StateProposal) -> OrchestrationResult:
         """Propose a flow-run state."""
+        ...
+
+    def heartbeat_flow_run(
+        self, flow_run_id: UUID, body: FlowRunHeartbeat | None = None
+    ) -> FlowRun:
+        """Record a flow run's heartbeat (and its infrastructure id, when the body has one)."""
         ...
 
 

@@ -53,6 +53,7 @@ def test_the_launch_environment_is_the_api_the_run_and_the_user_env() -> None:
         "STRATOFLOW_API_URL",
         "STRATOFLOW_FLOW_RUN_ID",
         "STRATOFLOW_API_KEY_SECRET",
+        "STRATOFLOW_INFRASTRUCTURE_ID",
     ],
 )
 def test_the_launch_environment_refuses_a_variable_the_launcher_sets(name: str) -> None:

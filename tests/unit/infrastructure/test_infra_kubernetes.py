@@ -91,6 +91,9 @@ def test_the_container_runs_the_flow_with_the_launch_environment_and_the_key_by_
     assert env["STRATOFLOW_API_URL"].value == API_URL
     assert env["STRATOFLOW_FLOW_RUN_ID"].value == str(RUN_ID)
     assert env["WAREHOUSE"].value == "analytics"
+    # what the launcher backend's `launch` returns and the agent's handle names: the engine's
+    # heartbeats repeat it instead of `pid:1`
+    assert env["STRATOFLOW_INFRASTRUCTURE_ID"].value == f"flows/stratoflow-{RUN_ID}"
     key = env["STRATOFLOW_API_KEY"]
     assert key.value is None
     assert (key.value_from.secret_key_ref.name, key.value_from.secret_key_ref.key) == (
@@ -124,6 +127,16 @@ def test_without_a_secret_there_is_no_key_variable_at_all() -> None:
 def test_the_manifests_match_their_snapshots() -> None:
     assert_snapshot("kubernetes_job_default", _manifest({}))
     assert_snapshot("kubernetes_job_full", _manifest(FULL))
+
+
+def test_a_users_variable_cannot_hide_the_jobs_infrastructure_id() -> None:
+    settings = KubernetesSettings(namespace="flows")
+    environment = {"STRATOFLOW_INFRASTRUCTURE_ID": "mine"}
+    (container,) = job_manifest(settings, flow_run(), "img", environment)["spec"]["template"][
+        "spec"
+    ]["containers"]
+    ids = [e["value"] for e in container["env"] if e["name"] == "STRATOFLOW_INFRASTRUCTURE_ID"]
+    assert ids == [f"flows/stratoflow-{RUN_ID}"]
 
 
 def test_a_resurrected_run_gets_a_job_of_its_own() -> None:

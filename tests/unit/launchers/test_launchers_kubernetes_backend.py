@@ -102,7 +102,7 @@ def test_an_eviction_is_named_with_the_nodes_message(
     launched.evict("flows", NAME)
 
     reason = _failure(k8s_backend)
-    assert reason.startswith("the pod was evicted: The node was low on resource: memory.")
+    assert reason.startswith("the pod was evicted (Evicted): The node was low on resource: memory.")
 
 
 def test_a_deadline_names_the_timeout_and_why_the_pod_never_ran(
@@ -112,8 +112,8 @@ def test_a_deadline_names_the_timeout_and_why_the_pod_never_ran(
     launched.exceed_deadline("flows", NAME)
 
     reason = _failure(k8s_backend)
-    assert "timed out: the Job ran longer than its activeDeadlineSeconds" in reason
-    assert "never scheduled: 0/3 nodes are available: 3 Insufficient cpu." in reason
+    assert "timed out (DeadlineExceeded): the Job ran longer than its activeDeadline" in reason
+    assert "never scheduled (Unschedulable): 0/3 nodes are available: 3 Insufficient" in reason
 
 
 def test_a_nonzero_exit_is_named_with_its_code(

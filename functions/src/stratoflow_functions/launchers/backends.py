@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from stratoflow.infrastructure.outcome import JobOutcome
 from stratoflow.schemas import InfrastructureType
 from stratoflow_functions.config import Settings
 
@@ -27,6 +28,11 @@ class JobStatus:
     finished: bool
     succeeded: bool | None = None
     reason: str | None = None
+
+    @classmethod
+    def of(cls, outcome: JobOutcome) -> JobStatus:
+        """The status the SDK's pure diagnosis (`stratoflow.infrastructure.*_status`) reads."""
+        return cls(outcome.over, outcome.succeeded, outcome.reason)
 
 
 class JobBackend(Protocol):

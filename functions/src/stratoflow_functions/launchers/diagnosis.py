@@ -1,7 +1,8 @@
 """Why a launched run crashed, in words: a stopped ECS task or a Step Functions failure turned
 into the reason its CRASHED state carries (pure; docs/launchers.md has the table).
 
-An ECS task description is read in either casing: boto3's lowerCamel (`describe_tasks`) or the
+The stopped task's diagnosis is the SDK's (`stratoflow.infrastructure.ecs_status`, the ECS
+agent's too); here it is read in either casing: boto3's lowerCamel (`describe_tasks`) or the
 PascalCase Step Functions hands on (`.sync` output, the Cause of `States.TaskFailed`).
 """
 
@@ -11,8 +12,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-OOM_EXIT_CODE = 137
-"""128 + SIGKILL: the kernel's OOM killer (or a hard stop) ended the container."""
+from stratoflow.infrastructure.ecs_status import diagnose_stopped_task
 
 TIMEOUT_ERRORS = frozenset({"States.Timeout", "States.HeartbeatTimeout", "Sandbox.Timedout"})
 CAPACITY_ERRORS = frozenset({"AmazonECS.Unknown", "ECS.AmazonECSException"})
@@ -20,25 +20,9 @@ QUOTA_ERRORS = frozenset({"ECS.LimitExceededException", "ECS.ThrottlingException
 
 
 def diagnose_task(task: Mapping[str, Any]) -> str:
-    """The reason an ECS task stopped without the run reaching a final state."""
-    task = lower_camel(task)
-    stop_code = str(task.get("stopCode") or "")
-    stopped = str(task.get("stoppedReason") or "")
-    container = _flow_container(task)
-    container_reason = str(container.get("reason") or "")
-    exit_code = container.get("exitCode")
-    both = f"{stopped} {container_reason}"
-    if "CannotPullContainerError" in both or "pull image" in both.lower():
-        return f"the image could not be pulled: {_first(container_reason, stopped)}"
-    if stop_code == "SpotInterruption":
-        return f"the task was evicted (Spot capacity reclaimed): {stopped}"
-    if stop_code == "TaskFailedToStart" or "ResourceInitializationError" in both:
-        return f"the task failed to start: {_first(stopped, container_reason)}"
-    if exit_code == OOM_EXIT_CODE or "OutOfMemory" in container_reason:
-        return f"out of memory: the flow container was killed (exit code {exit_code})"
-    if exit_code is not None and exit_code != 0:
-        return f"the flow container exited with code {exit_code}{_suffix(container_reason)}"
-    return f"the ECS task stopped ({stop_code or 'no stop code'}){_suffix(stopped)}"
+    """The reason an ECS task stopped without the run reaching a final state, in either
+    casing (the SDK's `diagnose_stopped_task` on its lowerCamel form)."""
+    return diagnose_stopped_task(lower_camel(task))
 
 
 def diagnose_failure(error: str | None, cause: str | None) -> str:
@@ -71,13 +55,6 @@ def _lower_first(key: str) -> str:
     return key[:1].lower() + key[1:]
 
 
-def _flow_container(task: Mapping[str, Any]) -> Mapping[str, Any]:
-    """The `flow` container (the one the launcher runs), else the first one."""
-    containers = [c for c in task.get("containers") or [] if isinstance(c, Mapping)]
-    named = [c for c in containers if c.get("name") == "flow"]
-    return (named or containers or [{}])[0]
-
-
 def _as_object(text: str) -> dict[str, Any] | None:
     try:
         value = json.loads(text)
@@ -90,10 +67,6 @@ def _message(described: Mapping[str, Any] | None, cause: str) -> str:
     if described is not None and "errorMessage" in described:
         return str(described["errorMessage"])
     return cause
-
-
-def _first(*texts: str) -> str:
-    return next((text for text in texts if text), "no reason given")
 
 
 def _suffix(text: str) -> str:

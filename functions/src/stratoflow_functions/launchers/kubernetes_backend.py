@@ -14,8 +14,8 @@ from typing import Any
 
 import httpx
 
+from stratoflow.infrastructure.kubernetes_status import job_outcome
 from stratoflow_functions.config import Settings
-from stratoflow_functions.launchers import kubernetes_diagnosis as diagnosis
 from stratoflow_functions.launchers.backend_builds import secret_of, secrets_client
 from stratoflow_functions.launchers.backend_errors import JobBackendError
 from stratoflow_functions.launchers.backends import JobStatus
@@ -83,7 +83,7 @@ class KubernetesBackend:
             return JobStatus(True, False, f"the Job disappeared ({namespace}/{name} not found)")
         _raise_for(response, f"reading Job {namespace}/{name}")
         job = response.json()
-        return diagnosis.job_status(job, self._pods(namespace, job))
+        return JobStatus.of(job_outcome(job, self._pods(namespace, job)))
 
     def stop(self, infrastructure_id: str) -> None:
         """Delete the Job and its Pods (foreground propagation); a missing Job is stopped."""

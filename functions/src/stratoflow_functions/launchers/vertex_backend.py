@@ -22,6 +22,7 @@ from typing import Any
 
 import httpx
 
+from stratoflow.infrastructure.vertex_status import custom_job_outcome
 from stratoflow_functions.config import Settings
 from stratoflow_functions.launchers.backend_builds import secret_of, secrets_client
 from stratoflow_functions.launchers.backend_errors import BackendConfigError, JobBackendError
@@ -32,8 +33,6 @@ RUN_LABEL = "stratoflow-flow-run-id"
 _NOT_REUSED = frozenset(
     {"JOB_STATE_FAILED", "JOB_STATE_CANCELLING", "JOB_STATE_CANCELLED", "JOB_STATE_EXPIRED"}
 )
-_FAILED = frozenset({"JOB_STATE_FAILED", "JOB_STATE_PARTIALLY_SUCCEEDED"})
-_QUOTA, _DEADLINE = 8, 4  # google.rpc.Code RESOURCE_EXHAUSTED, DEADLINE_EXCEEDED
 _MAX_PAGES = 20
 
 
@@ -119,7 +118,7 @@ class VertexBackend:
         if response.status_code == 404:
             return JobStatus(True, False, f"the CustomJob disappeared ({infrastructure_id})")
         _raise_for(response, f"reading {infrastructure_id}")
-        return custom_job_status(response.json())
+        return JobStatus.of(custom_job_outcome(response.json()))
 
     def stop(self, infrastructure_id: str) -> None:
         """Cancel the job; one not found, or already ended, counts as stopped."""
@@ -170,31 +169,6 @@ class VertexBackend:
             return self._http.request(method, url, json=body, params=params, headers=headers)
         except httpx.HTTPError as exc:
             raise JobBackendError(f"cannot reach Vertex AI at {self._base}: {exc}") from exc
-
-
-def custom_job_status(job: dict[str, Any]) -> JobStatus:
-    """Pure: a CustomJob's REST JSON to a `JobStatus` with the diagnosis of a failure."""
-    state = job.get("state")
-    error = job.get("error") or {}
-    message = str(error.get("message") or "no message")
-    if state == "JOB_STATE_SUCCEEDED":
-        return JobStatus(finished=True, succeeded=True)
-    if state in _FAILED:
-        return JobStatus(True, False, _failure(int(error.get("code") or 0), message))
-    if state == "JOB_STATE_CANCELLED":
-        return JobStatus(True, False, f"the CustomJob was cancelled ({message})")
-    if state == "JOB_STATE_EXPIRED":
-        return JobStatus(True, False, f"the CustomJob expired before it ran ({message})")
-    return JobStatus(finished=False)
-
-
-def _failure(code: int, message: str) -> str:
-    lowered = message.lower()
-    if code == _QUOTA or "quota" in lowered:
-        return f"quota exceeded: {message}"
-    if code == _DEADLINE or "timeout" in lowered or "deadline" in lowered:
-        return f"timed out: {message}"
-    return f"the CustomJob failed: {message}"
 
 
 def _key(text: str) -> dict[str, Any]:

@@ -329,6 +329,9 @@ class RunnerProcess:
         env = {
             **self.env,
             "STRATOFLOW_FLOW_RUN_ID": str(run_id),
+            # as the real runner names its runs (`lambda:<function>:<request>`): a launched
+            # `stratoflow execute` with no id of its own reports none
+            "STRATOFLOW_INFRASTRUCTURE_ID": f"lambda:local-runner:{run_id}",
             "STRATOFLOW_HOME": str(folder / "home"),
         }
         done = subprocess.run(  # noqa: S603 - our own console script

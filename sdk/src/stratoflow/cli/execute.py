@@ -7,7 +7,8 @@ deployment, code or entrypoint is unusable. In that last case the run is first p
 with the reason, so it is on the run and not only in this process's output.
 
 Launched runs learn what launched them from `stratoflow.runtime.launched`: the infrastructure id
-reported on heartbeats (the launcher's, the ECS task ARN, else the pid) and, on platforms that
+reported on heartbeats (the launcher's, the ECS task ARN, else the pid by hand and none when an
+agent or launcher started the process: it recorded the id) and, on platforms that
 pass the API key as a Secret Manager reference (Vertex), the key itself. A Lambda deployment's
 settings apply in this process, since no container carries them: its `env` for the run's
 duration, and its `timeout_seconds` as the flow's timeout (the shorter of it and the flow's).
@@ -97,7 +98,9 @@ def _api_key_from_secret(launch: LaunchSettings) -> str | None:
         raise BadInputError(str(exc)) from exc
 
 
-def execute_run(client: StratoflowClient, run_id: UUID, *, infrastructure_id: str) -> Outcome:
+def execute_run(
+    client: StratoflowClient, run_id: UUID, *, infrastructure_id: str | None
+) -> Outcome:
     """Run the existing flow run `run_id` of a deployment in this process; how it ended.
 
     What `stratoflow execute` does, shared with the Lambda runner of `--infra lambda`. The
@@ -106,7 +109,8 @@ def execute_run(client: StratoflowClient, run_id: UUID, *, infrastructure_id: st
     Args:
         client: The API client (closed at the end).
         run_id: The flow run to execute.
-        infrastructure_id: What the run's heartbeats say it runs on (a pid, a Lambda request).
+        infrastructure_id: What the run's heartbeats say it runs on (a pid, a Lambda request);
+            None to send none and keep what the launcher recorded.
 
     Raises:
         BadInputError: the run, its deployment, code or entrypoint is unusable (the run was
@@ -122,6 +126,7 @@ def execute_run(client: StratoflowClient, run_id: UUID, *, infrastructure_id: st
                 orchestrator=client,
                 results=result_store_for(client.settings.resolved_results_uri),
                 infrastructure_id=infrastructure_id,
+                heartbeat_pid=False,  # a pid, when wanted, is already `infrastructure_id`
             )
             in_lambda = _lambda_settings(deployment)
             if in_lambda is not None:

@@ -91,11 +91,19 @@ def show(ctx: click.Context, run_id: str) -> None:
         ("version", run.flow_version or "-"), ("state", run.state.name),
         ("message", run.state.message or "-"), ("started", when(run.start_time)),
         ("ended", when(run.end_time)), ("duration", duration(run)),
-        ("run count", str(run.run_count)), ("parameters", str(run.parameters)),
+        ("run count", str(run.run_count)), ("runs on", _runs_on(run)),
+        ("parameters", str(run.parameters)),
     ]  # fmt: skip
     click.echo("\n".join(f"{key:<11} {value}" for key, value in fields))
     rows = [[t.name, t.state.name, str(t.run_count), t.state.message or ""] for t in task_runs]
     click.echo("\n" + table(["TASK RUN", "STATE", "RUNS", "MESSAGE"], rows))
+
+
+def _runs_on(run: FlowRun) -> str:
+    # The infrastructure and what of it runs the run: a pid, a container, a Job, a task ARN.
+    kind = run.infrastructure.value if run.infrastructure else None
+    where = " ".join(part for part in (kind, run.infrastructure_id) if part)
+    return where or "-"
 
 
 @runs.command()

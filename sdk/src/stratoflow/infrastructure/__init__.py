@@ -18,11 +18,12 @@ from stratoflow.infrastructure.ecs import (
 )
 from stratoflow.infrastructure.environment import (
     DEFAULT_RUNTIME_IMAGE,
+    INFRASTRUCTURE_ID_ENV,
     execute_command,
     image_for,
     launch_environment,
 )
-from stratoflow.infrastructure.kubernetes import FLOW_RUN_LABEL, job_manifest, job_name
+from stratoflow.infrastructure.kubernetes import FLOW_RUN_LABEL, job_id, job_manifest, job_name
 from stratoflow.infrastructure.settings import (
     LAMBDA_MAX_SECONDS,
     RESERVED_ENV,
@@ -48,6 +49,7 @@ __all__ = [
     "DEFAULT_RUNTIME_IMAGE",
     "FLOW_RUN_LABEL",
     "FLOW_RUN_TAG",
+    "INFRASTRUCTURE_ID_ENV",
     "LAMBDA_MAX_SECONDS",
     "RESERVED_ENV",
     "SETTINGS_MODELS",
@@ -66,6 +68,7 @@ __all__ = [
     "custom_job",
     "execute_command",
     "image_for",
+    "job_id",
     "job_manifest",
     "job_name",
     "launch_environment",

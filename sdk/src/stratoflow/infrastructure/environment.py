@@ -19,6 +19,11 @@ DEFAULT_RUNTIME_IMAGE = "stratoflow-runtime:latest"
 `stratoflow` SDK installed, which downloads the deployment's code bundle itself."""
 
 
+INFRASTRUCTURE_ID_ENV = "STRATOFLOW_INFRASTRUCTURE_ID"
+"""Set by a builder that knows the run's infrastructure id before launch (a Kubernetes Job, a
+Docker container): `stratoflow execute` then heartbeats that id rather than its pid."""
+
+
 def launch_environment(
     api_url: str, flow_run_id: UUID | str, extra: Mapping[str, str] | None = None
 ) -> dict[str, str]:

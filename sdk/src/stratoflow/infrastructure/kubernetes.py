@@ -4,6 +4,8 @@ One pod, never retried by Kubernetes (`backoffLimit: 0`: retries are the flow's 
 decided by the control plane), removed `ttlSecondsAfterFinished` after it ends. The Job's name
 comes from the run id, so a second create of the same run is a 409 rather than a second pod.
 The API key comes from a Secret through `secretKeyRef`; it is never written in the manifest.
+The container's `STRATOFLOW_INFRASTRUCTURE_ID` is `<namespace>/<name>`, what the launcher's
+`launch` returns and the agent's handle names, so the engine's heartbeats repeat that id.
 Only set fields are written, in the API's camelCase, so the dict round-trips through the
 `kubernetes` client's models unchanged (a test checks it).
 """
@@ -13,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from stratoflow.infrastructure.environment import execute_command
+from stratoflow.infrastructure.environment import INFRASTRUCTURE_ID_ENV, execute_command
 from stratoflow.infrastructure.settings import KubernetesSettings, Toleration
 from stratoflow.schemas import FlowRun
 
@@ -29,10 +31,17 @@ def job_name(run: FlowRun) -> str:
     return f"stratoflow-{run.id}{suffix}"
 
 
+def job_id(settings: KubernetesSettings, run: FlowRun) -> str:
+    """The Job's infrastructure id: `<namespace>/<name>`."""
+    return f"{settings.namespace}/{job_name(run)}"
+
+
 def job_manifest(
     settings: KubernetesSettings, run: FlowRun, image: str, environment: Mapping[str, str]
 ) -> dict[str, Any]:
-    """The Job that runs `run` in `image` with `environment` (see `launch_environment`)."""
+    """The Job that runs `run` in `image` with `environment` (see `launch_environment`), plus
+    `STRATOFLOW_INFRASTRUCTURE_ID` (`job_id`)."""
+    environment = {**environment, INFRASTRUCTURE_ID_ENV: job_id(settings, run)}
     labels = _labels(settings, run)
     metadata: dict[str, Any] = {
         "name": job_name(run),

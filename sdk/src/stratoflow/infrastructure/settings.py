@@ -47,9 +47,13 @@ RESERVED_ENV = frozenset(
         "STRATOFLOW_FLOW_RUN_ID",
         "STRATOFLOW_API_KEY",
         "STRATOFLOW_API_KEY_SECRET",
+        "STRATOFLOW_INFRASTRUCTURE_ID",
     }
 )
-"""Variables the launcher sets itself (SPEC section 7); the API key only ever by reference."""
+"""Variables the launcher or agent sets itself (SPEC section 7); the API key only by reference.
+
+`STRATOFLOW_INFRASTRUCTURE_ID` says what runs the run (docs/agents/README.md): a deployment that
+set it would make the run's heartbeats point somewhere else."""
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _IMAGE = re.compile(IMAGE_REFERENCE_PATTERN)
@@ -104,11 +108,27 @@ class LocalSettings(BaseInfraSettings):
     """A run started as a process by a local agent."""
 
 
+def _check_volume(value: str) -> str:
+    parts = value.split(":")
+    if len(parts) not in (2, 3) or not all(parts[:2]) or not parts[1].startswith("/"):
+        raise ValueError(f"{value!r} is not HOST:CONTAINER[:MODE] (CONTAINER an absolute path)")
+    if len(parts) == 3 and parts[2] not in ("ro", "rw"):
+        raise ValueError(f"{value!r}: the mode is ro or rw")
+    return value
+
+
+Volume = Annotated[str, Field(max_length=4096), AfterValidator(_check_volume)]
+"""A Docker bind mount or named volume: `HOST:CONTAINER[:ro|rw]`."""
+
+
 class DockerSettings(BaseInfraSettings):
     """A run in a container started by a Docker agent."""
 
     image: Image | None = Field(default=None, description="the image (default: see image_for)")
     network: str | None = Field(default=None, max_length=255, description="a Docker network")
+    volumes: list[Volume] = Field(
+        default_factory=list, max_length=64, description="HOST:CONTAINER[:ro|rw] bind mounts"
+    )
 
 
 FARGATE_MEMORY: dict[int, range] = {

@@ -33,6 +33,9 @@ class RuntimeConfig:
         log_seconds: the longest a log line waits before it is sent.
         console: whether run logs are also printed to stderr.
         infrastructure_id: recorded with heartbeats (a pid, a container id...).
+        heartbeat_pid: whether heartbeats name this process's pid when `infrastructure_id` is
+            None (not for a launched run: its launcher recorded a better id, which a pid would
+            overwrite).
         close_orchestrator: whether the engine closes the orchestrator when the run ends.
     """
 
@@ -43,6 +46,7 @@ class RuntimeConfig:
     log_seconds: float = 1.0
     console: bool = True
     infrastructure_id: str | None = None
+    heartbeat_pid: bool = True
     close_orchestrator: bool = False
     flow_ids: dict[str, UUID] = field(default_factory=dict)
     """Flow ids by name, so each flow is registered once per runtime."""

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
+from stratoflow.runtime.heartbeat import HEARTBEAT_SECONDS
 from stratoflow.runtime.orchestrator import Orchestrator
 from stratoflow.runtime.results import ResultStore
 
@@ -47,6 +48,9 @@ class FlowRunContext:
         hold: set while the engine checks whether the run is being cancelled (a batched record
             was refused); tasks then propose each state and obey the answer.
         on_cancel: what `cancel()` also calls: the engine stops the run's current attempt.
+        infrastructure_id: what the run's heartbeats say runs it (None: they say nothing), so
+            its subflows, run by the same process, say the same.
+        heartbeat_seconds: how often the run beats (its subflows beat as often).
     """
 
     flow: Flow[..., Any]
@@ -61,6 +65,8 @@ class FlowRunContext:
     cancel_event: threading.Event = field(default_factory=threading.Event)
     hold: threading.Event = field(default_factory=threading.Event)
     on_cancel: Callable[[], None] | None = None
+    infrastructure_id: str | None = None
+    heartbeat_seconds: float = HEARTBEAT_SECONDS
     futures: list[StratoflowFuture[Any]] = field(default_factory=list)
     _counters: dict[str, itertools.count[int]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)

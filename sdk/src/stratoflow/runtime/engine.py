@@ -95,7 +95,12 @@ def execute_flow_run(flow: Flow[..., Any], flow_run: FlowRun, runtime: RuntimeCo
 
 
 def _child_runtime(parent: FlowRunContext) -> RuntimeConfig:
-    return RuntimeConfig(orchestrator=parent.orchestrator, results=parent.results, console=False)
+    # A subflow runs in its parent's process: its heartbeats name what the parent's name.
+    return RuntimeConfig(
+        orchestrator=parent.orchestrator, results=parent.results, console=False,
+        infrastructure_id=parent.infrastructure_id, heartbeat_pid=False,
+        heartbeat_seconds=parent.heartbeat_seconds,
+    )  # fmt: skip
 
 
 class FlowRunEngine:
@@ -354,17 +359,20 @@ class FlowRunEngine:
         runtime = self.runtime
         batcher, shipper = self._shared_services(services)
         executor = services.enter_context(ThreadPoolExecutor(self.flow.task_concurrency))
+        infra_id = runtime.infrastructure_id
+        if infra_id is None and runtime.heartbeat_pid:
+            infra_id = f"pid:{os.getpid()}"
         context = FlowRunContext(
             flow=self.flow, flow_run_id=run.id, flow_run_name=run.name,
             orchestrator=self.orchestrator, results=runtime.results, batcher=batcher,
             logs=shipper, executor=executor, parameters=parameters,
             cancel_event=self._attempt_stop, hold=self._hold, on_cancel=self._on_cancelling,
+            infrastructure_id=infra_id, heartbeat_seconds=runtime.heartbeat_seconds,
         )  # fmt: skip
         logs.register_shipper(run.id, shipper)
         services.callback(logs.unregister_shipper, run.id)
         batcher.watch(run.id, self._check_refused)
         services.callback(batcher.unwatch, run.id)
-        infra_id = runtime.infrastructure_id or f"pid:{os.getpid()}"
         heartbeat = Heartbeat(
             self.orchestrator, run.id, self._on_cancelling, runtime.heartbeat_seconds, infra_id
         ).start()

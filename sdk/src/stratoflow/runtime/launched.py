@@ -2,8 +2,11 @@
 
 The infrastructure id it reports on heartbeats: `STRATOFLOW_INFRASTRUCTURE_ID` if the launcher
 set one, else on ECS the task ARN from the task metadata endpoint (`$ECS_CONTAINER_METADATA_URI_V4
-/task`, one try with a 1 s timeout; any failure falls back), else the pid. And, for platforms
-that cannot inject a secret into the environment (Vertex), the API key itself: when
+/task`, one try with a 1 s timeout; any failure falls back), else the pid for a `stratoflow
+execute` started by hand, and none at all for one an agent or a launcher started (it has
+`STRATOFLOW_FLOW_RUN_ID` in its environment): that launcher recorded the run's id itself, and a
+heartbeat without one keeps it, where `pid:1` from a container would overwrite it. And, for
+platforms that cannot inject a secret into the environment (Vertex), the API key itself: when
 `STRATOFLOW_API_KEY` is unset and `STRATOFLOW_API_KEY_SECRET` names a GCP Secret Manager
 version, it is read through Secret Manager's REST API with google-auth's default credentials
 (the optional `gcp` extra, imported only then).
@@ -41,6 +44,7 @@ class LaunchSettings:
 
     Attributes:
         infrastructure_id: `STRATOFLOW_INFRASTRUCTURE_ID`, the id the launcher gave.
+        launched: whether `STRATOFLOW_FLOW_RUN_ID` is set: an agent or a launcher started us.
         ecs_metadata_uri: `ECS_CONTAINER_METADATA_URI_V4`, set by ECS in every container.
         api_key_set: whether `STRATOFLOW_API_KEY` is set.
         api_key_secret: `STRATOFLOW_API_KEY_SECRET`, a Secret Manager version name.
@@ -48,6 +52,7 @@ class LaunchSettings:
     """
 
     infrastructure_id: str | None = None
+    launched: bool = False
     ecs_metadata_uri: str | None = None
     api_key_set: bool = False
     api_key_secret: str | None = None
@@ -64,6 +69,7 @@ def load_launch_settings(environ: Mapping[str, str] | None = None) -> LaunchSett
     env = os.environ if environ is None else environ
     return LaunchSettings(
         infrastructure_id=env.get("STRATOFLOW_INFRASTRUCTURE_ID") or None,
+        launched=bool(env.get("STRATOFLOW_FLOW_RUN_ID")),
         ecs_metadata_uri=env.get("ECS_CONTAINER_METADATA_URI_V4") or None,
         api_key_set=bool(env.get("STRATOFLOW_API_KEY")),
         api_key_secret=env.get("STRATOFLOW_API_KEY_SECRET") or None,
@@ -75,14 +81,17 @@ def load_launch_settings(environ: Mapping[str, str] | None = None) -> LaunchSett
 
 def infrastructure_id(
     settings: LaunchSettings, *, http: httpx.Client | None = None, pid: int | None = None
-) -> str:
-    """The id heartbeats report: the launcher's, else the ECS task ARN, else `pid:<pid>`."""
+) -> str | None:
+    """The id heartbeats report: the launcher's, else the ECS task ARN, else `pid:<pid>`
+    for a process started by hand and None for a launched one (its launcher's id stays)."""
     if settings.infrastructure_id:
         return settings.infrastructure_id
     if settings.ecs_metadata_uri:
         arn = ecs_task_arn(settings.ecs_metadata_uri, http=http)
         if arn:
             return arn
+    if settings.launched:
+        return None
     return f"pid:{os.getpid() if pid is None else pid}"
 
 

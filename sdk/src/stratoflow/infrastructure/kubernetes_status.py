@@ -1,4 +1,4 @@
-"""Pure: a `batch/v1` Job and its Pods (API JSON) to a `JobStatus` with the failure's diagnosis.
+"""Pure: a `batch/v1` Job and its Pods (the API's camelCase JSON) to a `JobOutcome`.
 
 A Job ends when it has a true `Complete` or `Failed` (or `FailureTarget`) condition. It is also
 over, although Kubernetes would keep it, when its Pod cannot ever start: an image the kubelet
@@ -6,7 +6,8 @@ backs off pulling (`ImagePullBackOff`, `InvalidImageName`, `ErrImageNeverPull`) 
 that cannot be created (`CreateContainerConfigError`, say a missing API-key Secret); with
 `backoffLimit: 0` nothing else would end it before its deadline. A first `ErrImagePull` is not
 (the kubelet retries a registry's hiccup), nor is a Pod pending unscheduled: a cluster
-autoscaler may be adding a node; it is named in the reason only when the Job failed.
+autoscaler may be adding a node; it is named in the reason only when the Job failed. Every
+reason names the Kubernetes reason it comes from (OOMKilled, Evicted, DeadlineExceeded, ...).
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from stratoflow_functions.launchers.backends import JobStatus
+from stratoflow.infrastructure.kubernetes import CONTAINER_NAME
+from stratoflow.infrastructure.outcome import RUNNING, JobOutcome
 
 Json = dict[str, Any]
 
@@ -25,27 +27,37 @@ STUCK = frozenset(
 IMAGE_PULL = frozenset(
     {"ImagePullBackOff", "ErrImagePull", "InvalidImageName", "ErrImageNeverPull"}
 )
+"""Waiting reasons of a container whose image cannot be pulled (`ErrImagePull` retries)."""
+KILLED = 137
+"""The exit code of a Job that failed with no flow-container exit code (deadline, an eviction
+before the container ran, a Pod that can never start): SIGKILL's, as Kubernetes reports."""
 _JOB_REASONS = {
-    "DeadlineExceeded": "timed out: the Job ran longer than its activeDeadlineSeconds",
+    "DeadlineExceeded": "timed out (DeadlineExceeded): the Job ran longer than its "
+    "activeDeadlineSeconds",
     "BackoffLimitExceeded": "the Job's pod failed (BackoffLimitExceeded)",
 }
 
 
-def job_status(job: Json, pods: list[Json]) -> JobStatus:
-    """What `job` is doing, given the Pods it owns."""
+def job_outcome(job: Json, pods: list[Json]) -> JobOutcome:
+    """What `job` is doing, given the Pods it owns.
+
+    The exit code of a Job that is over is the flow container's (0 for a `Complete` Job), else
+    `KILLED`; the reason is the Pods' diagnosis (`pod_diagnosis`), then the Job's own.
+    """
     conditions = {
         c.get("type"): c for c in (job.get("status") or {}).get("conditions") or []
         if c.get("status") == "True"
     }  # fmt: skip
     if "Complete" in conditions:
-        return JobStatus(finished=True, succeeded=True)
+        return JobOutcome(over=True, exit_code=0)
+    code = flow_exit_code(pods) or KILLED
     failed = conditions.get("Failed") or conditions.get("FailureTarget")
     if failed is not None:
-        return JobStatus(True, False, _failed_reason(failed, pods))
+        return JobOutcome(True, code, _failed_reason(failed, pods))
     stuck = _first(pods, _stuck)
     if stuck is not None:
-        return JobStatus(True, False, stuck)
-    return JobStatus(finished=False)
+        return JobOutcome(True, code, stuck)
+    return RUNNING
 
 
 def pod_diagnosis(pods: list[Json]) -> str | None:
@@ -58,9 +70,20 @@ def pod_diagnosis(pods: list[Json]) -> str | None:
     return None
 
 
+def flow_exit_code(pods: list[Json]) -> int | None:
+    """The flow container's exit code, once one of the Pods' has ended."""
+    for pod in pods:
+        for container in _containers(pod):
+            ended = _state(container, "terminated") or {}
+            if container.get("name") == CONTAINER_NAME and ended.get("exitCode") is not None:
+                return int(ended["exitCode"])
+    return None
+
+
 def _failed_reason(condition: Json, pods: list[Json]) -> str:
     reason = condition.get("reason") or "Failed"
-    job = _JOB_REASONS.get(reason) or f"the Job failed ({reason}): {condition.get('message')}"
+    message = condition.get("message") or "no message"
+    job = _JOB_REASONS.get(reason) or f"the Job failed ({reason}): {message}"
     pod = pod_diagnosis(pods)
     return f"{pod}; {job}" if pod else job
 
@@ -87,7 +110,7 @@ def _evicted(pod: Json) -> str | None:
     status = pod.get("status") or {}
     if status.get("reason") != "Evicted":
         return None
-    return f"the pod was evicted: {status.get('message') or 'no message'}"
+    return f"the pod was evicted (Evicted): {status.get('message') or 'no message'}"
 
 
 def _oom(pod: Json) -> str | None:
@@ -97,9 +120,9 @@ def _oom(pod: Json) -> str | None:
         if ended.get("reason") == "OOMKilled":
             return (
                 f"out of memory: container {container.get('name')} was OOMKilled "
-                f"(exit code {ended.get('exitCode', 137)}); raise its memory limit"
+                f"(exit code {ended.get('exitCode', KILLED)}); raise its memory limit"
             )
-        if ended.get("exitCode") == 137:
+        if ended.get("exitCode") == KILLED:
             return (
                 f"container {container.get('name')} was killed (exit code 137, SIGKILL: "
                 "usually out of memory); raise its memory limit"
@@ -112,7 +135,8 @@ def _image_pull(pod: Json) -> str | None:
         waiting = _state(container, "waiting") or {}
         if waiting.get("reason") in IMAGE_PULL:
             return (
-                f"image pull failed for {container.get('image')} ({waiting['reason']}): "
+                f"image pull failed for container {container.get('name')} "
+                f"({container.get('image')}): {waiting['reason']}: "
                 f"{waiting.get('message') or 'no message'}"
             )
     return None
@@ -142,5 +166,6 @@ def _exit_code(pod: Json) -> str | None:
 def _unschedulable(pod: Json) -> str | None:
     for condition in (pod.get("status") or {}).get("conditions") or []:
         if condition.get("type") == "PodScheduled" and condition.get("reason") == "Unschedulable":
-            return f"the pod was never scheduled: {condition.get('message') or 'no message'}"
+            message = condition.get("message") or "no message"
+            return f"the pod was never scheduled (Unschedulable): {message}"
     return None
