@@ -21,7 +21,6 @@ import signal
 import subprocess
 import sys
 import tarfile
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -41,7 +40,15 @@ from stratoflow_agents.docker import (
     merged_overrides,
 )
 from tests.agents.agent_support import flow_run
-from tests.agents.live_support import EXAMPLES, FAST, contend, in_state, wait_for, zip_bundle
+from tests.agents.live_support import (
+    EXAMPLES,
+    FAST,
+    contend,
+    in_state,
+    looping,
+    wait_for,
+    zip_bundle,
+)
 
 docker = pytest.importorskip("docker", reason="the docker SDK (extra `docker`) is not installed")
 
@@ -314,15 +321,8 @@ def docker_agent(
         AgentConfig(work_queue=queue, **FAST), client, client.settings,  # type: ignore[arg-type]
         image=image, volumes=mounts(), docker_client=_daemon_client, **kwargs,
     )  # fmt: skip
-    thread = threading.Thread(target=agent.run, name="docker-agent", daemon=True)
-    thread.start()
-    try:
-        yield agent
-    finally:
-        agent.request_stop()
-        agent.request_stop()
-        thread.join(timeout=30)
-        assert not thread.is_alive(), "the agent did not stop"
+    with looping(agent, join_timeout=30) as running:
+        yield running
 
 
 def start_run(client: StratoflowClient, queue: str, entrypoint: str) -> UUID:
