@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID, uuid4
 
-from stratoflow.client import ConflictError
+from stratoflow.client import ConflictError, NotFoundError
 from stratoflow.schemas import Agent as AgentRecord
 from stratoflow.schemas import (
     AgentHeartbeat,
@@ -95,6 +95,8 @@ class FakeClient:
         return AgentRecord(id=agent_id, last_heartbeat=utcnow(), **body.model_dump())
 
     def read_flow_run(self, flow_run_id: UUID) -> FlowRun:
+        if flow_run_id not in self.runs:  # as the API answers an id it does not know
+            raise NotFoundError(404, "not_found", f"flow run {flow_run_id} not found")
         run = self.runs[flow_run_id]
         if self.after_read is not None:
             self.after_read(flow_run_id)

@@ -13,7 +13,7 @@ import zipfile
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
 from stratoflow.client import StratoflowClient, load_client_settings
@@ -29,6 +29,7 @@ from stratoflow_agents import AgentConfig, BaseAgent, LocalAgent
 from stratoflow_agents.local import stratoflow_command
 from tests.fixtures.live_api import LiveApi
 
+AgentT = TypeVar("AgentT", bound=BaseAgent)
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 FLOWS = Path(__file__).resolve().parent / "flows"
 FAST = {
@@ -166,6 +167,20 @@ def agent_process(
 
 
 @contextmanager
+def looping(agent: AgentT, join_timeout: float = 15.0) -> Iterator[AgentT]:
+    """`agent` looping in a thread of this process, stopped (and joined) at the end."""
+    thread = threading.Thread(target=agent.run, name="agent", daemon=True)
+    thread.start()
+    try:
+        yield agent
+    finally:
+        agent.request_stop()
+        agent.request_stop()
+        thread.join(timeout=join_timeout)
+        assert not thread.is_alive(), "the agent did not stop"
+
+
+@contextmanager
 def agent_in_thread(
     client: StratoflowClient, queue: str, env: dict[str, str], **kwargs: Any
 ) -> Iterator[LocalAgent]:
@@ -174,15 +189,8 @@ def agent_in_thread(
         AgentConfig(work_queue=queue, **FAST), client, client.settings, env,  # type: ignore[arg-type]
         **kwargs,
     )  # fmt: skip
-    thread = threading.Thread(target=agent.run, name="agent", daemon=True)
-    thread.start()
-    try:
-        yield agent
-    finally:
-        agent.request_stop()
-        agent.request_stop()
-        thread.join(timeout=15)
-        assert not thread.is_alive(), "the agent did not stop"
+    with looping(agent) as running:
+        yield running
 
 
 def children_of(pid: int) -> list[int]:

@@ -368,6 +368,17 @@ def test_a_restarted_agent_leaves_another_queues_run_and_its_infrastructure_alon
     assert (handle.cleaned, handle.signals, client.run_heartbeats) == (False, [], [])
 
 
+def test_a_restarted_agent_leaves_a_run_its_api_does_not_know_alone() -> None:
+    agent, _client, _clock = make_agent()
+    stranger = flow_run(StateType.RUNNING)  # another control plane's run on a shared daemon
+    handle = FakeHandle(stranger.id)
+
+    agent.adopt({stranger.id: handle})
+
+    assert agent.active == {}
+    assert (handle.cleaned, handle.signals) == (False, [])
+
+
 def test_run_adopts_what_recover_finds_before_its_first_claim() -> None:
     running = flow_run(StateType.RUNNING)
     found = FakeHandle(running.id)

@@ -21,7 +21,6 @@ import signal
 import subprocess
 import sys
 import tarfile
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -41,7 +40,15 @@ from stratoflow_agents.docker import (
     merged_overrides,
 )
 from tests.agents.agent_support import flow_run
-from tests.agents.live_support import EXAMPLES, FAST, contend, in_state, wait_for, zip_bundle
+from tests.agents.live_support import (
+    EXAMPLES,
+    FAST,
+    contend,
+    in_state,
+    looping,
+    wait_for,
+    zip_bundle,
+)
 
 docker = pytest.importorskip("docker", reason="the docker SDK (extra `docker`) is not installed")
 
@@ -51,6 +58,8 @@ EXEC = Path("/tmp/sf-docker-exec")
 PIDFILE = Path("/tmp/sf-docker.pid")
 DAEMON_LOG = Path("/tmp/sf-dockerd.log")
 LOCK = Path("/tmp/sf-docker.lock")
+SYSTEM_BINARIES = "/usr/sbin:/sbin:/usr/local/sbin:/usr/bin:/bin"
+"""Where Debian puts `dockerd` (/usr/sbin), which a minimal PATH may not hold."""
 USERS = Path("/tmp/sf-docker-users")
 """One file per test session using the daemon (its pid): the last one to leave stops it."""
 STARTED_BY_TESTS = Path("/tmp/sf-docker-started-by-tests")
@@ -167,6 +176,11 @@ def _answers() -> bool:
         return False
 
 
+def _dockerd() -> str | None:
+    """Where `dockerd` is: on PATH, or in the system folders a user's PATH may leave out."""
+    return shutil.which("dockerd") or shutil.which("dockerd", path=SYSTEM_BINARIES)
+
+
 def _install_dockerd() -> str | None:
     """Install Debian's docker.io; the reason it could not, if it could not."""
     if os.geteuid() != 0:
@@ -179,7 +193,7 @@ def _install_dockerd() -> str | None:
         )  # fmt: skip
     except (OSError, subprocess.SubprocessError) as exc:
         return f"installing docker.io failed: {exc}"
-    return None if shutil.which("dockerd") else "docker.io installed no dockerd"
+    return None if _dockerd() else "docker.io installed no dockerd"
 
 
 @contextlib.contextmanager
@@ -207,12 +221,12 @@ def _live_users() -> list[Path]:
 
 def _start_dockerd() -> str | None:
     """Start `dockerd` on `SOCKET`; None once it answers, else why it did not."""
-    if shutil.which("dockerd") is None and (reason := _install_dockerd()) is not None:
+    if _dockerd() is None and (reason := _install_dockerd()) is not None:
         return reason
     for folder in (DATA, EXEC):
         folder.mkdir(parents=True, exist_ok=True)
     command = (
-        "ulimit -n 1024 -u 1024 2>/dev/null || ulimit -n 1024; exec dockerd"
+        f"ulimit -n 1024 -u 1024 2>/dev/null || ulimit -n 1024; exec {_dockerd()}"
         f" --host unix://{SOCKET} --data-root {DATA} --exec-root {EXEC} --pidfile {PIDFILE}"
         " --iptables=false --bridge=none"
     )
@@ -307,15 +321,8 @@ def docker_agent(
         AgentConfig(work_queue=queue, **FAST), client, client.settings,  # type: ignore[arg-type]
         image=image, volumes=mounts(), docker_client=_daemon_client, **kwargs,
     )  # fmt: skip
-    thread = threading.Thread(target=agent.run, name="docker-agent", daemon=True)
-    thread.start()
-    try:
-        yield agent
-    finally:
-        agent.request_stop()
-        agent.request_stop()
-        thread.join(timeout=30)
-        assert not thread.is_alive(), "the agent did not stop"
+    with looping(agent, join_timeout=30) as running:
+        yield running
 
 
 def start_run(client: StratoflowClient, queue: str, entrypoint: str) -> UUID:

@@ -184,15 +184,20 @@ class BaseAgent(ABC):
         """Watch the `found` runs still open; release the handles of the others.
 
         A run of another work queue is left alone, handle and all: agents of several queues may
-        share one cluster (or one Docker daemon), and that run is its own agent's to watch.
+        share one cluster (or one Docker daemon), and that run is its own agent's to watch. So is
+        a run this API does not know: it may be another control plane's (a staging and a
+        production agent on one daemon), and nothing proves it is this agent's to remove.
         """
         now = self._clock()
         for run_id, handle in found.items():
             run = read_run(self.client, run_id)
-            if run is not None and run.work_queue != self.config.work_queue:
-                logger.info("flow run %s: of work queue %r, not adopted", run_id, run.work_queue)
+            if run is None or run.work_queue != self.config.work_queue:
+                where = (
+                    "unknown to this API" if run is None else f"of work queue {run.work_queue!r}"
+                )
+                logger.info("flow run %s: %s, left alone", run_id, where)
                 continue
-            if run is None or run.state.type not in ADOPTABLE:
+            if run.state.type not in ADOPTABLE:
                 handle.cleanup()
                 continue
             logger.info("flow run %s: found again as %s", run_id, handle.infrastructure_id)

@@ -12,7 +12,8 @@ from functools import cache
 from typing import Any
 
 from stratoflow.schemas import InfrastructureType
-from stratoflow_functions.config import Settings, load_settings
+from stratoflow_functions.config import load_settings
+from stratoflow_functions.launchers.cancel import ecs_client
 from stratoflow_functions.launchers.context import LauncherContext
 from stratoflow_functions.launchers.steps import LauncherEvent, answer
 from stratoflow_functions.store import build_store
@@ -36,14 +37,8 @@ def launcher_context() -> LauncherContext:
         store=build_store(settings),
         settings=settings,
         infrastructure=infrastructure,
-        ecs=_ecs_client(settings) if infrastructure is InfrastructureType.ECS else None,
+        ecs=ecs_client(settings) if infrastructure is InfrastructureType.ECS else None,
     )
-
-
-def _ecs_client(settings: Settings) -> Any:
-    import boto3
-
-    return boto3.client("ecs", region_name=settings.region, endpoint_url=settings.aws_endpoint_url)
 
 
 def handler(event: dict[str, Any], context: object) -> dict[str, Any]:

@@ -4,12 +4,13 @@ handler for production)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 from uuid import UUID
 
+from stratoflow.infrastructure.environment import launch_environment
 from stratoflow.orchestration import Proposer
 from stratoflow.schemas import (
     Deployment,
@@ -80,6 +81,18 @@ class LauncherContext:
             self.store, run_id, proposal, self.clock(), proposer=Proposer.CONTROL_PLANE
         )
         return self.run(run_id)
+
+    def environment(self, run: FlowRun, extra: Mapping[str, str]) -> dict[str, str]:
+        """What the launched run receives (SPEC section 7) plus the deployment's `extra`.
+
+        Raises:
+            LaunchError: STRATOFLOW_LAUNCH_API_URL is not set (the run could not reach the API).
+        """
+        if not self.settings.launch_api_url:
+            raise LaunchError(
+                "STRATOFLOW_LAUNCH_API_URL is not set: a launched run could not reach the API"
+            )
+        return launch_environment(self.settings.launch_api_url, run.id, extra)
 
     def record_infrastructure_id(self, run: FlowRun, infrastructure_id: str) -> None:
         """Put what runs the run on it (a task ARN, a job name), unless it is there already."""

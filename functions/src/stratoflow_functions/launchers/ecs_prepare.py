@@ -17,7 +17,7 @@ from uuid import UUID
 from botocore.exceptions import ClientError
 
 from stratoflow.infrastructure.ecs import run_task_request, task_definition_request
-from stratoflow.infrastructure.environment import image_for, launch_environment
+from stratoflow.infrastructure.environment import image_for
 from stratoflow.infrastructure.settings import EcsSettings, settings_for
 from stratoflow.schemas import FlowRun, InfrastructureType
 from stratoflow_functions.launchers.asl import RUN_TASK_PARAMETERS
@@ -60,13 +60,9 @@ def _network(ctx: LauncherContext, ecs_settings: EcsSettings, run: FlowRun) -> d
     cluster = stack.ecs_cluster_arn
     if not cluster:
         raise LaunchError("no ECS cluster: STRATOFLOW_ECS_CLUSTER_ARN is not set")
-    if not stack.launch_api_url:
-        raise LaunchError(
-            "STRATOFLOW_LAUNCH_API_URL is not set: a launched run could not reach the API"
-        )
     return {
         "cluster": cluster,
-        "environment": launch_environment(stack.launch_api_url, run.id, ecs_settings.env),
+        "environment": ctx.environment(run, ecs_settings.env),
         "subnets": list(stack.ecs_subnets),
         "security_groups": list(stack.ecs_security_groups),
         "assign_public_ip": stack.ecs_assign_public_ip,

@@ -12,11 +12,11 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from stratoflow.infrastructure.environment import image_for, launch_environment
+from stratoflow.infrastructure.environment import image_for
 from stratoflow.infrastructure.kubernetes import job_manifest
 from stratoflow.infrastructure.settings import settings_for
 from stratoflow.infrastructure.vertex import custom_job
-from stratoflow.schemas import FlowRun, InfrastructureType, StateType
+from stratoflow.schemas import Deployment, InfrastructureType, StateType
 from stratoflow_functions.launchers.backends import JobBackend
 from stratoflow_functions.launchers.context import LauncherContext, LaunchError
 
@@ -28,14 +28,10 @@ def launch(ctx: LauncherContext, run_id: UUID) -> str:
         LaunchError: No deployment, or no API URL configured.
     """
     run = ctx.run(run_id)
-    infra_settings, backend = _backend(ctx, run)
-    if not ctx.settings.launch_api_url:
-        raise LaunchError(
-            "STRATOFLOW_LAUNCH_API_URL is not set: a launched run could not reach the API"
-        )
     deployment = ctx.deployment(run)
+    infra_settings, backend = _backend(ctx, deployment)
     image = image_for(deployment, infra_settings)
-    environment = launch_environment(ctx.settings.launch_api_url, run.id, infra_settings.env)
+    environment = ctx.environment(run, infra_settings.env)
     build = job_manifest if ctx.infrastructure is InfrastructureType.KUBERNETES else custom_job
     infrastructure_id = backend.launch(build(infra_settings, run, image, environment))
     ctx.record_infrastructure_id(run, infrastructure_id)
@@ -50,7 +46,7 @@ def status(ctx: LauncherContext, run_id: UUID, infrastructure_id: str | None) ->
         return True
     if job_id is None:
         raise LaunchError(f"flow run {run_id} has no job to watch")
-    _, backend = _backend(ctx, run)
+    _, backend = _backend(ctx, ctx.deployment(run))
     if run.state.type is StateType.CANCELLING:
         backend.stop(job_id)
         ctx.propose(run_id, StateType.CANCELLED, "the job was stopped")
@@ -65,8 +61,7 @@ def status(ctx: LauncherContext, run_id: UUID, infrastructure_id: str | None) ->
     return True
 
 
-def _backend(ctx: LauncherContext, run: FlowRun) -> tuple[Any, JobBackend]:
+def _backend(ctx: LauncherContext, deployment: Deployment) -> tuple[Any, JobBackend]:
     """The deployment's validated settings and the backend built for them."""
-    deployment = ctx.deployment(run)
     infra_settings = settings_for(ctx.infrastructure, deployment.infra_overrides)
     return infra_settings, ctx.backends(ctx.infrastructure, ctx.settings, infra_settings)

@@ -160,8 +160,7 @@ def cancel_flow_run(
 def _cancelled(store: Store, run_id: UUID, version: int, now: datetime) -> OrchestrationResult:
     """CANCELLING -> CANCELLED, once what ran the run was stopped."""
     state = State(type=StateType.CANCELLED, timestamp=now, message=CANCEL_MESSAGE)
-    proposal = StateProposal(state=state, expected_version=version)
-    return propose_flow_run_state(store, run_id, proposal, now, proposer=Proposer.CONTROL_PLANE)
+    return _propose_at(store, run_id, state, version, now)
 
 
 def _propose_cancel(store: Store, run: FlowRun, now: datetime) -> OrchestrationResult:
@@ -170,8 +169,15 @@ def _propose_cancel(store: Store, run: FlowRun, now: datetime) -> OrchestrationR
         return OrchestrationResult(
             status=DecisionStatus.ACCEPT, state=run.state, version=run.version
         )
-    proposal = StateProposal(state=target, expected_version=run.version)
-    return propose_flow_run_state(store, run.id, proposal, now, proposer=Proposer.CONTROL_PLANE)
+    return _propose_at(store, run.id, target, run.version, now)
+
+
+def _propose_at(
+    store: Store, run_id: UUID, state: State, version: int, now: datetime
+) -> OrchestrationResult:
+    """Propose `state` as the control plane, only if the run is still at `version`."""
+    proposal = StateProposal(state=state, expected_version=version)
+    return propose_flow_run_state(store, run_id, proposal, now, proposer=Proposer.CONTROL_PLANE)
 
 
 def heartbeat_flow_run(
