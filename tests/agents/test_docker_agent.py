@@ -309,7 +309,25 @@ def runtime_image(docker_daemon: Any) -> str:
 def mounts() -> list[str]:
     """What a container needs of this machine to run the workspace's `stratoflow`."""
     paths = [Path("/usr/lib"), Path("/usr/lib64"), Path("/etc/ssl"), PYTHON_HOME, WORKSPACE]
-    return [f"{p}:{p}:ro" for p in paths if p.exists()]
+    paths += _link_folders(WORKSPACE / ".venv" / "bin" / "python")
+    unique = dict.fromkeys(p for p in paths if p.exists() and not _inside(p, WORKSPACE))
+    return [f"{p}:{p}:ro" for p in [*unique, WORKSPACE]]
+
+
+def _link_folders(path: Path) -> list[Path]:
+    """The folders of every hop of `path`'s symlink chain (a venv's python may point through
+    a shim folder, outside what the container otherwise sees, to the real interpreter)."""
+    folders = []
+    for _ in range(16):
+        if not path.is_symlink():
+            break
+        path = path.parent / os.readlink(path)
+        folders.append(path.parent)
+    return folders
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    return path.resolve().is_relative_to(folder.resolve())
 
 
 @contextlib.contextmanager
