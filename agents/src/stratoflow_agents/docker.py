@@ -41,7 +41,7 @@ from stratoflow.infrastructure.environment import DEFAULT_RUNTIME_IMAGE
 from stratoflow.schemas import ClaimedRun, InfrastructureType
 from stratoflow_agents.base import BaseAgent
 from stratoflow_agents.config import AgentConfig
-from stratoflow_agents.errors import AgentError, LaunchError
+from stratoflow_agents.errors import AgentError, LaunchError, job_settings
 from stratoflow_agents.handles import RunHandle
 from stratoflow_agents.reporting import AgentClient
 
@@ -385,14 +385,8 @@ class DockerAgent(BaseAgent):
             LaunchError: they are not valid Docker settings.
         """
         overrides = claimed.deployment.infra_overrides if claimed.deployment else {}
-        try:
-            merged = settings_for(
-                InfrastructureType.DOCKER, merged_overrides(self.defaults, overrides)
-            )
-        except InfraSettingsError as exc:
-            raise LaunchError(str(exc)) from exc
-        assert isinstance(merged, DockerSettings)
-        return merged
+        values = merged_overrides(self.defaults, overrides)
+        return job_settings(InfrastructureType.DOCKER, values, DockerSettings)
 
     def launch(self, claimed: ClaimedRun) -> DockerRunHandle:
         """Create and start the run's container (or adopt the one already there).

@@ -37,13 +37,12 @@ from stratoflow.infrastructure import (
     image_for,
     job_manifest,
     launch_environment,
-    settings_for,
 )
 from stratoflow.infrastructure.kubernetes_status import KILLED, job_outcome
 from stratoflow.schemas import ClaimedRun, InfrastructureType
 from stratoflow_agents.base import BaseAgent
 from stratoflow_agents.config import AgentConfig
-from stratoflow_agents.errors import AgentError, LaunchError
+from stratoflow_agents.errors import AgentError, LaunchError, job_settings
 from stratoflow_agents.handles import RunHandle
 from stratoflow_agents.reporting import AgentClient
 
@@ -228,12 +227,8 @@ class KubernetesAgent(BaseAgent):
             LaunchError: they are not valid Kubernetes settings (the message names the field).
         """
         overrides = claimed.deployment.infra_overrides if claimed.deployment else {}
-        try:
-            found = settings_for(self.infrastructure, merged(self.job_defaults, overrides))
-        except InfraSettingsError as exc:
-            raise LaunchError(str(exc)) from exc
-        assert isinstance(found, KubernetesSettings)
-        return found
+        values = merged(self.job_defaults, overrides)
+        return job_settings(self.infrastructure, values, KubernetesSettings)
 
     def manifest(self, claimed: ClaimedRun) -> Json:
         """The Job that runs `claimed` (the SDK's `job_manifest`).

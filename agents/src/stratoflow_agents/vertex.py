@@ -27,14 +27,13 @@ from stratoflow.infrastructure import (
     custom_job,
     image_for,
     launch_environment,
-    settings_for,
 )
 from stratoflow.infrastructure.vertex import FLOW_RUN_LABEL
 from stratoflow.infrastructure.vertex_status import custom_job_outcome
 from stratoflow.schemas import ClaimedRun, InfrastructureType
 from stratoflow_agents.base import BaseAgent
 from stratoflow_agents.config import AgentConfig
-from stratoflow_agents.errors import LaunchError
+from stratoflow_agents.errors import LaunchError, job_settings
 from stratoflow_agents.handles import RunHandle
 from stratoflow_agents.reporting import AgentClient
 
@@ -252,11 +251,7 @@ class VertexAgent(BaseAgent):
         if claimed.deployment is None:
             raise LaunchError("the run has no deployment: nothing says what to run")
         values = {**self.defaults, **claimed.deployment.infra_overrides}
-        try:
-            settings = settings_for(InfrastructureType.VERTEX, values)
-        except InfraSettingsError as exc:
-            raise LaunchError(str(exc)) from exc
-        assert isinstance(settings, VertexSettings)
+        settings = job_settings(InfrastructureType.VERTEX, values, VertexSettings)
         if not settings.project:
             raise LaunchError(
                 "no Vertex project: start the agent with --project, or set project in the "
