@@ -123,6 +123,11 @@ def test_stats_count_runs_by_state_and_hour(http: Http, deployment: dict) -> Non
     backwards = http.call("GET", "/flow-runs/stats", after=window["before"], before=window["after"])
     assert (backwards.status_code, backwards.json()["error"]["code"]) == (422, "invalid_range")
     assert http.call("GET", "/flow-runs/stats", after="soon").status_code == 422
+    ancient = {"after": "0390-11-02T00:00:00Z", "before": "0390-11-02T05:00:00Z"}
+    assert stats_of(**ancient)["by_state"] == {}
+    beyond = {"after": "0001-01-01T00:00:00+05:00", "before": window["before"]}
+    assert http.call("GET", "/flow-runs/stats", **beyond).status_code == 422
+    assert http.call("GET", "/flow-runs", expected_start_before=beyond["after"]).status_code == 422
 
 
 def test_all_runs_list_by_expected_start_keeps_past_runs_first(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from uuid import UUID
 
 from aws_lambda_powertools.event_handler import Response
@@ -28,6 +27,7 @@ from stratoflow.schemas import (
     TaskRunBatchResponse,
     TaskRunCreate,
 )
+from stratoflow.schemas.common import UtcTime
 from stratoflow_functions.api.common import (
     DEFAULT_LIMIT,
     ApiDeps,
@@ -74,10 +74,10 @@ def flow_runs_router(deps: ApiDeps) -> APIGatewayHttpRouter:
         state: StateType | None = None,
         flow_id: UUID | None = None,
         deployment_id: UUID | None = None,
-        created_after: datetime | None = None,
-        created_before: datetime | None = None,
-        expected_start_after: datetime | None = None,
-        expected_start_before: datetime | None = None,
+        created_after: UtcTime | None = None,
+        created_before: UtcTime | None = None,
+        expected_start_after: UtcTime | None = None,
+        expected_start_before: UtcTime | None = None,
         tags: TagList = None,
         sort: FlowRunSort | None = None,
         limit: Limit = DEFAULT_LIMIT,
@@ -172,8 +172,8 @@ def flow_run_views_router(deps: ApiDeps) -> APIGatewayHttpRouter:
         responses=answers(200),
     )
     def flow_run_stats(
-        after: datetime,
-        before: datetime,
+        after: UtcTime,
+        before: UtcTime,
         flow_id: UUID | None = None,
         deployment_id: UUID | None = None,
     ) -> FlowRunStats:

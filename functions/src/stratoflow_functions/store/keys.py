@@ -19,8 +19,16 @@ AFTER_ANY_SUFFIX = "~"
 
 
 def time_key(value: datetime) -> str:
-    """A fixed-width, lexically ordered UTC string for `value`."""
-    return value.astimezone(UTC).strftime(TIME_FORMAT)
+    """A fixed-width, lexically ordered UTC string for `value`.
+
+    Built field by field: `strftime("%Y")` does not pad years before 1000 on glibc, which made
+    `"390-…"` sort after `"2026-…"` and broke `parse_time`.
+    """
+    t = value.astimezone(UTC)
+    return (
+        f"{t.year:04d}-{t.month:02d}-{t.day:02d}T"
+        f"{t.hour:02d}:{t.minute:02d}:{t.second:02d}.{t.microsecond:06d}Z"
+    )
 
 
 def parse_time(value: str) -> datetime:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Generic, TypeVar
 
-from pydantic import BaseModel, StringConstraints
+from pydantic import AfterValidator, BaseModel, StringConstraints
 
 MAX_MESSAGE_CHARS = 4_096
 """State messages are capped so a run item always fits DynamoDB's item limit."""
@@ -32,6 +32,25 @@ Tag = Annotated[
 ]
 
 T = TypeVar("T")
+
+
+def as_utc(value: datetime) -> datetime:
+    """`value` in UTC; a naive time is read as UTC.
+
+    Raises:
+        ValueError: the time cannot be expressed in UTC (year 1 at a positive offset, year 9999
+            at a negative one): a 422 naming the field, not an OverflowError deep in a key.
+    """
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("time is out of range in UTC") from None
+
+
+UtcTime = Annotated[datetime, AfterValidator(as_utc)]
+"""A time the server accepts: normalised to UTC, so every key built from it is in range."""
 
 
 def utcnow() -> datetime:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from uuid import UUID
 
 from pydantic import BaseModel, Field, field_validator
 
-from stratoflow.schemas.common import MAX_LOG_MESSAGE_CHARS, cap_text, utcnow
+from stratoflow.schemas.common import MAX_LOG_MESSAGE_CHARS, UtcTime, cap_text, utcnow
 
 MAX_LOG_BATCH = 1_000
 
@@ -20,7 +19,7 @@ class LogCreate(BaseModel):
     level: int = Field(default=20, ge=0, le=100)
     name: str = Field(default="stratoflow", max_length=256)
     message: str
-    timestamp: datetime = Field(default_factory=utcnow)
+    timestamp: UtcTime = Field(default_factory=utcnow)
 
     @field_validator("message")
     @classmethod

@@ -9,7 +9,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
-from stratoflow.schemas.common import Name, Tag
+from stratoflow.schemas.common import Name, Tag, UtcTime
 from stratoflow.schemas.flows import Deployment, InfrastructureType
 from stratoflow.schemas.states import DecisionStatus, RetryPolicy, State, StateType
 
@@ -35,7 +35,7 @@ class DeploymentRunCreate(BaseModel):
         default_factory=dict, description="merged over the deployment's parameters"
     )
     name: str | None = Field(default=None, max_length=256)
-    scheduled_start_time: datetime | None = None
+    scheduled_start_time: UtcTime | None = None
     idempotency_key: str | None = Field(default=None, min_length=1, max_length=512)
     tags: list[Tag] = Field(default_factory=list, max_length=32)
 
@@ -93,12 +93,12 @@ class FlowRunFilter(BaseModel):
     state: StateType | None = None
     flow_id: UUID | None = None
     deployment_id: UUID | None = None
-    created_after: datetime | None = None
-    created_before: datetime | None = None
-    expected_start_after: datetime | None = Field(
+    created_after: UtcTime | None = None
+    created_before: UtcTime | None = None
+    expected_start_after: UtcTime | None = Field(
         default=None, description="expected start (else creation) at or after this time"
     )
-    expected_start_before: datetime | None = Field(
+    expected_start_before: UtcTime | None = Field(
         default=None, description="expected start (else creation) at or before this time"
     )
     tags: list[Tag] | None = Field(default=None, max_length=32, description="any of these tags")

@@ -6,13 +6,12 @@ orchestration policy answers with an `OrchestrationResult`.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from enum import StrEnum
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from stratoflow.schemas.common import MAX_MESSAGE_CHARS, cap_text, utcnow
+from stratoflow.schemas.common import MAX_MESSAGE_CHARS, UtcTime, cap_text, utcnow
 
 
 class StateType(StrEnum):
@@ -89,26 +88,19 @@ class State(BaseModel):
 
     type: StateType
     name: str = ""
-    timestamp: datetime = Field(default_factory=utcnow)
+    timestamp: UtcTime = Field(default_factory=utcnow)
     message: str | None = None
-    scheduled_time: datetime | None = Field(
+    scheduled_time: UtcTime | None = Field(
         default=None, description="for SCHEDULED states: when the run should start"
     )
     result: ResultRef | None = None
     cache_key: str | None = Field(default=None, max_length=1024)
-    cache_expiration: datetime | None = None
+    cache_expiration: UtcTime | None = None
 
     @field_validator("message")
     @classmethod
     def _cap_message(cls, value: str | None) -> str | None:
         return cap_text(value, MAX_MESSAGE_CHARS)
-
-    @field_validator("timestamp", "scheduled_time", "cache_expiration")
-    @classmethod
-    def _aware(cls, value: datetime | None) -> datetime | None:
-        if value is not None and value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value
 
     @model_validator(mode="after")
     def _check_name(self) -> State:
