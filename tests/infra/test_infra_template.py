@@ -275,15 +275,14 @@ def test_key_api_uses_the_cached_lambda_authorizer_and_iam_api_uses_sigv4(
     )
 
 
-def test_only_health_is_open(synthesized: Synthesized) -> None:
-    routes = _resources(synthesized, "AWS::ApiGatewayV2::Route").values()
-    open_routes = [
-        r["Properties"]["RouteKey"]
-        for r in routes
-        if r["Properties"]["AuthorizationType"] == "NONE"
-    ]
-    assert open_routes == ["GET /health", "GET /health"]
-    assert len(list(routes)) == 4
+def test_only_health_and_the_dashboard_files_are_open(synthesized: Synthesized) -> None:
+    """SPEC 5 and docs/ui.md: `/health` and the dashboard's static files, on each of the two
+    APIs; every other request goes through the authorizer by the `$default` route."""
+    routes = [r["Properties"] for r in _resources(synthesized, "AWS::ApiGatewayV2::Route").values()]
+    open_routes = sorted(r["RouteKey"] for r in routes if r["AuthorizationType"] == "NONE")
+    assert open_routes == sorted(["GET /health", "GET /ui", "GET /ui/{proxy+}"] * 2)
+    guarded = [r["RouteKey"] for r in routes if r["AuthorizationType"] != "NONE"]
+    assert guarded == ["$default", "$default"]
 
 
 def test_api_stages_throttle_and_write_access_logs(synthesized: Synthesized) -> None:
