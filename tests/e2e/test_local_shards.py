@@ -69,7 +69,11 @@ def test_runs_written_unsharded_are_listed_claimed_and_swept_after_the_upgrade(
     emulator.clients.dynamodb.delete_item(TableName=TABLE, Key=key)  # as before sharding
     items = emulator.clients.dynamodb.scan(TableName=TABLE, ConsistentRead=True)["Items"]
     assert {item["gsi5pk"]["S"] for item in items} == {"RUNS"}  # the pre-sharding keys
-    everything = sorted([*listed, live, due], key=lambda r: (r.created, str(r.id)), reverse=True)
+    everything = sorted(  # the all-runs order: expected start, else creation (docs/data-model.md)
+        [*listed, live, due],
+        key=lambda r: (r.expected_start_time or r.created, str(r.id)),
+        reverse=True,
+    )
     assert {shard_of(run.id, 8) for run in everything} - {0}, "some run belongs elsewhere now"
 
     for _ in ("the log replayed", "the snapshot restored"):
