@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, Field, field_validator
 
-from stratoflow.schemas.common import Name, Tag, UtcTime
+from stratoflow.schemas.common import Name, Tag
 
 
 def _check_timezone(value: str) -> str:
@@ -89,7 +89,7 @@ class IntervalSchedule(BaseModel):
 
     type: Literal["interval"] = "interval"
     interval_seconds: float = Field(ge=1, le=366 * 86_400)
-    anchor_date: UtcTime | None = None
+    anchor_date: datetime | None = None  # not UtcTime: a naive anchor is in `timezone`
     timezone: str = "UTC"
 
     _tz = field_validator("timezone")(_check_timezone)
