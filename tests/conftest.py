@@ -23,8 +23,13 @@ os.environ.update(
 
 @pytest.fixture
 def aws() -> Iterator[None]:
-    """Keep moto's `mock_aws` active for the whole test."""
+    """Keep moto's `mock_aws` active for the whole test (its model objects untracked, as in
+    the local stack, so a worker does not keep every item every test wrote)."""
     from moto import mock_aws
+
+    from stratoflow_functions.local.moto_models import make_moto_models_untracked
+
+    make_moto_models_untracked()
 
     with mock_aws():
         yield
