@@ -39,6 +39,7 @@ from stratoflow_agents.docker import (
     container_request,
     merged_overrides,
 )
+from tests import debian
 from tests.agents.agent_support import flow_run
 from tests.agents.live_support import (
     EXAMPLES,
@@ -58,8 +59,6 @@ EXEC = Path("/tmp/sf-docker-exec")
 PIDFILE = Path("/tmp/sf-docker.pid")
 DAEMON_LOG = Path("/tmp/sf-dockerd.log")
 LOCK = Path("/tmp/sf-docker.lock")
-SYSTEM_BINARIES = "/usr/sbin:/sbin:/usr/local/sbin:/usr/bin:/bin"
-"""Where Debian puts `dockerd` (/usr/sbin), which a minimal PATH may not hold."""
 USERS = Path("/tmp/sf-docker-users")
 """One file per test session using the daemon (its pid): the last one to leave stops it."""
 STARTED_BY_TESTS = Path("/tmp/sf-docker-started-by-tests")
@@ -178,22 +177,7 @@ def _answers() -> bool:
 
 def _dockerd() -> str | None:
     """Where `dockerd` is: on PATH, or in the system folders a user's PATH may leave out."""
-    return shutil.which("dockerd") or shutil.which("dockerd", path=SYSTEM_BINARIES)
-
-
-def _install_dockerd() -> str | None:
-    """Install Debian's docker.io; the reason it could not, if it could not."""
-    if os.geteuid() != 0:
-        return "dockerd is not installed and we are not root to install it"
-    try:
-        subprocess.run(["apt-get", "update", "-qq"], check=True, capture_output=True, timeout=300)
-        subprocess.run(
-            ["apt-get", "install", "-y", "-qq", "docker.io"],
-            check=True, capture_output=True, timeout=600,
-        )  # fmt: skip
-    except (OSError, subprocess.SubprocessError) as exc:
-        return f"installing docker.io failed: {exc}"
-    return None if _dockerd() else "docker.io installed no dockerd"
+    return debian.find_binary("dockerd")
 
 
 @contextlib.contextmanager
@@ -221,7 +205,7 @@ def _live_users() -> list[Path]:
 
 def _start_dockerd() -> str | None:
     """Start `dockerd` on `SOCKET`; None once it answers, else why it did not."""
-    if _dockerd() is None and (reason := _install_dockerd()) is not None:
+    if (reason := debian.install("docker.io", "dockerd")) is not None:
         return reason
     for folder in (DATA, EXEC):
         folder.mkdir(parents=True, exist_ok=True)

@@ -3,23 +3,26 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests import debian
 from tests.e2e.local_stack import ServerProcess, stack_env, start_server, stop_quietly
 
+BROWSERS = ("chromium", "chromium-browser")
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "build" / "ui-screenshots"
 
 
 @pytest.fixture(scope="session")
 def chromium() -> str:
-    """The browser: Debian's `chromium` (`apt-get install -y chromium`)."""
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if found is None:
-        pytest.skip("no chromium on PATH: `apt-get install -y chromium` (root) runs the UI tests")
+    """The browser: Debian's `chromium`, installed here as root if it is missing (browsers
+    cannot be downloaded by Playwright on this network)."""
+    if (reason := debian.install("chromium", *BROWSERS)) is not None:
+        pytest.skip(f"no chromium for the browser tests: {reason}")
+    found = debian.find_binary(*BROWSERS)
+    assert found is not None
     return found
 
 
