@@ -30,6 +30,7 @@ from tests.functional.api.partition_load import (
     family_loads,
     report,
 )
+from tests.functional.store.store_support import stream_records
 from tests.support import Answer, ApiCaller, FakeClock
 
 Call = Callable[[], Answer]
@@ -62,32 +63,14 @@ def measure(table: str, shards: int, runs: int, workload: Workload) -> Sample:
     counter = WriteCounter(store.flow_runs._ctx.models.connection().client, reader, table)
     drive_sample(api, clock, counter, workload, runs)
     consumer = WriteCounter(store.flow_runs._ctx.models.connection().client, reader, table)
-    consume_stream(store, settings, consumer, reader)
+    consume_stream(store, settings, consumer)
     return Sample(family_loads(counter, runs), counter, api, store, family_loads(consumer, runs))
 
 
-def stream_records(settings: Settings, reader: Any) -> list[dict[str, Any]]:
-    """Every record of the table's stream so far (moto's, in process), in order per shard."""
-    streams = boto3.client("dynamodbstreams", region_name=settings.region)
-    arn = reader.describe_table(TableName=settings.table_name)["Table"]["LatestStreamArn"]
-    records: list[dict[str, Any]] = []
-    for shard in streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]:
-        iterator = streams.get_shard_iterator(
-            StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
-        )["ShardIterator"]
-        while iterator:
-            answer = streams.get_records(ShardIterator=iterator, Limit=1000)
-            if not answer["Records"]:
-                break
-            records += answer["Records"]
-            iterator = answer.get("NextShardIterator")
-    return records
-
-
-def consume_stream(store: Store, settings: Settings, counter: WriteCounter, reader: Any) -> None:
+def consume_stream(store: Store, settings: Settings, counter: WriteCounter) -> None:
     """Feed the stream to the consumer one record a batch (Lambda at low traffic, the most
     writes a record can cost: nothing is summed across records), counting its writes per run."""
-    records = stream_records(settings, reader)
+    records = stream_records(settings)
     counter.enabled = True
     for record in records:
         counter.current_run = record["dynamodb"].get("NewImage", {}).get("id", {}).get("S", "")

@@ -158,8 +158,8 @@ def save(
     assert runs.apply(plan, transition_id=transition_id, result=result)
 
 
-def flow_run_records(settings: Settings) -> list[dict[str, Any]]:
-    """Every flow-run record on the table's stream so far, in order."""
+def stream_records(settings: Settings) -> list[dict[str, Any]]:
+    """Every record of the table's stream so far (moto's, in process), in order per shard."""
     dynamodb = boto3.client("dynamodb", region_name=settings.region)
     streams = boto3.client("dynamodbstreams", region_name=settings.region)
     arn = dynamodb.describe_table(TableName=settings.table_name)["Table"]["LatestStreamArn"]
@@ -168,7 +168,19 @@ def flow_run_records(settings: Settings) -> list[dict[str, Any]]:
         iterator = streams.get_shard_iterator(
             StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
         )["ShardIterator"]
-        records += streams.get_records(ShardIterator=iterator, Limit=1000)["Records"]
+        while iterator:
+            answer = streams.get_records(ShardIterator=iterator, Limit=1000)
+            if not answer["Records"]:
+                break
+            records += answer["Records"]
+            iterator = answer.get("NextShardIterator")
+    return records
+
+
+def flow_run_records(settings: Settings) -> list[dict[str, Any]]:
+    """Every flow-run record on the table's stream so far, in order."""
     return [
-        r for r in records if r["dynamodb"].get("NewImage", {}).get("entity") == {"S": "flow_run"}
+        r
+        for r in stream_records(settings)
+        if r["dynamodb"].get("NewImage", {}).get("entity") == {"S": "flow_run"}
     ]
