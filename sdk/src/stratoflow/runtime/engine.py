@@ -51,7 +51,12 @@ from stratoflow.runtime.engine_logs import (
 )
 from stratoflow.runtime.heartbeat import Heartbeat
 from stratoflow.runtime.outcome import Outcome
-from stratoflow.runtime.parameters import bind_arguments, jsonable_parameters, validate_parameters
+from stratoflow.runtime.parameters import (
+    bind_arguments,
+    jsonable_parameters,
+    signature_of,
+    validate_parameters,
+)
 from stratoflow.runtime.signals import TerminationGuard
 from stratoflow.runtime.timeouts import call_with_timeout
 from stratoflow.schemas import (
@@ -238,7 +243,7 @@ class FlowRunEngine:
             flow_run_context.reset(token)
 
     def _call_body(self, parameters: dict[str, Any]) -> Any:
-        signature = inspect.signature(self.flow.fn)
+        signature = signature_of(self.flow.fn)
         bound = inspect.BoundArguments(signature, dict(parameters))
         timeout = self.flow.timeout_seconds
         if timeout is None:
