@@ -323,7 +323,7 @@ def test_flow_retries_in_process_after_the_server_schedules_a_retry(
     assert second_time_lucky() == "ok"
     run = _only_run(local, "second-time-lucky")
     names = [s.name for s in local.flow_run_states[run.id]]
-    assert names == ["Pending", "Running", "AwaitingRetry", "Retrying", "Completed"]
+    assert names == ["Running", "AwaitingRetry", "Retrying", "Completed"]
 
 
 def test_tag_concurrency_limit_wait_answers_are_obeyed(

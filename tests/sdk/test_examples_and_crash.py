@@ -56,7 +56,7 @@ def test_flaky_example_fails_then_is_retried(
     assert flaky.flaky("t") == "recovered"  # type: ignore[attr-defined]
     (run,) = local.flow_runs.values()
     names = [state.name for state in local.flow_run_states[run.id]]
-    assert names == ["Pending", "Running", "AwaitingRetry", "Retrying", "Completed"]
+    assert names == ["Running", "AwaitingRetry", "Retrying", "Completed"]
 
 
 def test_every_minute_example_checks_in_and_logs(

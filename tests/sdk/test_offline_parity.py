@@ -340,5 +340,5 @@ def test_task_runs_a_timed_out_attempt_left_open_are_closed_alike_offline_and_on
         ["Pending", "Running", "Crashed"],
     ]
     assert [name for _, name in records[("root",)].history] == [
-        "Pending", "Running", "AwaitingRetry", "Retrying", "Completed",
+        "Running", "AwaitingRetry", "Retrying", "Completed",
     ]  # fmt: skip

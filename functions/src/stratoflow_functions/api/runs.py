@@ -46,7 +46,7 @@ from stratoflow_functions.services.flow_runs import (
     heartbeat_flow_run,
     retry_flow_run,
 )
-from stratoflow_functions.services.logs import write_logs
+from stratoflow_functions.services.logs import check_logs, write_logs, write_with_proposal
 from stratoflow_functions.services.task_run_states import propose_task_run_state
 from stratoflow_functions.services.task_runs import create_task_run, record_batch
 
@@ -112,7 +112,11 @@ def flow_runs_router(deps: ApiDeps) -> APIGatewayHttpRouter:
         responses=answers(200, 404, 409),
     )
     def propose_flow_run(run_id: UUID, body: StateProposal) -> OrchestrationResult:
-        return propose_flow_run_state(store, run_id, body, deps.clock())
+        check_logs(store, body.logs, known=run_id)
+        now = deps.clock()
+        result = propose_flow_run_state(store, run_id, body, now)
+        write_with_proposal(store, body.logs, result, now)
+        return result
 
     @router.post(
         "/flow-runs/<run_id>/heartbeat",
@@ -241,7 +245,11 @@ def task_runs_router(deps: ApiDeps) -> APIGatewayHttpRouter:
         responses=answers(200, 404, 409),
     )
     def propose_task_run(task_run_id: UUID, body: StateProposal) -> OrchestrationResult:
-        return propose_task_run_state(store, task_run_id, body, deps.clock())
+        check_logs(store, body.logs)
+        now = deps.clock()
+        result = propose_task_run_state(store, task_run_id, body, now)
+        write_with_proposal(store, body.logs, result, now)
+        return result
 
     @router.post(
         "/logs",

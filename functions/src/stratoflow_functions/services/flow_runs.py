@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID, uuid4
 
-from stratoflow.orchestration import Decision, Plan, Proposer, cancel_target
+from stratoflow.orchestration import Decision, Plan, Proposer, cancel_target, plan_flow_run
 from stratoflow.orchestration.cancellation import CANCEL_MESSAGE
 from stratoflow.orchestration.plans import run_changes
 from stratoflow.schemas import (
@@ -42,12 +42,36 @@ if TYPE_CHECKING:  # the launchers import the store; the services need only thei
 
 
 def create_flow_run(store: Store, data: FlowRunCreate, now: datetime) -> tuple[FlowRun, bool]:
-    """Create a run of a flow called directly; a repeated idempotency key returns the first run."""
+    """Create a run of a flow called directly; a repeated idempotency key returns the first run.
+
+    A RUNNING `state` is a proposal, not a given: the run is made PENDING and RUNNING is planned
+    over it by the same rules as `POST /flow-runs/{id}/state` (run count, start time, retry
+    policy), and stored as planned in the create's one write. When the rules would not simply
+    accept it (a WAIT, an ABORT, slots to take), the run is created PENDING and the caller
+    proposes RUNNING as usual (the engine does when the answer's state is not RUNNING).
+    """
     check_parameters(data.parameters)
+    if data.state is not None and data.state.type is StateType.RUNNING:
+        pending = data.model_copy(update={"state": None})
+        return store.flow_runs.create(_started(_new_run(store, pending, now), data.state, now))
+    return store.flow_runs.create(_new_run(store, data, now))
+
+
+def _started(run: FlowRun, proposed: State, now: datetime) -> FlowRun:
+    """`run` (PENDING, not stored) moved to `proposed` by the rules, or as it was."""
+    state = proposed.model_copy(update={"timestamp": now})
+    plan = plan_flow_run(run, state, now, retry_policy=run.retry_policy)
+    accepted = plan.decision.status is DecisionStatus.ACCEPT
+    if plan.run is None or not accepted or plan.take or plan.give_back:
+        return run
+    return plan.run.model_copy(update={"version": run.version})  # one write: the first version
+
+
+def _new_run(store: Store, data: FlowRunCreate, now: datetime) -> FlowRun:
     flow = store.flows.get(data.flow_id)
     run_id = uuid4()
     state = data.state or State(type=StateType.PENDING, timestamp=now)
-    run = FlowRun(
+    return FlowRun(
         id=run_id,
         name=data.name or run_name(run_id),
         flow_id=flow.id,
@@ -63,7 +87,6 @@ def create_flow_run(store: Store, data: FlowRunCreate, now: datetime) -> tuple[F
         created=now,
         updated=now,
     )
-    return store.flow_runs.create(run)
 
 
 def create_deployment_run(

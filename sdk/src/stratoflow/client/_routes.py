@@ -60,6 +60,12 @@ def _json(body: BaseModel) -> Any:
     return body.model_dump(mode="json", exclude_none=True)
 
 
+def _proposal_json(proposal: StateProposal) -> Any:
+    """A proposal's body; `logs` only when it carries lines (most proposals do not)."""
+    exclude = None if proposal.logs else {"logs"}
+    return proposal.model_dump(mode="json", exclude_none=True, exclude=exclude)
+
+
 def health() -> Call[Health]:
     """`GET /health`."""
     return Call("GET", "/health", model(Health))
@@ -181,7 +187,8 @@ def set_flow_run_state(flow_run_id: Id, proposal: StateProposal) -> Call[Orchest
     """`POST /flow-runs/{id}/state`; idempotent when the proposal has a transition id."""
     path = f"/flow-runs/{flow_run_id}/state"
     idempotent = proposal.transition_id is not None
-    return Call("POST", path, model(OrchestrationResult), _json(proposal), idempotent=idempotent)
+    body = _proposal_json(proposal)
+    return Call("POST", path, model(OrchestrationResult), body, idempotent=idempotent)
 
 
 def heartbeat_flow_run(flow_run_id: Id, body: FlowRunHeartbeat) -> Call[FlowRun]:
@@ -229,7 +236,8 @@ def set_task_run_state(task_run_id: Id, proposal: StateProposal) -> Call[Orchest
     """`POST /task-runs/{id}/state`; idempotent when the proposal has a transition id."""
     path = f"/task-runs/{task_run_id}/state"
     idempotent = proposal.transition_id is not None
-    return Call("POST", path, model(OrchestrationResult), _json(proposal), idempotent=idempotent)
+    body = _proposal_json(proposal)
+    return Call("POST", path, model(OrchestrationResult), body, idempotent=idempotent)
 
 
 def write_logs(logs: Sequence[LogCreate]) -> Call[LogsWritten]:

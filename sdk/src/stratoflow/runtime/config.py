@@ -3,10 +3,18 @@
 `runtime_for_call()` is the engine's entry point into configuration: an override installed with
 `use_runtime()` (tests, `stratoflow execute`, the local stack) or else the client settings
 (profile < environment). No API URL means offline: the in-memory `LocalOrchestrator`.
+
+The runtime built from settings is kept per process and per settings: every top-level flow call
+with the same settings shares one `StratoflowClient` (one httpx connection pool and SSL context;
+httpx clients are thread-safe) and one cache of flow ids, so a flow is registered once per
+process. The pooled clients are closed at exit; a forked child forgets its parent's (the
+connections belong to the parent) and builds its own.
 """
 
 from __future__ import annotations
 
+import atexit
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -55,6 +63,8 @@ class RuntimeConfig:
 _override: ContextVar[RuntimeConfig | None] = ContextVar("stratoflow_runtime", default=None)
 _local_lock = threading.Lock()
 _local: dict[str, LocalOrchestrator] = {}
+_remote_lock = threading.Lock()
+_remote: dict[ClientSettings, RuntimeConfig] = {}
 
 
 @contextmanager
@@ -82,10 +92,40 @@ def runtime_for_call(settings: ClientSettings | None = None) -> RuntimeConfig:
     if override is not None:
         return override
     resolved = settings or load_client_settings()
-    results = result_store_for(resolved.resolved_results_uri)
     if resolved.offline:
+        results = result_store_for(resolved.resolved_results_uri)
         return RuntimeConfig(orchestrator=local_orchestrator(resolved), results=results)
-    from stratoflow.client import StratoflowClient
+    return pooled_runtime(resolved)
 
-    client = StratoflowClient(resolved)
-    return RuntimeConfig(orchestrator=client, results=results, close_orchestrator=True)
+
+def pooled_runtime(settings: ClientSettings) -> RuntimeConfig:
+    """The process's runtime for `settings`: one pooled client, built on first use."""
+    with _remote_lock:
+        runtime = _remote.get(settings)
+        if runtime is None:
+            from stratoflow.client import StratoflowClient
+
+            results = result_store_for(settings.resolved_results_uri)
+            runtime = RuntimeConfig(orchestrator=StratoflowClient(settings), results=results)
+            _remote[settings] = runtime
+        return runtime
+
+
+def close_pooled_clients() -> None:
+    """Close every pooled client (at exit; tests that want a clean slate)."""
+    with _remote_lock:
+        runtimes = list(_remote.values())
+        _remote.clear()
+    for runtime in runtimes:
+        getattr(runtime.orchestrator, "close", lambda: None)()
+
+
+def _forget_pooled_clients() -> None:
+    # In a forked child the pooled sockets are the parent's: drop them without closing.
+    global _remote_lock
+    _remote_lock = threading.Lock()
+    _remote.clear()
+
+
+atexit.register(close_pooled_clients)
+os.register_at_fork(after_in_child=_forget_pooled_clients)

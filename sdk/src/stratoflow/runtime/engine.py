@@ -44,6 +44,7 @@ from stratoflow.runtime.context import (
 )
 from stratoflow.runtime.engine_logs import (
     failure_message,
+    finished_line,
     flow_run_logger,
     log_finished,
     log_flow_failed,
@@ -51,10 +52,16 @@ from stratoflow.runtime.engine_logs import (
 )
 from stratoflow.runtime.heartbeat import Heartbeat
 from stratoflow.runtime.outcome import Outcome
-from stratoflow.runtime.parameters import bind_arguments, jsonable_parameters, validate_parameters
+from stratoflow.runtime.parameters import (
+    bind_arguments,
+    jsonable_parameters,
+    signature_of,
+    validate_parameters,
+)
 from stratoflow.runtime.signals import TerminationGuard
 from stratoflow.runtime.timeouts import call_with_timeout
 from stratoflow.schemas import (
+    MAX_LOG_BATCH,
     DecisionStatus,
     FlowCreate,
     FlowRun,
@@ -134,6 +141,10 @@ class FlowRunEngine:
         self.orchestrator = runtime.orchestrator
         self.flow_run: FlowRun | None = None
         self._parent_task: TaskRunCreate | None = None
+        self._created_running = False
+        """Whether the server created the run RUNNING (its first attempt need not propose)."""
+        self._finished_sent = False
+        """Whether the `Finished in state` line went with the final state (console only now)."""
         self._cancelled = threading.Event()
         """Set once the server says the run is being cancelled (or has finished)."""
         self._attempt_stop = threading.Event()
@@ -153,7 +164,7 @@ class FlowRunEngine:
             )
         except ParameterValidationError as exc:
             parameters, error = {"args": list(args), **kwargs}, exc
-        run = self._create_run(parameters)
+        run = self._create_run(parameters, start=error is None)
         if error is not None:
             self._fail_before_start(run, error)
             raise error
@@ -200,18 +211,25 @@ class FlowRunEngine:
     def _attempt(
         self, context: FlowRunContext, parameters: dict[str, Any], attempt: int
     ) -> Outcome:
-        name = StateName.RUNNING if attempt == 1 else StateName.RETRYING
-        # The policy travels with RUNNING so runs created elsewhere (deployments) get the
-        # flow's retries too: the server schedules those retries for an agent to claim.
-        started = self._propose(State(type=StateType.RUNNING, name=name), self._retry_policy())
+        started = self._started(attempt)
         if started.type != StateType.RUNNING:
             return Outcome(started, None, _not_started(started))
         body = self._run_body(context, parameters)
         if body.exception is not None and not isinstance(body.exception, CancelledRunError):
             log_flow_failed(self._logger(), context.flow_run_name, body.exception)
         context.batcher.flush()
-        final = self._propose(self._final_state(context, body))
+        final = self._propose_final(context, self._final_state(context, body))
         return Outcome(final, body.value, body.exception)
+
+    def _started(self, attempt: int) -> State:
+        """The first attempt of a run created RUNNING is started; any other proposes it."""
+        assert self.flow_run is not None
+        if attempt == 1 and self._created_running:
+            return self.flow_run.state
+        name = StateName.RUNNING if attempt == 1 else StateName.RETRYING
+        # The policy travels with RUNNING so runs created elsewhere (deployments) get the
+        # flow's retries too: the server schedules those retries for an agent to claim.
+        return self._propose(State(type=StateType.RUNNING, name=name), self._retry_policy())
 
     def _next_attempt_context(self, context: FlowRunContext) -> FlowRunContext:
         """The context of a new attempt, with a fresh stop flag (the old attempt's stays set)."""
@@ -238,7 +256,7 @@ class FlowRunEngine:
             flow_run_context.reset(token)
 
     def _call_body(self, parameters: dict[str, Any]) -> Any:
-        signature = inspect.signature(self.flow.fn)
+        signature = signature_of(self.flow.fn)
         bound = inspect.BoundArguments(signature, dict(parameters))
         timeout = self.flow.timeout_seconds
         if timeout is None:
@@ -281,17 +299,17 @@ class FlowRunEngine:
         if exception is None and outcome.state.type == StateType.CANCELLED:
             exception = CancelledRunError(outcome.state.message or "the flow run was cancelled")
         outcome = Outcome(outcome.state, outcome.value, exception)
-        log_finished(self._logger(), outcome.state)
+        log_finished(self._logger(shipped=self._finished_sent), outcome.state)
         self._mirror_on_parent(outcome.state)
         run = self.flow_run.model_copy(update={"state": outcome.state}) if self.flow_run else None
         for hook in self.flow.hooks_for(outcome.state):
             _call_hook(hook, self.flow, run, outcome.state)
         return outcome
 
-    def _logger(self) -> logging.LoggerAdapter[logging.Logger]:
+    def _logger(self, shipped: bool = False) -> logging.LoggerAdapter[logging.Logger]:
         run = self.flow_run
         assert run is not None
-        return flow_run_logger(run.id, run.name)
+        return flow_run_logger(run.id, run.name, shipped)
 
     def _crash(self, context: FlowRunContext, exc: BaseException) -> None:
         self._attempt_stop.set()
@@ -338,15 +356,19 @@ class FlowRunEngine:
 
     # --- setting up -------------------------------------------------------------------------
 
-    def _create_run(self, parameters: dict[str, Any]) -> FlowRun:
+    def _create_run(self, parameters: dict[str, Any], start: bool) -> FlowRun:
+        """Create the run; asked to `start`, it is created RUNNING when the server's rules
+        accept that (one call instead of a create and a proposal)."""
         parent_task_run_id = self._create_parent_task_run() if self.parent else None
         policy = self._retry_policy()
+        state = State(type=StateType.RUNNING) if start else None
         body = FlowRunCreate(
             flow_id=self._flow_id(), flow_version=self.flow.version,
             parameters=jsonable_parameters(parameters), parent_task_run_id=parent_task_run_id,
-            idempotency_key=f"sdk:{uuid4()}", retry_policy=policy,
+            idempotency_key=f"sdk:{uuid4()}", retry_policy=policy, state=state,
         )  # fmt: skip
         self.flow_run = self.orchestrator.create_flow_run(body)
+        self._created_running = self.flow_run.state.type == StateType.RUNNING
         return self.flow_run
 
     def _retry_policy(self) -> RetryPolicy:
@@ -418,13 +440,38 @@ class FlowRunEngine:
         while True:
             proposal = StateProposal(state=state, transition_id=uuid4(), retry_policy=retry_policy)
             answer = self.orchestrator.set_flow_run_state(self.flow_run.id, proposal)
-            if answer.status == DecisionStatus.WAIT:
-                if self._cancelled.wait(answer.delay_seconds or 1.0):
-                    raise CancelledRunError("cancelled while waiting to change state")
-                continue
-            if answer.status == DecisionStatus.ABORT:
-                return self._aborted(state, answer)
+            if answer.status != DecisionStatus.WAIT:
+                return self._obey(state, answer)
+            self._wait_to_propose(answer)
+
+    def _propose_final(self, context: FlowRunContext, state: State) -> State:
+        """Propose a final state with the run's last log lines and its `Finished in state`
+        line riding on it (written only if it is accepted; else they go the usual way). A
+        subflow's lines go with its parent's, and a state that is not final goes alone."""
+        assert self.flow_run is not None
+        if self.parent is not None or not state.type.is_terminal:
+            return self._propose(state)
+        lines = context.logs.drain(MAX_LOG_BATCH - 1)
+        lines.append(finished_line(self.flow_run.id, state))
+        proposal = StateProposal(state=state, transition_id=uuid4(), logs=lines)
+        answer = self.orchestrator.set_flow_run_state(self.flow_run.id, proposal)
+        if answer.status == DecisionStatus.ACCEPT:
+            self._finished_sent = True
             return self._took(answer.state or state, answer.version)
+        context.logs.requeue(lines[:-1])
+        if answer.status != DecisionStatus.WAIT:
+            return self._obey(state, answer)
+        self._wait_to_propose(answer)
+        return self._propose(state)
+
+    def _wait_to_propose(self, answer: OrchestrationResult) -> None:
+        if self._cancelled.wait(answer.delay_seconds or 1.0):
+            raise CancelledRunError("cancelled while waiting to change state")
+
+    def _obey(self, state: State, answer: OrchestrationResult) -> State:
+        if answer.status == DecisionStatus.ABORT:
+            return self._aborted(state, answer)
+        return self._took(answer.state or state, answer.version)
 
     def _took(self, state: State, version: int) -> State:
         assert self.flow_run is not None

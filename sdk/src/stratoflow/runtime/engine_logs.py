@@ -18,8 +18,8 @@ import traceback
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from stratoflow.runtime.logs import RUN_LOGGER
-from stratoflow.schemas import State, StateType
+from stratoflow.runtime.logs import RUN_LOGGER, SHIPPED
+from stratoflow.schemas import LogCreate, State, StateType
 from stratoflow.schemas.common import MAX_LOG_MESSAGE_CHARS
 
 if TYPE_CHECKING:
@@ -60,11 +60,13 @@ def task_run_logger(
     return _adapter(TASK_RUNS_LOGGER, extra)
 
 
-def flow_run_logger(flow_run_id: UUID, name: str) -> logging.LoggerAdapter[logging.Logger]:
-    """The engine's logger for a flow run."""
-    return _adapter(
-        FLOW_RUNS_LOGGER, {"flow_run_id": flow_run_id, "run_name": f"flow run {name!r}"}
-    )
+def flow_run_logger(
+    flow_run_id: UUID, name: str, shipped: bool = False
+) -> logging.LoggerAdapter[logging.Logger]:
+    """The engine's logger for a flow run (`shipped`: its lines were recorded another way and
+    only go to the console)."""
+    extra = {"flow_run_id": flow_run_id, "run_name": f"flow run {name!r}", SHIPPED: shipped}
+    return _adapter(FLOW_RUNS_LOGGER, extra)
 
 
 def log_task_failed(
@@ -104,14 +106,30 @@ def state_repr(state: State) -> str:
 
 def log_finished(logger: logging.LoggerAdapter[logging.Logger], state: State) -> None:
     """`Finished in state ...`: INFO, or ERROR for a failed or crashed run."""
-    bad = state.type in (StateType.FAILED, StateType.CRASHED)
-    logger.log(logging.ERROR if bad else logging.INFO, f"Finished in state {state_repr(state)}")
+    logger.log(_finished_level(state), _finished_message(state))
+
+
+def finished_line(flow_run_id: UUID, state: State) -> LogCreate:
+    """The `Finished in state ...` line as a record, to send with the final state itself."""
+    return LogCreate(
+        flow_run_id=flow_run_id, level=_finished_level(state), name=FLOW_RUNS_LOGGER,
+        message=_finished_message(state),
+    )  # fmt: skip
+
+
+def _finished_level(state: State) -> int:
+    return logging.ERROR if state.type in (StateType.FAILED, StateType.CRASHED) else logging.INFO
+
+
+def _finished_message(state: State) -> str:
+    return f"Finished in state {state_repr(state)}"
 
 
 __all__ = [
     "FLOW_RUNS_LOGGER",
     "TASK_RUNS_LOGGER",
     "failure_message",
+    "finished_line",
     "flow_run_logger",
     "log_finished",
     "log_flow_failed",

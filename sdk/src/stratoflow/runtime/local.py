@@ -145,13 +145,22 @@ class LocalOrchestrator:
 
     @staticmethod
     def _new_flow_run(flow: Flow, body: FlowRunCreate, now: datetime) -> FlowRun:
-        state = body.state or State(type=StateType.PENDING, timestamp=now)
+        """The new run; a RUNNING initial state is planned over PENDING, as the API does."""
+        proposed = body.state if body.state and body.state.type == StateType.RUNNING else None
+        state = (None if proposed else body.state) or State(type=StateType.PENDING, timestamp=now)
         data = body.model_dump(exclude={"state", "name", "flow_id"})
-        return FlowRun(
+        run = FlowRun(
             id=uuid4(), name=body.name or f"{flow.name}-{now:%H%M%S%f}", flow_id=flow.id,
             flow_name=flow.name, state=state, expected_start_time=state.scheduled_time or now,
             created=now, updated=now, **data,
         )  # fmt: skip
+        if proposed is None:
+            return run
+        plan = plan_flow_run(run, proposed.model_copy(update={"timestamp": now}), now)
+        accepted = plan.decision.status == DecisionStatus.ACCEPT
+        if plan.run is None or not accepted or plan.take:
+            return run
+        return plan.run.model_copy(update={"version": run.version})  # created at its first
 
     def _link_subflow(self, run: FlowRun) -> None:
         parent = self.task_runs.get(run.parent_task_run_id) if run.parent_task_run_id else None
@@ -186,7 +195,10 @@ class LocalOrchestrator:
                 run, proposal.state, now, proposer=Proposer.CLIENT,
                 retry_policy=proposal.retry_policy,
             )  # fmt: skip
-            return self._apply_flow_plan(plan, proposal.transition_id, now)
+            result = self._apply_flow_plan(plan, proposal.transition_id, now)
+            if result.status is DecisionStatus.ACCEPT:  # the lines ride on an accept only
+                self.logs.extend(proposal.logs)
+            return result
 
     def heartbeat_flow_run(
         self, flow_run_id: UUID, body: FlowRunHeartbeat | None = None

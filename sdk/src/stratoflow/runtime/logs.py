@@ -25,6 +25,8 @@ from stratoflow.runtime.orchestrator import Orchestrator
 from stratoflow.schemas import MAX_LOG_BATCH, LogCreate
 
 RUN_LOGGER = "stratoflow.runs"
+SHIPPED = "stratoflow_shipped"
+"""A record attribute: the line was sent already (console only)."""
 _shippers: dict[UUID, LogShipper] = {}
 _registry_lock = threading.Lock()
 _setup_lock = threading.Lock()
@@ -59,6 +61,22 @@ class LogShipper:
             while self._queue:
                 batch = [self._queue.popleft() for _ in range(min(MAX_LOG_BATCH, len(self._queue)))]
                 self._send(batch)
+
+    def drain(self, room: int) -> list[LogCreate]:
+        """Take the last `room` queued lines (sending any before them now), for the caller to
+        send another way (the final state proposal); `requeue` gives back what it could not."""
+        with self._send_lock:
+            while len(self._queue) > room:
+                count = min(MAX_LOG_BATCH, len(self._queue) - room)
+                self._send([self._queue.popleft() for _ in range(count)])
+            lines = list(self._queue)
+            self._queue.clear()
+            return lines
+
+    def requeue(self, lines: list[LogCreate]) -> None:
+        """Put drained lines back at the front of the queue, in order."""
+        with self._send_lock:
+            self._queue.extendleft(reversed(lines))
 
     def _send(self, batch: list[LogCreate]) -> None:
         try:
@@ -97,6 +115,8 @@ class RunLogHandler(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         """Queue the record as a `LogCreate` line."""
         flow_run_id = getattr(record, "flow_run_id", None)
+        if getattr(record, SHIPPED, False):  # recorded already (with the final state)
+            return
         shipper = _shippers.get(flow_run_id) if flow_run_id else None
         if shipper is None:
             return

@@ -38,6 +38,83 @@ least a byte of JSON, so more could never fit the API's limit, and the walk stay
 for a structure that shares the same list many times over."""
 
 
+@functools.lru_cache(maxsize=4096)
+def _cached_signature(fn: Callable[..., Any]) -> inspect.Signature:
+    return inspect.signature(fn)
+
+
+def signature_of(fn: Callable[..., Any]) -> inspect.Signature:
+    """`inspect.signature(fn)`, computed once per function (it costs more than the rest of a
+    trivial task's setup). Signatures are immutable, so one serves every call and thread."""
+    try:
+        return _cached_signature(fn)
+    except TypeError:  # an unhashable callable: nothing to key the cache by
+        return inspect.signature(fn)
+
+
+@dataclass(frozen=True)
+class _Binder:
+    """How to bind a call quickly: for a function whose parameters are all positional-or-
+    keyword, a call is a zip of names and values plus defaults; anything else (or a call that
+    does not fit) goes through `Signature.bind`, which also words the error."""
+
+    signature: inspect.Signature
+    names: tuple[str, ...] | None
+    defaults: Mapping[str, Any]
+
+    def bind(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> inspect.BoundArguments:
+        arguments = self._fast(args, kwargs) if self.names is not None else None
+        if arguments is None:
+            bound = self.signature.bind(*args, **kwargs)
+            bound.apply_defaults()
+            return bound
+        return inspect.BoundArguments(self.signature, arguments)
+
+    def _fast(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any] | None:
+        names = self.names
+        assert names is not None
+        if len(args) > len(names):
+            return None
+        arguments = dict(zip(names, args, strict=False))
+        from_kwargs = 0
+        for name in names[len(args) :]:
+            if name in kwargs:
+                arguments[name] = kwargs[name]
+                from_kwargs += 1
+            elif name in self.defaults:
+                arguments[name] = self.defaults[name]
+            else:
+                return None
+        return arguments if from_kwargs == len(kwargs) else None  # else unknown or repeated
+
+
+@functools.lru_cache(maxsize=4096)
+def _cached_binder(fn: Callable[..., Any]) -> _Binder:
+    signature = signature_of(fn)
+    params = signature.parameters.values()
+    simple = all(p.kind is p.POSITIONAL_OR_KEYWORD for p in params)
+    names = tuple(signature.parameters) if simple else None
+    defaults = {p.name: p.default for p in params if p.default is not p.empty}
+    return _Binder(signature, names, defaults)
+
+
+def bind_call(
+    fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> inspect.BoundArguments:
+    """`signature.bind(*args, **kwargs)` with defaults applied, fast for plain functions.
+
+    Raises:
+        TypeError: the arguments do not fit the signature.
+    """
+    try:
+        binder = _cached_binder(fn)
+    except TypeError:  # unhashable callable
+        bound = inspect.signature(fn).bind(*args, **kwargs)
+        bound.apply_defaults()
+        return bound
+    return binder.bind(args, kwargs)
+
+
 def bind_arguments(
     fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> dict[str, Any]:
@@ -47,7 +124,7 @@ def bind_arguments(
         ParameterValidationError: the arguments do not fit the signature.
     """
     try:
-        bound = inspect.signature(fn).bind(*args, **kwargs)
+        bound = signature_of(fn).bind(*args, **kwargs)
     except TypeError as exc:
         raise ParameterValidationError(f"{fn.__name__}(): {exc}") from exc
     bound.apply_defaults()
@@ -79,7 +156,7 @@ def _parameter_model(fn: Callable[..., Any]) -> Any:
     except (NameError, TypeError):
         hints = {}  # unresolvable hints are not validated rather than failing every run
     fields: dict[str, Any] = {}
-    for name, param in inspect.signature(fn).parameters.items():
+    for name, param in signature_of(fn).parameters.items():
         if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
             continue
         default = ... if param.default is param.empty else param.default

@@ -14,7 +14,6 @@ the task reaches, Cached and Cancelled included.
 
 from __future__ import annotations
 
-import inspect
 import logging
 import random
 from collections.abc import Callable
@@ -43,6 +42,7 @@ from stratoflow.runtime.engine_logs import (
     task_run_logger,
 )
 from stratoflow.runtime.outcome import Outcome
+from stratoflow.runtime.parameters import bind_call
 from stratoflow.runtime.results import read_result
 from stratoflow.runtime.timeouts import call_with_timeout
 from stratoflow.schemas import (
@@ -90,8 +90,7 @@ class TaskRunEngine:
         dynamic_key = flow_run.next_dynamic_key(task.task_key)
         self.name = f"{task.name}-{dynamic_key}"
         self.state = State(type=StateType.PENDING)
-        self._bound = inspect.signature(task.fn).bind(*args, **kwargs)
-        self._bound.apply_defaults()
+        self._bound = bind_call(task.fn, args, kwargs)
         self._wait_for = wait_for
         self._create = TaskRunCreate(
             id=self.task_run_id, flow_run_id=flow_run.flow_run_id, task_key=task.task_key,

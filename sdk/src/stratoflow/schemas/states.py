@@ -12,6 +12,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from stratoflow.schemas.common import MAX_MESSAGE_CHARS, UtcTime, cap_text, utcnow
+from stratoflow.schemas.logs import MAX_LOG_BATCH, LogCreate
 
 
 class StateType(StrEnum):
@@ -162,6 +163,15 @@ class StateProposal(BaseModel):
     )
     retry_policy: RetryPolicy | None = Field(
         default=None, description="flow runs: record this retry policy with the transition"
+    )
+    logs: list[LogCreate] = Field(
+        default_factory=list,
+        max_length=MAX_LOG_BATCH,
+        description=(
+            "log lines written with the proposal only if it is ACCEPTed (the engine's last"
+            " lines, which name the state it proposed); otherwise none is written and the"
+            " caller sends them itself (POST /logs)"
+        ),
     )
 
 
