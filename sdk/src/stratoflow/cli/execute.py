@@ -34,7 +34,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import chdir, contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID, uuid4
 
 import click
@@ -50,7 +50,6 @@ from stratoflow.cli.runs import parse_id
 from stratoflow.client import NotFoundError, StratoflowClient, StratoflowClientError
 from stratoflow.exceptions import TerminationSignal
 from stratoflow.flows import Flow
-from stratoflow.infrastructure.settings import LambdaSettings, settings_for
 from stratoflow.runtime.config import RuntimeConfig
 from stratoflow.runtime.engine import execute_flow_run
 from stratoflow.runtime.launched import (
@@ -73,6 +72,9 @@ from stratoflow.schemas import (
     StateType,
     utcnow,
 )
+
+if TYPE_CHECKING:
+    from stratoflow.infrastructure.settings import LambdaSettings
 
 MAX_START_WAIT_SECONDS = 65.0
 """The longest a run claimed ahead waits for its expected start (claims reach 60 s ahead)."""
@@ -171,6 +173,8 @@ def _lambda_settings(deployment: Deployment) -> LambdaSettings | None:
     container carries them (ECS, Kubernetes and Vertex put them on the container)."""
     if deployment.infrastructure is not InfrastructureType.LAMBDA:
         return None
+    from stratoflow.infrastructure.settings import LambdaSettings, settings_for  # Lambda only
+
     found = settings_for(InfrastructureType.LAMBDA, deployment.infra_overrides)
     return found if isinstance(found, LambdaSettings) else None
 

@@ -76,6 +76,8 @@ class SchedulerLimits:
     late_candidates: int = 1000
     page_size: int = SCHEDULER_PAGE_SIZE
     walk_seconds: float = 25.0
+    runs_per_schedule: int | None = None
+    """At most this many runs per schedule (None: the settings' `scheduler_max_runs`)."""
 
 
 @dataclass(frozen=True)
@@ -131,6 +133,14 @@ class _Walk:
 
     def __post_init__(self) -> None:
         self.started = self.clock()
+
+    def bounds(self, settings: Settings) -> PlanBounds:
+        """Runs per schedule: the settings', at most `limits.runs_per_schedule` if set."""
+        most = settings.scheduler_max_runs
+        if self.limits.runs_per_schedule is not None:
+            most = min(most, self.limits.runs_per_schedule)
+        least = min(settings.scheduler_min_runs, most)
+        return PlanBounds(least, most, timedelta(days=settings.scheduler_horizon_days))
 
     def room(self) -> int:
         """Runs this call may still create."""
@@ -248,10 +258,12 @@ def schedule_deployment(
 
     The same step as the tick's (sweep, then the missing planned runs under the same
     idempotency keys), so the two never make a run twice; bounded like one deployment of a
-    tick (its planning budget and `limits.runs_created`). What it leaves, the tick does.
+    tick (its planning budget), and by default only the next `scheduler_min_runs` runs of
+    each schedule, so the API answers quickly: the tick plans the rest of the horizon.
     """
     towel = towel_repository(store)
-    walk = _Walk(limits or SchedulerLimits(), budget_clock=budget_clock)
+    first = SchedulerLimits(runs_per_schedule=max(settings.scheduler_min_runs, 1))
+    walk = _Walk(limits or first, budget_clock=budget_clock)
     mark = towel.sweep_marks([deployment.id]).get(deployment.id)
     _step(store, towel, settings, deployment, mark, now, walk)
     return SchedulerReport(
@@ -289,12 +301,7 @@ def _fill(
     walk: _Walk,
 ) -> bool:
     """Create the deployment's missing planned runs; False when the run budget ran out first."""
-    bounds = PlanBounds(
-        settings.scheduler_min_runs,
-        settings.scheduler_max_runs,
-        timedelta(days=settings.scheduler_horizon_days),
-    )
-    plan = plan_deployment(deployment, now, bounds, clock=walk.budget_clock)
+    plan = plan_deployment(deployment, now, walk.bounds(settings), clock=walk.budget_clock)
     for failure in plan.failures:
         walk.failed(failure)
     planned = plan.runs
