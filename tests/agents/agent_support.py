@@ -203,7 +203,9 @@ def make_agent(
         "watch_interval": 1.0, "cancel_grace": 10.0, "shutdown_grace": 20.0,
     }  # fmt: skip
     options.update(config)
-    agent_options = {k: options.pop(k) for k in ("ignores_terminate", "on_launch") if k in options}
+    agent_options = {
+        k: options.pop(k) for k in ("ignores_terminate", "on_launch", "wall_clock") if k in options
+    }
     clock = FakeClock()
     client = FakeClient(clock, claims)
     agent = FakeAgent(

@@ -4,6 +4,7 @@ cancellation, crash reporting and shutdown. Nothing here waits for real time."""
 from __future__ import annotations
 
 import itertools
+from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 import pytest
@@ -30,21 +31,50 @@ def gaps(times: list[float]) -> list[float]:
 
 
 def test_claims_back_off_exponentially_up_to_the_cap_while_the_queue_is_empty() -> None:
-    agent, client, clock = make_agent(poll_interval=2.0, backoff_max=15.0)
+    agent, client, clock = make_agent(poll_interval=2.0, backoff_max=15.0, prefetch_seconds=0)
     run_for(agent, clock, 60)
     assert gaps(client.claim_times)[:5] == [4.0, 8.0, 15.0, 15.0, 15.0]
 
 
+def test_idle_polls_come_at_least_every_half_prefetch_window() -> None:
+    agent, client, clock = make_agent(poll_interval=2.0, backoff_max=15.0, prefetch_seconds=10)
+    run_for(agent, clock, 60)
+    assert gaps(client.claim_times)[:5] == [4.0, 5.0, 5.0, 5.0, 5.0]
+
+
+def test_each_claim_asks_for_runs_due_within_the_prefetch_window() -> None:
+    wall = datetime(2026, 12, 1, 12, tzinfo=UTC)
+    agent, client, clock = make_agent(prefetch_seconds=10, wall_clock=lambda: wall)
+    run_for(agent, clock, 1)
+    assert [r.due_before for r in client.claim_requests] == [wall + timedelta(seconds=10)]
+
+
+def test_no_prefetch_claims_only_runs_already_due() -> None:
+    agent, client, clock = make_agent(prefetch_seconds=0)
+    run_for(agent, clock, 1)
+    assert [r.due_before for r in client.claim_requests] == [None]
+
+
+@pytest.mark.parametrize("prefetch", [-1.0, 61.0])
+def test_a_prefetch_window_outside_0_to_60_s_is_refused(prefetch: float) -> None:
+    with pytest.raises(ValueError, match="prefetch_seconds"):
+        make_agent(prefetch_seconds=prefetch)
+
+
 def test_claims_back_off_while_the_api_is_unreachable_and_recover_when_it_answers() -> None:
     down = [ConnectError("refused"), ConnectError("refused"), ServerError(503, "x", "down")]
-    agent, client, clock = make_agent(claims=[*down, [flow_run()]], poll_interval=1.0)
+    agent, client, clock = make_agent(
+        claims=[*down, [flow_run()]], poll_interval=1.0, prefetch_seconds=0
+    )
     run_for(agent, clock, 20)
     assert gaps(client.claim_times)[:4] == [2.0, 4.0, 8.0, 1.0]  # back to the base after a win
     assert len(agent.active) == 1
 
 
 def test_jitter_shortens_delays_but_never_past_the_cap() -> None:
-    agent, client, clock = make_agent(poll_interval=2.0, backoff_max=15.0, backoff_jitter=0.5)
+    agent, client, clock = make_agent(
+        poll_interval=2.0, backoff_max=15.0, backoff_jitter=0.5, prefetch_seconds=0
+    )
     agent._backoff._rand = lambda: 0.999
     run_for(agent, clock, 100)
     delays = gaps(client.claim_times)

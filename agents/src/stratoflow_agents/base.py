@@ -10,8 +10,11 @@ the rest, on one thread, one `tick()` at a time:
 2. watch: every `cancel_check_interval` each run's state is read; a CANCELLING run is recorded
    CANCELLED and then stopped (terminate, then kill after `cancel_grace`);
 3. heartbeat: the agent says it is alive every `heartbeat_interval`;
-4. claim: at most `limit - active` runs, with an exponential, jittered, capped backoff while the
-   queue is empty or the API unreachable.
+4. claim: at most `limit - active` runs due within the next `prefetch_seconds` (the claim's
+   `due_before`), with an exponential, jittered backoff while the queue is empty or the API
+   unreachable, capped at `idle_poll_max` (at most half the prefetch window). A run claimed
+   before its time is launched at once: its process gets ready and waits for the run's
+   expected start (`stratoflow execute`), so the flow body begins on time.
 
 A run it launches (or finds again after a restart) gets the handle's infrastructure id recorded
 at once, through a flow-run heartbeat: best-effort, a failure is only logged.
@@ -32,6 +35,7 @@ import random
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import ClassVar
 from uuid import UUID, uuid4
 
@@ -43,6 +47,7 @@ from stratoflow.schemas import (
     FlowRunHeartbeat,
     InfrastructureType,
     StateType,
+    utcnow,
 )
 from stratoflow_agents.backoff import Backoff
 from stratoflow_agents.config import MAX_CLAIM_BATCH, AgentConfig
@@ -71,6 +76,7 @@ class BaseAgent(ABC):
         config: how to poll, watch and stop runs.
         client: the API (a `StratoflowClient`, or a fake in tests).
         clock: a monotonic clock in seconds.
+        wall_clock: the current UTC time (what a claim's `due_before` is counted from).
         sleep: how to wait between ticks.
         rand: the random source for backoff jitter.
         agent_id: this agent's id (a new one by default).
@@ -85,6 +91,7 @@ class BaseAgent(ABC):
         client: AgentClient,
         *,
         clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], datetime] = utcnow,
         sleep: Callable[[float], None] = time.sleep,
         rand: Callable[[], float] = random.random,
         agent_id: UUID | None = None,
@@ -94,9 +101,10 @@ class BaseAgent(ABC):
         self.agent_id = agent_id or uuid4()
         self.active: dict[UUID, ActiveRun] = {}
         self._clock = clock
+        self._wall_clock = wall_clock
         self._sleep = sleep
         self._backoff = Backoff(
-            config.poll_interval, config.backoff_max, config.backoff_jitter, rand
+            config.poll_interval, config.idle_poll_max, config.backoff_jitter, rand
         )
         self._next_claim = float("-inf")
         self._next_heartbeat = float("-inf")
@@ -304,10 +312,12 @@ class BaseAgent(ABC):
         if free <= 0:
             self._next_claim = now + self.config.poll_interval
             return
+        ahead = self.config.prefetch_seconds
         request = ClaimRequest(
             agent_id=self.agent_id,
             limit=min(free, MAX_CLAIM_BATCH),
             infrastructure=[self.infrastructure],
+            due_before=self._wall_clock() + timedelta(seconds=ahead) if ahead > 0 else None,
         )
         try:
             claimed = self.client.claim_runs(self.config.work_queue, request).runs

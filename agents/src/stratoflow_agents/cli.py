@@ -20,7 +20,7 @@ from stratoflow.client import StratoflowClient
 from stratoflow.client.settings import ClientSettings, load_client_settings
 from stratoflow.schemas import InfrastructureType
 from stratoflow_agents.agent_types import UsageError, build_agent, split_options
-from stratoflow_agents.config import AgentConfig
+from stratoflow_agents.config import MAX_PREFETCH_SECONDS, AgentConfig
 from stratoflow_agents.errors import AgentError
 from stratoflow_agents.signals import stop_on_signals
 
@@ -47,6 +47,10 @@ def agent() -> None:
               show_default=True, help="Seconds between claims while work is found.")  # fmt: skip
 @click.option("--backoff-max", type=SECONDS, default=AgentConfig.backoff_max,
               show_default=True, help="Longest wait between claims when idle.")  # fmt: skip
+@click.option("--prefetch", "prefetch_seconds", type=click.FloatRange(0, MAX_PREFETCH_SECONDS),
+              default=AgentConfig.prefetch_seconds, show_default=True,
+              help="Claim runs due within this many seconds and start them on time; idle "
+                   "polls come at least every half of it.")  # fmt: skip
 @click.option("--cancel-grace", type=GRACE, default=AgentConfig.cancel_grace,
               show_default=True, help="Seconds from SIGTERM to SIGKILL of a run.")  # fmt: skip
 @click.option("--shutdown-grace", type=GRACE, default=AgentConfig.shutdown_grace,

@@ -13,6 +13,8 @@ from stratoflow.schemas import AgentHeartbeat
 
 MAX_CLAIM_BATCH = 50
 """The most runs one `claim` call may ask for (`ClaimRequest.limit`'s bound; a test pins it)."""
+MAX_PREFETCH_SECONDS = 60.0
+"""The furthest ahead a claim may reach (the API's bound on `ClaimRequest.due_before`)."""
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,12 @@ class AgentConfig:
         cancel_grace: seconds between SIGTERM and SIGKILL when stopping a run.
         shutdown_grace: seconds active runs get to finish once the agent is asked to stop,
             before they are stopped.
+        prefetch_seconds: how far ahead each claim reaches (`due_before` = now + this, at
+            most `MAX_PREFETCH_SECONDS`): a run due within it is claimed and its process
+            started early, and the process waits for the run's expected start, so the flow
+            begins on time. 0 claims only runs already due. While idle the agent polls at
+            least every `prefetch_seconds / 2` (see `idle_poll_max`), so a run due within the
+            window is always seen in time.
     """
 
     work_queue: str = "default"
@@ -48,6 +56,7 @@ class AgentConfig:
     watch_interval: float = 1.0
     cancel_grace: float = 10.0
     shutdown_grace: float = 30.0
+    prefetch_seconds: float = 10.0
 
     def __post_init__(self) -> None:
         # The queue and the name go out with every heartbeat: a bad one fails here, not later.
@@ -63,3 +72,17 @@ class AgentConfig:
             raise ValueError("backoff_max must be at least poll_interval")
         if min(self.watch_interval, self.cancel_grace, self.shutdown_grace) < 0:
             raise ValueError("watch_interval and the grace periods must not be negative")
+        if not 0 <= self.prefetch_seconds <= MAX_PREFETCH_SECONDS:
+            raise ValueError(
+                f"prefetch_seconds must be within 0..{MAX_PREFETCH_SECONDS:.0f}, "
+                f"not {self.prefetch_seconds}"
+            )
+
+    @property
+    def idle_poll_max(self) -> float:
+        """The longest wait between claims while idle: `backoff_max`, but at most half the
+        prefetch window (never under `poll_interval`), so a run due within the window is
+        claimed before its time whatever the backoff had reached."""
+        if self.prefetch_seconds <= 0:
+            return self.backoff_max
+        return max(self.poll_interval, min(self.backoff_max, self.prefetch_seconds / 2))

@@ -85,7 +85,7 @@ def deployments_router(deps: ApiDeps) -> APIGatewayHttpRouter:
     )
     def post_deployment(body: DeploymentCreate) -> Response[Deployment]:
         deployment, is_new = upsert_deployment(
-            store, body, deps.clock(), code_bucket=deps.settings.code_bucket
+            store, body, deps.clock(), code_bucket=deps.settings.code_bucket, settings=deps.settings
         )
         return created(deployment, is_new)
 
@@ -142,7 +142,9 @@ def deployments_router(deps: ApiDeps) -> APIGatewayHttpRouter:
         responses=answers(200, 404, 409),
     )
     def resume_deployment(deployment_id: UUID) -> Deployment:
-        return set_deployment_paused(store, deployment_id, False, deps.clock())
+        return set_deployment_paused(
+            store, deployment_id, False, deps.clock(), settings=deps.settings
+        )
 
     @router.post(
         "/deployments/<deployment_id>/runs",

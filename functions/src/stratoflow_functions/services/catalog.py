@@ -1,4 +1,9 @@
-"""Flows and deployments: registering, updating, pausing."""
+"""Flows and deployments: registering, updating, pausing.
+
+Creating, updating or resuming a deployment schedules it at once (the scheduler's step for that
+one deployment, `schedule_deployment`), so its first runs exist when the API answers; the
+scheduler's tick stays the safety net for anything this leaves (a budget, a failed write).
+"""
 
 from __future__ import annotations
 
@@ -14,6 +19,7 @@ from stratoflow.schemas import (
     Flow,
     FlowCreate,
 )
+from stratoflow_functions.config import Settings
 from stratoflow_functions.errors import UnprocessableError
 from stratoflow_functions.scheduling.schedule_budget import ScheduleError
 from stratoflow_functions.scheduling.schedules import validate_schedule
@@ -23,6 +29,7 @@ from stratoflow_functions.services.parameter_checks import (
     check_parameter_schema,
 )
 from stratoflow_functions.services.run_slots import deployment_slot, set_slot_limit
+from stratoflow_functions.services.towel.scheduler import schedule_deployment
 from stratoflow_functions.store import Store
 from stratoflow_functions.store.code_bundles import bundle_key
 
@@ -35,9 +42,15 @@ def register_flow(store: Store, data: FlowCreate, now: datetime) -> tuple[Flow, 
 
 
 def upsert_deployment(
-    store: Store, data: DeploymentCreate, now: datetime, *, code_bucket: str | None = None
+    store: Store,
+    data: DeploymentCreate,
+    now: datetime,
+    *,
+    code_bucket: str | None = None,
+    settings: Settings | None = None,
 ) -> tuple[Deployment, bool]:
-    """Create a deployment, or update the one with the same flow and name.
+    """Create a deployment, or update the one with the same flow and name; with `settings`,
+    its schedules' first runs are created before this returns.
 
     Args:
         store: the store.
@@ -45,6 +58,7 @@ def upsert_deployment(
         now: the current time.
         code_bucket: the stack's code bucket, the only place a bundle may come from (None: no
             bundle is accepted, only images).
+        settings: the scheduler's run bounds; None leaves the scheduling to the next tick.
 
     Raises:
         UnprocessableError: a bad schedule, code that is not in the code bucket, or
@@ -74,6 +88,8 @@ def upsert_deployment(
     # the push dispatcher finds due runs queue by queue: a push deployment's queue must exist
     # even if no agent ever polls it
     store.work_queues.get_or_create(deployment.work_queue, now)
+    if settings is not None and deployment.schedules:
+        schedule_deployment(store, settings, deployment, now)
     return deployment, created
 
 
@@ -119,7 +135,16 @@ def remove_deployment(store: Store, deployment_id: UUID, now: datetime) -> None:
 
 
 def set_deployment_paused(
-    store: Store, deployment_id: UUID, paused: bool, now: datetime
+    store: Store,
+    deployment_id: UUID,
+    paused: bool,
+    now: datetime,
+    *,
+    settings: Settings | None = None,
 ) -> Deployment:
-    """Pause or resume a deployment's schedules."""
-    return store.deployments.set_paused(deployment_id, paused, now)
+    """Pause or resume a deployment's schedules; with `settings`, a resumed deployment's next
+    runs are created before this returns."""
+    deployment = store.deployments.set_paused(deployment_id, paused, now)
+    if settings is not None and not paused and deployment.schedules:
+        schedule_deployment(store, settings, deployment, now)
+    return deployment

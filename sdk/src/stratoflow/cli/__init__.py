@@ -11,13 +11,11 @@ Exit codes scripts can trust: 0 success (a run COMPLETED), 1 a failed run or fai
 from __future__ import annotations
 
 import importlib
-from importlib.metadata import entry_points
 from typing import Any
 
 import click
 
 from stratoflow._version import __version__
-from stratoflow.cli.extras import extra_providing, install_hint
 
 COMMANDS: dict[str, str] = {
     "runs": "stratoflow.cli.runs:runs",
@@ -36,6 +34,8 @@ class LazyGroup(click.Group):
     """A group that imports each sub-command only when it is used (fast `--help`)."""
 
     def _targets(self) -> dict[str, str]:
+        from importlib.metadata import entry_points  # lazily: a built-in command needs none
+
         targets = dict(COMMANDS)
         for entry in entry_points(group=ENTRY_POINT_GROUP):
             targets.setdefault(entry.name, entry.value)
@@ -50,7 +50,9 @@ class LazyGroup(click.Group):
         command = super().get_command(ctx, cmd_name)
         if command is not None:
             return command
-        target = self._targets().get(cmd_name)
+        # a built-in needs no scan of every installed distribution's entry points (what
+        # `stratoflow execute`, the start of every launched run, would otherwise pay first)
+        target = COMMANDS.get(cmd_name) or self._targets().get(cmd_name)
         if target is None:
             return None
         module_name, _, attribute = target.partition(":")
@@ -65,6 +67,8 @@ class LazyGroup(click.Group):
 
     @staticmethod
     def _distribution(cmd_name: str) -> str | None:
+        from importlib.metadata import entry_points
+
         for entry in entry_points(group=ENTRY_POINT_GROUP, name=cmd_name):
             return entry.dist.name if entry.dist else None
         return None
@@ -73,6 +77,8 @@ class LazyGroup(click.Group):
 def unavailable_command(name: str, distribution: str | None, module: str) -> click.Command:
     """A stand-in for a plug-in command whose dependencies are not installed: `--help` still
     lists it, and running it names the missing package and the extra that installs it."""
+    from stratoflow.cli.extras import extra_providing, install_hint
+
     hint = (
         install_hint(distribution, extra_providing(distribution, module))
         if distribution

@@ -13,6 +13,12 @@ pass the API key as a Secret Manager reference (Vertex), the key itself. A Lambd
 settings apply in this process, since no container carries them: its `env` for the run's
 duration, and its `timeout_seconds` as the flow's timeout (the shorter of it and the flow's).
 
+A run an agent claimed ahead of its time (PENDING before its expected start: the agent's
+prefetch window) is made ready first (its run, deployment and code read, the entrypoint
+imported) and then waits here until its expected start before the engine proposes RUNNING, so
+the flow body begins on time rather than a poll and a process start late. The wait is bounded
+(`MAX_START_WAIT_SECONDS`); SIGTERM ends it like any other moment of the run.
+
 The scratch folder goes on every exit this process lives through: a normal one, an error, and
 SIGTERM (turned into `TerminationSignal` here, so the folder is removed before the signal is
 delivered again and the process ends the way its sender meant).
@@ -23,10 +29,12 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
-from collections.abc import Iterator, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import chdir, contextmanager
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID, uuid4
 
 import click
@@ -42,7 +50,6 @@ from stratoflow.cli.runs import parse_id
 from stratoflow.client import NotFoundError, StratoflowClient, StratoflowClientError
 from stratoflow.exceptions import TerminationSignal
 from stratoflow.flows import Flow
-from stratoflow.infrastructure.settings import LambdaSettings, settings_for
 from stratoflow.runtime.config import RuntimeConfig
 from stratoflow.runtime.engine import execute_flow_run
 from stratoflow.runtime.launched import (
@@ -63,7 +70,14 @@ from stratoflow.schemas import (
     State,
     StateProposal,
     StateType,
+    utcnow,
 )
+
+if TYPE_CHECKING:
+    from stratoflow.infrastructure.settings import LambdaSettings
+
+MAX_START_WAIT_SECONDS = 65.0
+"""The longest a run claimed ahead waits for its expected start (claims reach 60 s ahead)."""
 
 
 @click.command()
@@ -131,9 +145,27 @@ def execute_run(
             in_lambda = _lambda_settings(deployment)
             if in_lambda is not None:
                 flow = _bounded(flow, in_lambda.timeout_seconds)
+            wait_for_expected_start(run)
             # the flow sees its project's files where it expects them
             with chdir(root), _environment(in_lambda.env if in_lambda else {}):
                 return execute_flow_run(flow, run, runtime)
+
+
+def wait_for_expected_start(
+    run: FlowRun,
+    *,
+    now: Callable[[], datetime] = utcnow,
+    sleep: Callable[[float], None] = time.sleep,
+) -> float:
+    """Wait until a PENDING run's expected start if it is still ahead (a run an agent claimed
+    early), at most `MAX_START_WAIT_SECONDS`; the seconds waited (0: it was due already)."""
+    if run.state.type is not StateType.PENDING or run.expected_start_time is None:
+        return 0.0
+    seconds = min((run.expected_start_time - now()).total_seconds(), MAX_START_WAIT_SECONDS)
+    if seconds <= 0:
+        return 0.0
+    sleep(seconds)
+    return seconds
 
 
 def _lambda_settings(deployment: Deployment) -> LambdaSettings | None:
@@ -141,6 +173,8 @@ def _lambda_settings(deployment: Deployment) -> LambdaSettings | None:
     container carries them (ECS, Kubernetes and Vertex put them on the container)."""
     if deployment.infrastructure is not InfrastructureType.LAMBDA:
         return None
+    from stratoflow.infrastructure.settings import LambdaSettings, settings_for  # Lambda only
+
     found = settings_for(InfrastructureType.LAMBDA, deployment.infra_overrides)
     return found if isinstance(found, LambdaSettings) else None
 

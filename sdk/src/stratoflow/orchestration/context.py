@@ -128,6 +128,9 @@ class ProposalContext:
     """Task runs proposing RUNNING with a cache key: an unexpired COMPLETED state for that key."""
     proposer: Proposer = Proposer.CLIENT
     """Who proposes: the control plane's own services may schedule retries of ended runs."""
+    claim_ahead_until: datetime | None = None
+    """Claims only: an agent's prefetch horizon. A run due by then may be claimed (PENDING)
+    before its scheduled time; its process waits for that time before proposing RUNNING."""
 
     @property
     def from_control_plane(self) -> bool:

@@ -114,7 +114,9 @@ class WaitForScheduledTime(TransitionRule):
 
     Prefect's rule of the same idea: a retry delay is honoured even if something tries to
     start the run early. Claims only pick due runs, so in practice this answers engines that
-    propose RUNNING early (the answer is WAIT for the time left).
+    propose RUNNING early (the answer is WAIT for the time left). An agent's claim ahead
+    (`claim_ahead_until`, its prefetch window) may take a run due by then to PENDING early:
+    its process then waits for the scheduled time itself.
     """
 
     KINDS: ClassVar[frozenset[RunKind]] = FLOW_ONLY
@@ -126,6 +128,9 @@ class WaitForScheduledTime(TransitionRule):
         current = ctx.run.state
         due = current.scheduled_time if current is not None else None
         if due is None or due <= ctx.now:
+            return None
+        ahead = ctx.claim_ahead_until
+        if ctx.proposed.type is StateType.PENDING and ahead is not None and due <= ahead:
             return None
         seconds = (due - ctx.now).total_seconds()
         return wait(seconds, f"run is scheduled for {due.isoformat()}")

@@ -200,15 +200,20 @@ def plan_claim(
     agent_id: UUID | None,
     slots: tuple[TagSlots, ...] = (),
     lease_seconds: float = DEFAULT_LEASE_SECONDS,
+    ahead_until: datetime | None = None,
 ) -> Plan[FlowRun]:
     """Plan an agent's (or the dispatcher's) claim: SCHEDULED → PENDING, holding a lease on
     a slot of each limit in `slots` (the run's work queue's and deployment's, as read).
 
     A full limit answers WAIT and writes nothing; a zero limit likewise (the run stays
-    SCHEDULED until the limit is raised).
+    SCHEDULED until the limit is raised). `ahead_until` (an agent's prefetch horizon) lets a
+    run due by then be claimed before its scheduled time.
     """
     pending = new_state(StateType.PENDING, StateName.PENDING, now, "Claimed by an agent")
-    decision = decide(ProposalContext(run=flow_run_view(run), proposed=pending, now=now))
+    context = ProposalContext(
+        run=flow_run_view(run), proposed=pending, now=now, claim_ahead_until=ahead_until
+    )
+    decision = decide(context)
     if decision.state is None or decision.state.type is not StateType.PENDING:
         return Plan(decision=decision, current=run)
     full = [limit.tag for limit in slots if not limit.available]

@@ -190,6 +190,12 @@ class ClaimRequest(BaseModel):
     infrastructure: list[InfrastructureType] | None = Field(
         default=None, description="only runs for these infrastructure types"
     )
+    due_before: UtcTime | None = Field(
+        default=None,
+        description="also runs due before this time (at most 60 s ahead of the server's "
+        "clock; 422 invalid_due_before beyond): an agent's prefetch window. Such a run is "
+        "claimed PENDING early; its process waits for its expected start before RUNNING",
+    )
 
 
 class ClaimedRun(BaseModel):

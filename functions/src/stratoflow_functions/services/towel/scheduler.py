@@ -35,7 +35,7 @@ from stratoflow_functions.services.flow_runs import scheduled_run_of
 from stratoflow_functions.services.towel.late import mark_late_runs
 from stratoflow_functions.services.towel.sweep import plan_sweep, sweep_deployment
 from stratoflow_functions.store import Store
-from stratoflow_functions.store.towel import TowelRepository, towel_repository
+from stratoflow_functions.store.towel import SweepMark, TowelRepository, towel_repository
 
 SCHEDULER = "scheduler"
 REPORTED_FAILURES = 50
@@ -76,6 +76,8 @@ class SchedulerLimits:
     late_candidates: int = 1000
     page_size: int = SCHEDULER_PAGE_SIZE
     walk_seconds: float = 25.0
+    runs_per_schedule: int | None = None
+    """At most this many runs per schedule (None: the settings' `scheduler_max_runs`)."""
 
 
 @dataclass(frozen=True)
@@ -131,6 +133,14 @@ class _Walk:
 
     def __post_init__(self) -> None:
         self.started = self.clock()
+
+    def bounds(self, settings: Settings) -> PlanBounds:
+        """Runs per schedule: the settings', at most `limits.runs_per_schedule` if set."""
+        most = settings.scheduler_max_runs
+        if self.limits.runs_per_schedule is not None:
+            most = min(most, self.limits.runs_per_schedule)
+        least = min(settings.scheduler_min_runs, most)
+        return PlanBounds(least, most, timedelta(days=settings.scheduler_horizon_days))
 
     def room(self) -> int:
         """Runs this call may still create."""
@@ -221,10 +231,7 @@ def _walk_deployments(
         marks = towel.sweep_marks(d.id for d in page.items)
         for deployment in page.items:
             queues.add(deployment.work_queue)
-            plan = plan_sweep(deployment, marks.get(deployment.id), now)
-            if plan is not None:
-                walk.deleted += sweep_deployment(towel, deployment, plan, now)
-            if not _fill(store, towel, settings, deployment, now, walk):
+            if not _step(store, towel, settings, deployment, marks.get(deployment.id), now, walk):
                 towel.set_cursor(SCHEDULER, token)  # redo this page next tick
                 return False
             walk.deployments += 1
@@ -237,6 +244,54 @@ def _walk_deployments(
     return False
 
 
+def schedule_deployment(
+    store: Store,
+    settings: Settings,
+    deployment: Deployment,
+    now: datetime,
+    *,
+    limits: SchedulerLimits | None = None,
+    budget_clock: Clock = cpu_clock,
+) -> SchedulerReport:
+    """The tick's step for one deployment, at once: what creating, updating or resuming a
+    deployment runs, so its first runs exist when the API answers, not at the next tick.
+
+    The same step as the tick's (sweep, then the missing planned runs under the same
+    idempotency keys), so the two never make a run twice; bounded like one deployment of a
+    tick (its planning budget), and by default only the next `scheduler_min_runs` runs of
+    each schedule, so the API answers quickly: the tick plans the rest of the horizon.
+    """
+    towel = towel_repository(store)
+    first = SchedulerLimits(runs_per_schedule=max(settings.scheduler_min_runs, 1))
+    walk = _Walk(limits or first, budget_clock=budget_clock)
+    mark = towel.sweep_marks([deployment.id]).get(deployment.id)
+    _step(store, towel, settings, deployment, mark, now, walk)
+    return SchedulerReport(
+        deployments=1,
+        runs_created=walk.created,
+        runs_deleted=walk.deleted,
+        schedules_failed=len(walk.failures),
+        failed_schedules=tuple(walk.failures[:REPORTED_FAILURES]),
+    )
+
+
+def _step(
+    store: Store,
+    towel: TowelRepository,
+    settings: Settings,
+    deployment: Deployment,
+    mark: SweepMark | None,
+    now: datetime,
+    walk: _Walk,
+) -> bool:
+    """One deployment: remove runs no schedule wants, then create the missing planned runs;
+    False when the run budget ran out first."""
+    plan = plan_sweep(deployment, mark, now)
+    if plan is not None:
+        walk.deleted += sweep_deployment(towel, deployment, plan, now)
+    return _fill(store, towel, settings, deployment, now, walk)
+
+
 def _fill(
     store: Store,
     towel: TowelRepository,
@@ -246,12 +301,7 @@ def _fill(
     walk: _Walk,
 ) -> bool:
     """Create the deployment's missing planned runs; False when the run budget ran out first."""
-    bounds = PlanBounds(
-        settings.scheduler_min_runs,
-        settings.scheduler_max_runs,
-        timedelta(days=settings.scheduler_horizon_days),
-    )
-    plan = plan_deployment(deployment, now, bounds, clock=walk.budget_clock)
+    plan = plan_deployment(deployment, now, walk.bounds(settings), clock=walk.budget_clock)
     for failure in plan.failures:
         walk.failed(failure)
     planned = plan.runs
