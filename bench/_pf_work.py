@@ -174,10 +174,11 @@ def scheduled(args: dict[str, Any]) -> dict[str, float]:
     from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
 
     begin = time.perf_counter()
-    server = subprocess.Popen(  # noqa: S603
+    server = subprocess.Popen(
         [sys.executable, str(Path(__file__).resolve()), "serve", "{}"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     first_exists, lateness = None, []
     deadline = time.monotonic() + args["timeout"]
     try:
@@ -187,15 +188,18 @@ def scheduled(args: dict[str, Any]) -> dict[str, float]:
                 if deployment_id is None:
                     try:
                         deployment_id = client.read_deployment_by_name("every-ten/bench").id
-                    except Exception:  # noqa: BLE001 - not created yet
+                    except Exception:
                         time.sleep(0.2)
                         continue
                 flt = DeploymentFilter(id=DeploymentFilterId(any_=[deployment_id]))
                 runs = client.read_flow_runs(deployment_filter=flt, limit=200)
                 if runs and first_exists is None:
                     first_exists = time.perf_counter() - begin
-                lateness = [(r.start_time - r.expected_start_time).total_seconds()
-                            for r in runs if r.start_time and r.expected_start_time]  # fmt: skip
+                lateness = [
+                    (r.start_time - r.expected_start_time).total_seconds()
+                    for r in runs
+                    if r.start_time and r.expected_start_time
+                ]
                 if len(lateness) >= args["runs"]:
                     break
                 time.sleep(0.2)  # a poll interval
@@ -204,8 +208,13 @@ def scheduled(args: dict[str, Any]) -> dict[str, float]:
         server.wait(30)
     if not lateness:
         raise TimeoutError("no scheduled run started")
-    return {"p50_s": statistics.median(lateness), "p95_s": p95(lateness), "max_s": max(lateness),
-            "runs": len(lateness), "first_run_after_deploy_s": first_exists or -1.0}  # fmt: skip
+    return {
+        "p50_s": statistics.median(lateness),
+        "p95_s": p95(lateness),
+        "max_s": max(lateness),
+        "runs": len(lateness),
+        "first_run_after_deploy_s": first_exists or -1.0,
+    }
 
 
 WORKLOADS = {f.__name__: f for f in (tasks, flows, creates, reads, fill, serve, scheduled)}

@@ -86,7 +86,7 @@ def run_worker(
     timeout: float = 3600,
 ) -> dict[str, Any]:
     """Run `python script args...`; its last stdout line, parsed as JSON."""
-    done = subprocess.run(  # noqa: S603 - our own scripts, fixed arguments
+    done = subprocess.run(
         [str(python), str(script), *args],
         capture_output=True,
         text=True,

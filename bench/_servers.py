@@ -33,10 +33,10 @@ def prefect_python() -> Path:
     if not (PREFECT_VENV / "bin" / "prefect").exists():
         uv = shutil.which("uv") or str(ROOT / ".tools" / "bin" / "uv")
         if not python.exists():
-            subprocess.run(  # noqa: S603
+            subprocess.run(
                 [uv, "venv", "-q", str(PREFECT_VENV), "--python", sys.executable], check=True
             )
-        subprocess.run(  # noqa: S603
+        subprocess.run(
             [uv, "pip", "install", "-q", "--python", str(python), *PREFECT_SPEC], check=True
         )
     return python
@@ -97,7 +97,7 @@ def start_stratoflow(home: Path, idle_seconds: float = 1.0, agent: bool = True) 
     log = home / "server.log"
     log.write_bytes(b"")
     begin = time.perf_counter()
-    process = subprocess.Popen(  # noqa: S603 - our own CLI, fixed arguments
+    process = subprocess.Popen(
         [str(STRATOFLOW), "server", "start", "--port", "0"],
         env=env,
         stdout=log.open("ab"),
@@ -112,8 +112,9 @@ def start_stratoflow(home: Path, idle_seconds: float = 1.0, agent: bool = True) 
 
     wait_for(ready, 600, "stratoflow server start", every=0.02)
     seconds = time.perf_counter() - begin
-    server = Server("stratoflow", home, process, env, Path(sys.executable),
-                    BENCH / "_sf_work.py", seconds)  # fmt: skip
+    server = Server(
+        "stratoflow", home, process, env, Path(sys.executable), BENCH / "_sf_work.py", seconds
+    )
     return _settle(server, idle_seconds)
 
 
@@ -126,17 +127,27 @@ def start_prefect(home: Path, idle_seconds: float = 1.0) -> Server:
     client_env = {**env, "PREFECT_API_URL": f"http://127.0.0.1:{port}/api"}
     log = home / "server.log"
     begin = time.perf_counter()
-    process = subprocess.Popen(  # noqa: S603 - Prefect's CLI, fixed arguments
-        [str(python.parent / "prefect"), "server", "start", "--host", "127.0.0.1",
-         "--port", str(port)],
-        env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT, start_new_session=True,
-    )  # fmt: skip
+    process = subprocess.Popen(
+        [
+            str(python.parent / "prefect"),
+            "server",
+            "start",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        env=env,
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
 
     def ready() -> bool:
         if process.poll() is not None:
             raise RuntimeError(f"prefect server start exited:\n{log.read_text()[-3000:]}")
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=1) as r:  # noqa: S310
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=1) as r:
                 return bool(r.status == 200)
         except OSError:
             return False

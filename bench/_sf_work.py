@@ -181,10 +181,20 @@ def scheduled(args: dict[str, Any]) -> dict[str, float]:
     (code / "every_ten.py").write_text(SCHEDULED_FLOW)
     stratoflow = Path(sys.executable).parent / "stratoflow"
     begin = time.perf_counter()
-    subprocess.run(  # noqa: S603
-        [str(stratoflow), "deploy", "every_ten.py:every_ten", "--name", "bench",
-         "--interval", "10"], cwd=code, check=True, capture_output=True,
-    )  # fmt: skip
+    subprocess.run(
+        [
+            str(stratoflow),
+            "deploy",
+            "every_ten.py:every_ten",
+            "--name",
+            "bench",
+            "--interval",
+            "10",
+        ],
+        cwd=code,
+        check=True,
+        capture_output=True,
+    )
     client = _client()
     deployment = client.read_deployment_by_name("every-ten", "bench")
     flt = FlowRunFilter(deployment_id=deployment.id)
@@ -203,8 +213,13 @@ def scheduled(args: dict[str, Any]) -> dict[str, float]:
     client.close()
     if not lateness:
         raise TimeoutError("no scheduled run started")
-    return {"p50_s": statistics.median(lateness), "p95_s": p95(lateness), "max_s": max(lateness),
-            "runs": len(lateness), "first_run_after_deploy_s": first_exists or -1.0}  # fmt: skip
+    return {
+        "p50_s": statistics.median(lateness),
+        "p95_s": p95(lateness),
+        "max_s": max(lateness),
+        "runs": len(lateness),
+        "first_run_after_deploy_s": first_exists or -1.0,
+    }
 
 
 def fill(args: dict[str, Any]) -> dict[str, float]:

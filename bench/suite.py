@@ -15,6 +15,7 @@ Usage: `make bench` (or `uv run python bench/suite.py [--quick] [--reps N] [--no
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
@@ -31,10 +32,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _procs import run_worker  # noqa: E402
-from _servers import ROOT, Server, start  # noqa: E402
+from _procs import run_worker
+from _servers import ROOT, Server, start
 
 SYSTEMS = ("stratoflow", "prefect")
+CONTROL_PLANE_TASKS = "control plane $ per 1M task runs"
 WORKLOADS = ("tasks", "flows", "creates", "scheduled", "reads", "cost")
 
 
@@ -55,8 +57,18 @@ class Sizes:
     cost_tasks: tuple[int, ...] = (1, 10, 100, 1_000)
 
 
-QUICK = Sizes(reps=1, task_sizes=(20,), flows=3, creates=16, inflight=4, stored=(20,),
-              read_repeats=3, scheduled_runs=1, scheduled_timeout=90.0, cost_tasks=(1, 10))  # fmt: skip
+QUICK = Sizes(
+    reps=1,
+    task_sizes=(20,),
+    flows=3,
+    creates=16,
+    inflight=4,
+    stored=(20,),
+    read_repeats=3,
+    scheduled_runs=1,
+    scheduled_timeout=90.0,
+    cost_tasks=(1, 10),
+)
 
 
 @dataclass(frozen=True)
@@ -94,8 +106,16 @@ class Results:
         self.notes: list[str] = []
         self.extra: dict[str, Any] = {}
 
-    def add(self, system: str, name: str, value: float, unit: str, *,
-            lower_is_better: bool = True, target: Target | None = None) -> None:  # fmt: skip
+    def add(
+        self,
+        system: str,
+        name: str,
+        value: float,
+        unit: str,
+        *,
+        lower_is_better: bool = True,
+        target: Target | None = None,
+    ) -> None:
         """Record one repetition's value of a figure for a system."""
         figure = self.figures.setdefault(name, Figure(name, unit, lower_is_better, target))
         figure.values[system].append(float(value))
@@ -105,8 +125,7 @@ class Results:
 
 
 def _work(server: Server, workload: str, args: dict[str, Any]) -> dict[str, Any]:
-    return run_worker(server.python, server.worker, [workload, json.dumps(args)],
-                      server.client_env)  # fmt: skip
+    return run_worker(server.python, server.worker, [workload, json.dumps(args)], server.client_env)
 
 
 def measure_tasks(server: Server, sizes: Sizes, out: Results) -> None:
@@ -123,8 +142,7 @@ def measure_flows(server: Server, sizes: Sizes, out: Results) -> None:
     s = server.system
     out.add(s, "trivial flow run, median", got["median_ms"], "ms", target=_at_most(20))
     out.add(s, "trivial flow run, p95", got["p95_ms"], "ms", target=_at_most(40))
-    out.add(s, "flow process peak RSS (client)", got["client_peak_mib"], "MiB",
-            target=_at_most(60))  # fmt: skip
+    out.add(s, "flow process peak RSS (client)", got["client_peak_mib"], "MiB", target=_at_most(60))
 
 
 def measure_creates(server: Server, sizes: Sizes, out: Results) -> None:
@@ -132,21 +150,34 @@ def measure_creates(server: Server, sizes: Sizes, out: Results) -> None:
     got = _work(server, "creates", {"n": sizes.creates, "inflight": sizes.inflight})
     s = server.system
     out.add(s, "creates/s, sequential", got["sequential_per_s"], "1/s", lower_is_better=False)
-    out.add(s, f"creates/s, {sizes.inflight} in flight", got["inflight_per_s"], "1/s",
-            lower_is_better=False)  # fmt: skip
+    out.add(
+        s,
+        f"creates/s, {sizes.inflight} in flight",
+        got["inflight_per_s"],
+        "1/s",
+        lower_is_better=False,
+    )
 
 
 def measure_scheduled(server: Server, sizes: Sizes, out: Results, work_dir: Path) -> None:
     """Scheduled start - expected start over a 10 s interval schedule; first run after deploy."""
     code = work_dir / f"code-{server.system}-{time.monotonic_ns()}"
-    got = _work(server, "scheduled", {"runs": sizes.scheduled_runs, "code_dir": str(code),
-                                      "timeout": sizes.scheduled_timeout})  # fmt: skip
+    got = _work(
+        server,
+        "scheduled",
+        {"runs": sizes.scheduled_runs, "code_dir": str(code), "timeout": sizes.scheduled_timeout},
+    )
     s = server.system
     out.add(s, "scheduled start lateness, p50", got["p50_s"], "s", target=_below(0.3))
     out.add(s, "scheduled start lateness, p95", got["p95_s"], "s", target=_below(1))
     out.add(s, "scheduled start lateness, max", got["max_s"], "s")
-    out.add(s, "first scheduled run exists after deploy", got["first_run_after_deploy_s"], "s",
-            target=_below(2))  # fmt: skip
+    out.add(
+        s,
+        "first scheduled run exists after deploy",
+        got["first_run_after_deploy_s"],
+        "s",
+        target=_below(2),
+    )
 
 
 def measure_offline(sizes: Sizes, out: Results, work_dir: Path) -> None:
@@ -155,12 +186,20 @@ def measure_offline(sizes: Sizes, out: Results, work_dir: Path) -> None:
     home.mkdir(exist_ok=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith("STRATOFLOW_")}
     env["STRATOFLOW_HOME"] = str(home)
-    got = run_worker(sys.executable, ROOT / "bench" / "_sf_work.py",
-                     ["tasks", json.dumps({"sizes": [max(sizes.task_sizes)],
-                                           "modes": ["sequential"]})], env)  # fmt: skip
+    got = run_worker(
+        sys.executable,
+        ROOT / "bench" / "_sf_work.py",
+        ["tasks", json.dumps({"sizes": [max(sizes.task_sizes)], "modes": ["sequential"]})],
+        env,
+    )
     n = max(sizes.task_sizes)
-    out.add("stratoflow", f"per task, engine alone (offline), {n:,} tasks",
-            got[f"sequential_{n}"], "µs", target=_below(30))  # fmt: skip
+    out.add(
+        "stratoflow",
+        f"per task, engine alone (offline), {n:,} tasks",
+        got[f"sequential_{n}"],
+        "µs",
+        target=_below(30),
+    )
 
 
 def session(system: str, sizes: Sizes, only: set[str], out: Results, work_dir: Path) -> None:
@@ -168,8 +207,13 @@ def session(system: str, sizes: Sizes, only: set[str], out: Results, work_dir: P
     server = start(system, work_dir / f"home-{system}-{time.monotonic_ns()}")
     try:
         out.add(system, "server start-up, empty home", server.startup_seconds, "s")
-        out.add(system, "server RSS at idle (stack + agent)", server.idle_rss_mib, "MiB",
-                target=_at_most(150))  # fmt: skip
+        out.add(
+            system,
+            "server RSS at idle (stack + agent)",
+            server.idle_rss_mib,
+            "MiB",
+            target=_at_most(150),
+        )
         if "tasks" in only:
             measure_tasks(server, sizes, out)
         if "flows" in only:
@@ -189,8 +233,12 @@ def fill_home(system: str, runs: int, work_dir: Path) -> Path:
     home = work_dir / f"stored-{system}-{runs}"
     if system == "stratoflow":
         env = {k: v for k, v in os.environ.items() if not k.startswith("STRATOFLOW_")}
-        run_worker(sys.executable, ROOT / "bench" / "_sf_work.py",
-                   ["fill", json.dumps({"home": str(home), "runs": runs})], env)  # fmt: skip
+        run_worker(
+            sys.executable,
+            ROOT / "bench" / "_sf_work.py",
+            ["fill", json.dumps({"home": str(home), "runs": runs})],
+            env,
+        )
         return home
     server = start(system, home, idle_seconds=0)
     try:
@@ -211,11 +259,21 @@ def stored_session(system: str, home: Path, runs: int, sizes: Sizes, out: Result
         big = runs >= 100_000
         for limit in (1, 50, 200):
             t = _below(25) if big and limit == 50 else None
-            out.add(system, f"list runs, limit {limit}, {label}", got[f"list_{limit}_ms"], "ms",
-                    target=t)  # fmt: skip
+            out.add(
+                system,
+                f"list runs, limit {limit}, {label}",
+                got[f"list_{limit}_ms"],
+                "ms",
+                target=t,
+            )
         if "read_ms" in got:
-            out.add(system, f"read a run by id, {label}", got["read_ms"], "ms",
-                    target=_below(5) if big else None)  # fmt: skip
+            out.add(
+                system,
+                f"read a run by id, {label}",
+                got["read_ms"],
+                "ms",
+                target=_below(5) if big else None,
+            )
         out.add(system, f"server RSS at idle, {label}", server.idle_rss_mib, "MiB")
     finally:
         server.stop()
@@ -244,47 +302,74 @@ def rows(results: Results) -> list[dict[str, Any]]:
     """The table as data: one dict per figure."""
     table = []
     for figure in results.figures.values():
-        stats = {s: {"median": statistics.median(v), "min": min(v), "max": max(v), "values": v}
-                 for s, v in figure.values.items() if v}  # fmt: skip
+        stats = {
+            s: {"median": statistics.median(v), "min": min(v), "max": max(v), "values": v}
+            for s, v in figure.values.items()
+            if v
+        }
         ratio = None
         if "stratoflow" in stats and "prefect" in stats and stats["prefect"]["median"]:
             ratio = stats["stratoflow"]["median"] / stats["prefect"]["median"]
         met = None
         if figure.target and "stratoflow" in stats:
             met = bool(figure.target.check(stats["stratoflow"]["median"]))
-        table.append({"figure": figure.name, "unit": figure.unit, **stats, "ratio": ratio,
-                      "lower_is_better": figure.lower_is_better,
-                      "target": figure.target.text if figure.target else None, "met": met})  # fmt: skip
+        table.append(
+            {
+                "figure": figure.name,
+                "unit": figure.unit,
+                **stats,
+                "ratio": ratio,
+                "lower_is_better": figure.lower_is_better,
+                "target": figure.target.text if figure.target else None,
+                "met": met,
+            }
+        )
     return table
 
 
 def render(table: list[dict[str, Any]]) -> str:
     """The table as Markdown (printed, and pasted into docs/benchmarks.md)."""
-    lines = ["| figure | unit | Stratoflow | Prefect | ratio S/P | target | met |",
-             "|---|---|---|---|---|---|---|"]  # fmt: skip
+    lines = [
+        "| figure | unit | Stratoflow | Prefect | ratio S/P | target | met |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for row in table:
         cells = [_cell(row[s]["values"]) if s in row else "-" for s in SYSTEMS]
         ratio = f"{row['ratio']:.2f}" if row["ratio"] is not None else "-"
         met = {True: "yes", False: "**no**", None: ""}[row["met"]]
-        lines.append(f"| {row['figure']} | {row['unit']} | {cells[0]} | {cells[1]} | {ratio} | "
-                     f"{row['target'] or ''} | {met} |")  # fmt: skip
+        lines.append(
+            f"| {row['figure']} | {row['unit']} | {cells[0]} | {cells[1]} | {ratio} | "
+            f"{row['target'] or ''} | {met} |"
+        )
     return "\n".join(lines)
 
 
 def machine() -> dict[str, Any]:
     """What the figures were measured on, and how busy it was."""
     load = os.getloadavg()
-    return {"python": platform.python_version(), "machine": platform.machine(),
-            "cpus": os.cpu_count(), "load_1_5_15": [round(x, 2) for x in load]}  # fmt: skip
+    return {
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "cpus": os.cpu_count(),
+        "load_1_5_15": [round(x, 2) for x in load],
+    }
 
 
-def write(table: list[dict[str, Any]], results: Results, args: argparse.Namespace,
-          out_dir: Path) -> Path:  # fmt: skip
+def write(
+    table: list[dict[str, Any]], results: Results, args: argparse.Namespace, out_dir: Path
+) -> Path:
     """build/bench/bench-<UTC time>.json and build/bench/latest.json."""
     out_dir.mkdir(parents=True, exist_ok=True)
     now = datetime.now(UTC)
-    doc = {"when": now.isoformat(timespec="seconds"), "quick": args.quick, "reps": args.reps,
-           "machine": machine(), "figures": table, "notes": results.notes, **results.extra}  # fmt: skip
+    doc = {
+        "when": now.isoformat(timespec="seconds"),
+        "quick": args.quick,
+        "reps": args.reps,
+        "machine": machine(),
+        "figures": table,
+        "notes": results.notes,
+        **results.extra,
+    }
     path = out_dir / f"bench-{now:%Y%m%dT%H%M%SZ}.json"
     text = json.dumps(doc, indent=2, default=str)
     path.write_text(text)
@@ -299,46 +384,62 @@ def _order(rep: int, systems: list[str]) -> list[str]:
     return systems if rep % 2 == 0 else systems[::-1]
 
 
-def run(args: argparse.Namespace) -> Results:
-    """Every repetition of every selected workload, alternating the systems."""
+def _sizes(args: argparse.Namespace) -> Sizes:
     sizes = QUICK if args.quick else Sizes()
     if args.reps:
-        sizes = Sizes(**{**sizes.__dict__, "reps": args.reps})
+        sizes = dataclasses.replace(sizes, reps=args.reps)
     if args.stored:
-        sizes = Sizes(**{**sizes.__dict__, "stored": tuple(args.stored)})
+        sizes = dataclasses.replace(sizes, stored=tuple(args.stored))
     args.reps = sizes.reps
+    return sizes
+
+
+def measure_cost(sizes: Sizes, results: Results) -> None:
+    """The AWS cost model (bench/cost.py): its figures as rows, its full output kept."""
+    from cost import cost_model
+
+    results.extra["cost"] = cost = cost_model(sizes.cost_tasks)
+    for name, value in cost["figures"].items():
+        target = _below(1) if name == CONTROL_PLANE_TASKS else None
+        results.add("stratoflow", name, value, "$", target=target)
+
+
+def measure_stored(systems: list[str], sizes: Sizes, results: Results, work_dir: Path) -> None:
+    """For each store size: fill each system once, then alternate restarts and reads."""
+    for runs in sizes.stored:
+        homes = {}
+        for system in systems:
+            print(f"filling {system} with {runs:,} runs", flush=True)
+            begin = time.perf_counter()
+            homes[system] = fill_home(system, runs, work_dir)
+            seconds = time.perf_counter() - begin
+            results.notes.append(f"{system}: {runs:,} runs stored in {seconds:.1f} s")
+        for rep in range(sizes.reps):
+            for system in _order(rep, systems):
+                print(f"repetition {rep + 1}: {system}, {runs:,} runs stored", flush=True)
+                stored_session(system, homes[system], runs, sizes, results)
+
+
+def run(args: argparse.Namespace) -> Results:
+    """Every repetition of every selected workload, alternating the systems."""
+    sizes = _sizes(args)
     only = set(args.only.split(",")) if args.only else set(WORKLOADS)
     systems = ["stratoflow"] if args.no_prefect else list(SYSTEMS)
     results = Results()
     work_dir = Path(tempfile.mkdtemp(prefix="stratoflow-bench-"))
     print(f"work folder {work_dir}; systems {', '.join(systems)}; {sizes.reps} repetition(s)")
     if "cost" in only:
-        from cost import cost_model
-
-        results.extra["cost"] = cost = cost_model(sizes.cost_tasks)
-        for name, value in cost["figures"].items():
-            target = _below(1) if name == "control plane $ per 1M task runs" else None
-            results.add("stratoflow", name, value, "$", target=target)
+        measure_cost(sizes, results)
     if "tasks" in only:
         measure_offline(sizes, results, work_dir)
     basic = only & {"tasks", "flows", "creates", "scheduled"}
-    for rep in range(sizes.reps):
-        for system in _order(rep, systems):
-            print(f"repetition {rep + 1}: {system}", flush=True)
-            session(system, sizes, basic, results, work_dir)
+    if basic:
+        for rep in range(sizes.reps):
+            for system in _order(rep, systems):
+                print(f"repetition {rep + 1}: {system}", flush=True)
+                session(system, sizes, basic, results, work_dir)
     if "reads" in only:
-        for runs in sizes.stored:
-            homes = {}
-            for system in systems:
-                print(f"filling {system} with {runs:,} runs", flush=True)
-                begin = time.perf_counter()
-                homes[system] = fill_home(system, runs, work_dir)
-                results.notes.append(f"{system}: {runs:,} runs stored in "
-                                     f"{time.perf_counter() - begin:.1f} s")  # fmt: skip
-            for rep in range(sizes.reps):
-                for system in _order(rep, systems):
-                    print(f"repetition {rep + 1}: {system}, {runs:,} runs stored", flush=True)
-                    stored_session(system, homes[system], runs, sizes, results)
+        measure_stored(systems, sizes, results, work_dir)
     return results
 
 
@@ -349,8 +450,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reps", type=int, default=0, help="repetitions (default 3; quick 1)")
     parser.add_argument("--no-prefect", action="store_true", help="Stratoflow only")
     parser.add_argument("--only", default="", help=f"comma-separated: {','.join(WORKLOADS)}")
-    parser.add_argument("--stored", type=lambda s: [int(x) for x in s.split(",")], default=None,
-                        help="runs stored for the read figures (default 1000,100000)")
+    parser.add_argument(
+        "--stored",
+        type=lambda s: [int(x) for x in s.split(",")],
+        default=None,
+        help="runs stored for the read figures (default 1000,100000)",
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "build" / "bench")
     args = parser.parse_args(argv)
     begin = time.perf_counter()
