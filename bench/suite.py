@@ -54,7 +54,7 @@ class Sizes:
     read_repeats: int = 30
     scheduled_runs: int = 6
     scheduled_timeout: float = 240.0
-    cost_tasks: tuple[int, ...] = (1, 10, 100, 1_000)
+    cost_tasks: tuple[int, ...] = (0, 1, 10, 100, 1_000)
 
 
 QUICK = Sizes(
@@ -67,7 +67,7 @@ QUICK = Sizes(
     read_repeats=3,
     scheduled_runs=1,
     scheduled_timeout=90.0,
-    cost_tasks=(1, 10),
+    cost_tasks=(0, 10),
 )
 
 
@@ -396,11 +396,12 @@ def _sizes(args: argparse.Namespace) -> Sizes:
 
 def measure_cost(sizes: Sizes, results: Results) -> None:
     """The AWS cost model (bench/cost.py): its figures as rows, its full output kept."""
-    from cost import cost_model
-
-    results.extra["cost"] = cost = cost_model(sizes.cost_tasks)
+    tasks = ",".join(str(k) for k in sizes.cost_tasks)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STRATOFLOW_")}
+    cost = run_worker(sys.executable, ROOT / "bench" / "cost.py", ["--tasks", tasks, "--json"], env)
+    results.extra["cost"] = cost
     for name, value in cost["figures"].items():
-        target = _below(1) if name == CONTROL_PLANE_TASKS else None
+        target = _below(1) if name.startswith(CONTROL_PLANE_TASKS) else None
         results.add("stratoflow", name, value, "$", target=target)
 
 
