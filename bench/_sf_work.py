@@ -224,12 +224,13 @@ def scheduled(args: dict[str, Any]) -> dict[str, float]:
 
 def fill(args: dict[str, Any]) -> dict[str, float]:
     """Fill a fresh home with `runs` finished runs through the store, as bench/ui_load.py does
-    (an in-process local stack, stopped afterwards so `stratoflow server start` reopens it)."""
+    (an in-process local stack with the default compaction, stopped afterwards so `stratoflow
+    server start` reopens it as a user's home)."""
     sys.path.insert(0, str(BENCH))
     from ui_load import fill as fill_store
     from ui_load import local_stack
 
-    with local_stack(Path(args["home"])) as stack:
+    with local_stack(Path(args["home"]), compact_after=None) as stack:
         seconds = fill_store(stack, args["runs"])
     return {"seconds": seconds}
 
