@@ -24,7 +24,8 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -120,6 +121,16 @@ class Results:
         figure = self.figures.setdefault(name, Figure(name, unit, lower_is_better, target))
         figure.values[system].append(float(value))
 
+    @contextmanager
+    def guard(self, what: str) -> Iterator[bool]:
+        """Run one step; a failure becomes a note (and the suite goes on to the next step)."""
+        try:
+            yield True
+        except Exception as exc:  # one failed step must not lose the rest of the suite
+            first = str(exc).strip().splitlines()
+            self.notes.append(f"FAILED {what}: {type(exc).__name__}: {first[-1] if first else ''}")
+            print(f"FAILED {what}: {exc}", file=sys.stderr, flush=True)
+
 
 # --- the workloads -------------------------------------------------------------------------
 
@@ -214,14 +225,16 @@ def session(system: str, sizes: Sizes, only: set[str], out: Results, work_dir: P
             "MiB",
             target=_at_most(150),
         )
-        if "tasks" in only:
-            measure_tasks(server, sizes, out)
-        if "flows" in only:
-            measure_flows(server, sizes, out)
-        if "creates" in only:
-            measure_creates(server, sizes, out)
-        if "scheduled" in only:
-            measure_scheduled(server, sizes, out, work_dir)
+        steps: dict[str, Callable[[], None]] = {
+            "tasks": lambda: measure_tasks(server, sizes, out),
+            "flows": lambda: measure_flows(server, sizes, out),
+            "creates": lambda: measure_creates(server, sizes, out),
+            "scheduled": lambda: measure_scheduled(server, sizes, out, work_dir),
+        }
+        for name, step in steps.items():
+            if name in only:
+                with out.guard(f"{system} {name}"):
+                    step()
     finally:
         peak = server.stop()
     out.add(system, "server peak RSS during the workloads", peak, "MiB")
@@ -412,13 +425,15 @@ def measure_stored(systems: list[str], sizes: Sizes, results: Results, work_dir:
         for system in systems:
             print(f"filling {system} with {runs:,} runs", flush=True)
             begin = time.perf_counter()
-            homes[system] = fill_home(system, runs, work_dir)
-            seconds = time.perf_counter() - begin
-            results.notes.append(f"{system}: {runs:,} runs stored in {seconds:.1f} s")
+            with results.guard(f"{system} fill {runs:,}"):
+                homes[system] = fill_home(system, runs, work_dir)
+                seconds = time.perf_counter() - begin
+                results.notes.append(f"{system}: {runs:,} runs stored in {seconds:.1f} s")
         for rep in range(sizes.reps):
-            for system in _order(rep, systems):
+            for system in _order(rep, [s for s in systems if s in homes]):
                 print(f"repetition {rep + 1}: {system}, {runs:,} runs stored", flush=True)
-                stored_session(system, homes[system], runs, sizes, results)
+                with results.guard(f"{system} reads, {runs:,} stored, repetition {rep + 1}"):
+                    stored_session(system, homes[system], runs, sizes, results)
 
 
 def run(args: argparse.Namespace) -> Results:
@@ -430,15 +445,18 @@ def run(args: argparse.Namespace) -> Results:
     work_dir = Path(tempfile.mkdtemp(prefix="stratoflow-bench-"))
     print(f"work folder {work_dir}; systems {', '.join(systems)}; {sizes.reps} repetition(s)")
     if "cost" in only:
-        measure_cost(sizes, results)
+        with results.guard("cost model"):
+            measure_cost(sizes, results)
     if "tasks" in only:
-        measure_offline(sizes, results, work_dir)
+        with results.guard("offline tasks"):
+            measure_offline(sizes, results, work_dir)
     basic = only & {"tasks", "flows", "creates", "scheduled"}
     if basic:
         for rep in range(sizes.reps):
             for system in _order(rep, systems):
                 print(f"repetition {rep + 1}: {system}", flush=True)
-                session(system, sizes, basic, results, work_dir)
+                with results.guard(f"{system} repetition {rep + 1}"):
+                    session(system, sizes, basic, results, work_dir)
     if "reads" in only:
         measure_stored(systems, sizes, results, work_dir)
     return results
@@ -471,7 +489,7 @@ def main(argv: list[str] | None = None) -> int:
         print(results.extra["cost"]["text"])
     path = write(table, results, args, args.out)
     print(f"\n{time.perf_counter() - begin:.0f} s; load {machine()['load_1_5_15']}; wrote {path}")
-    return 0
+    return 1 if any(note.startswith("FAILED") for note in results.notes) else 0
 
 
 if __name__ == "__main__":
