@@ -120,6 +120,7 @@ class Results:
         """Record one repetition's value of a figure for a system."""
         figure = self.figures.setdefault(name, Figure(name, unit, lower_is_better, target))
         figure.values[system].append(float(value))
+        print(f"  {system}: {name} = {value:.4g} {unit}", flush=True)
 
     @contextmanager
     def guard(self, what: str) -> Iterator[bool]:
@@ -436,12 +437,11 @@ def measure_stored(systems: list[str], sizes: Sizes, results: Results, work_dir:
                     stored_session(system, homes[system], runs, sizes, results)
 
 
-def run(args: argparse.Namespace) -> Results:
+def run(args: argparse.Namespace, results: Results) -> Results:
     """Every repetition of every selected workload, alternating the systems."""
     sizes = _sizes(args)
     only = set(args.only.split(",")) if args.only else set(WORKLOADS)
     systems = ["stratoflow"] if args.no_prefect else list(SYSTEMS)
-    results = Results()
     work_dir = Path(tempfile.mkdtemp(prefix="stratoflow-bench-"))
     print(f"work folder {work_dir}; systems {', '.join(systems)}; {sizes.reps} repetition(s)")
     if "cost" in only:
@@ -478,7 +478,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "build" / "bench")
     args = parser.parse_args(argv)
     begin = time.perf_counter()
-    results = run(args)
+    results = Results()
+    try:
+        run(args, results)
+    except KeyboardInterrupt:  # Ctrl-C: the table of what was measured so far
+        results.notes.append("FAILED: interrupted; the figures measured so far")
     table = rows(results)
     print()
     print(render(table))
