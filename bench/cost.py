@@ -46,6 +46,10 @@ API_MEMORY_GB = 1.0
 """The API function's memory (infra: `api_memory_mb` default 1024)."""
 AWS_CALL_MS = 4.0
 """Assumed in-region latency of one AWS call from Lambda (DynamoDB single-digit ms)."""
+CONSUMER_MEMORY_GB = 0.25
+"""The state-events (stream consumer) function's memory (infra: 256 MB)."""
+STREAM_BATCH = 100
+"""The stream event source mapping's batch size (infra)."""
 GSIS = 4
 WRITES = {"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"}
 
@@ -99,7 +103,7 @@ class Meter:
         self.aws_seconds = 0.0
         self.lock = threading.Lock()
         self.peek: Any = None  # an unmetered client to read back updated items
-        self.unmetered = False  # the next client created is not metered (the peek client)
+        self.unmetered = 0  # the next clients created not metered (the bench's own readers)
 
     def attach(self, client: Any) -> None:
         """Register the hooks on one botocore client."""
@@ -186,7 +190,7 @@ def metered() -> Iterator[Meter]:
     def create_client(self: Any, *args: Any, **kwargs: Any) -> Any:
         client = original(self, *args, **kwargs)
         if meter.unmetered:
-            meter.unmetered = False
+            meter.unmetered -= 1
         else:
             meter.attach(client)
         return client
@@ -196,6 +200,57 @@ def metered() -> Iterator[Meter]:
         yield meter
     finally:
         botocore.session.Session.create_client = original  # type: ignore[method-assign]
+
+
+def _flow_run_change(record: Mapping[str, Any]) -> bool:
+    image = record.get("dynamodb", {}).get("NewImage", {})
+    return record.get("eventName") in ("INSERT", "MODIFY") and image.get("entity") == {
+        "S": "flow_run"
+    }
+
+
+class StreamConsumer:
+    """The state-events Lambda over the table's stream: the records of a measured window,
+    filtered as the event source mapping filters them (INSERT/MODIFY of `flow_run` items),
+    handed in batches of 100 to the real handler's `handle_stream_batch` (metered clients)."""
+
+    def __init__(self, streams: Any, dynamodb: Any, events: Any, settings: Any,
+                 history: Any) -> None:  # fmt: skip
+        self.streams, self.events, self.history = streams, events, history
+        self.bus = settings.event_bus_name
+        table = dynamodb.describe_table(TableName=settings.table_name)["Table"]
+        self.arn = table["LatestStreamArn"]
+        self.iterators: dict[str, str] = {}
+
+    def mark(self) -> None:
+        """Start reading every shard from now."""
+        shards = self.streams.describe_stream(StreamArn=self.arn)["StreamDescription"]["Shards"]
+        self.iterators = {
+            shard["ShardId"]: self.streams.get_shard_iterator(
+                StreamArn=self.arn, ShardId=shard["ShardId"], ShardIteratorType="LATEST"
+            )["ShardIterator"]
+            for shard in shards
+        }
+
+    def drain(self) -> tuple[int, float]:
+        """Handle every record since `mark`: (Lambda invocations, seconds in the handler)."""
+        records: list[Any] = []
+        for iterator in self.iterators.values():
+            while iterator:
+                answer = self.streams.get_records(ShardIterator=iterator)
+                records.extend(answer.get("Records", []))
+                if not answer.get("Records"):
+                    break
+                iterator = answer.get("NextShardIterator")
+        wanted = [r for r in records if _flow_run_change(r)]
+        from stratoflow_functions.services.state_events import handle_stream_batch
+
+        begin, invocations = time.perf_counter(), 0
+        for start in range(0, len(wanted), STREAM_BATCH):
+            handle_stream_batch(wanted[start : start + STREAM_BATCH], self.events, self.bus,
+                                self.history)  # fmt: skip
+            invocations += 1
+        return invocations, time.perf_counter() - begin
 
 
 class ControlPlane:
@@ -221,11 +276,18 @@ class ControlPlane:
         endpoint = f"http://{host}:{port}"
         settings = Settings(table_name="bench", aws_endpoint_url=endpoint)
         create_table(settings)
-        meter.unmetered = True
+        meter.unmetered = 2
         meter.peek = boto3.session.Session().client(
             "dynamodb", endpoint_url=endpoint, region_name=settings.region
         )
+        streams = boto3.session.Session().client(
+            "dynamodbstreams", endpoint_url=endpoint, region_name=settings.region
+        )
         store = build_store(settings)
+        events = boto3.session.Session().client(
+            "events", endpoint_url=endpoint, region_name=settings.region
+        )
+        self.consumer = StreamConsumer(streams, meter.peek, events, settings, store.run_counting)
         key = create_api_key(store, ApiKeyCreate(name="cost", scope=ApiKeyScope.ADMIN), utcnow())
         self.key = key.key
         app = ApiApp(ApiDeps(store, settings))
@@ -265,18 +327,26 @@ def measure(plane: ControlPlane, meter: Meter, k: int) -> dict[str, Any]:
         return sum(trivial(i) for i in range(n))
 
     work(k)  # warm-up: the flow record, first-call costs
+    plane.consumer.mark()
     before, calls, handler = meter.snapshot(), plane.calls, plane.handler_seconds
     work(k)
+    middle = meter.snapshot()
+    invocations, consumer_seconds = plane.consumer.drain()
     after = meter.snapshot()
     requests = Counter(after["requests"])
     requests.subtract(before["requests"])
     api_calls = plane.calls - calls
     aws = +requests
-    outside = plane.handler_seconds - handler - (after["aws_seconds"] - before["aws_seconds"])
-    lambda_ms = max(0.0, outside * 1e3) + AWS_CALL_MS * sum(aws.values())
+    api_aws = sum(middle["requests"].values()) - sum(before["requests"].values())
+    consumer_aws = sum(after["requests"].values()) - sum(middle["requests"].values())
+    outside = plane.handler_seconds - handler - (middle["aws_seconds"] - before["aws_seconds"])
+    consumer_outside = consumer_seconds - (after["aws_seconds"] - middle["aws_seconds"])
     return {"tasks": k, "api_calls": api_calls, "aws_requests": dict(aws),
             "wru": after["wru"] - before["wru"], "rru": after["rru"] - before["rru"],
-            "lambda_ms": lambda_ms}  # fmt: skip
+            "lambda_ms": max(0.0, outside * 1e3) + AWS_CALL_MS * api_aws,
+            "consumer_invocations": invocations,
+            "consumer_lambda_ms": max(0.0, consumer_outside * 1e3) + AWS_CALL_MS * consumer_aws,
+            }  # fmt: skip
 
 
 def price(run: Mapping[str, Any]) -> dict[str, float]:
@@ -292,6 +362,11 @@ def price(run: Mapping[str, Any]) -> dict[str, float]:
         "api_gateway": invocations * p["api_gateway_http_request"],
         "lambda": invocations * p["lambda_request"]
         + lambda_ms / 1e3 * API_MEMORY_GB * p["lambda_gb_second"],
+        "stream_consumer": run["consumer_invocations"] * p["lambda_request"]
+        + (run["consumer_lambda_ms"] + run["consumer_invocations"])
+        / 1e3
+        * CONSUMER_MEMORY_GB
+        * p["lambda_gb_second"],
         "dynamodb": run["wru"] * p["dynamodb_write_request_unit"]
         + run["rru"] * p["dynamodb_read_request_unit"],
         "eventbridge": events * p["eventbridge_event"],
@@ -335,7 +410,8 @@ def cost_model(task_counts: tuple[int, ...] = (0, 1, 10, 100, 1000)) -> dict[str
             sfn_per_flow_run(k) / k * 1e6,
     }  # fmt: skip
     result = {"prices": PRICES, "prices_date": PRICES_DATE, "assumptions": {
-        "api_memory_gb": API_MEMORY_GB, "aws_call_ms": AWS_CALL_MS, "region": "us-east-1"},
+        "api_memory_gb": API_MEMORY_GB, "consumer_memory_gb": CONSUMER_MEMORY_GB,
+        "aws_call_ms": AWS_CALL_MS, "region": "us-east-1"},
         "runs": runs, "figures": figures}  # fmt: skip
     result["text"] = render(result)
     return result
@@ -348,17 +424,18 @@ def render(result: Mapping[str, Any]) -> str:
     """The cost model as Markdown."""
     lines = [f"AWS cost model (on-demand list prices, us-east-1, from {PRICES_DATE}; Lambda "
              f"{API_MEMORY_GB:g} GB, {AWS_CALL_MS:g} ms assumed per AWS call)",
-             "| tasks | API calls | AWS requests | DynamoDB WRU | RRU | $ per flow run | "
-             "$ per 1M task runs | Step Functions Standard $ per 1M task runs |",
-             "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+             "| tasks | API calls | stream consumer calls | AWS requests | DynamoDB WRU | RRU | "
+             "$ per flow run | $ per 1M task runs | Step Functions Standard $ per 1M task runs |",
+             "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for run in result["runs"]:
         k = run["tasks"]
-        per_task = run["dollars_total"] / k * 1e6 if k else float("nan")
-        sfn = sfn_per_flow_run(k) / k * 1e6 if k else float("nan")
+        per_task = f"{run['dollars_total'] / k * 1e6:.3g}" if k else "-"
+        sfn = f"{sfn_per_flow_run(k) / k * 1e6:.3g}" if k else "-"
         aws = ", ".join(f"{n} {op.split(':')[1]}" for op, n in sorted(run["aws_requests"].items()))
-        lines.append(f"| {k:,} | {run['api_calls']} | {aws} | {run['wru']:.1f} | "
-                     f"{run['rru']:.1f} | {run['dollars_total']:.3g} | {per_task:.3g} | "
-                     f"{sfn:.3g} |")  # fmt: skip
+        cells = [f"{k:,}", str(run["api_calls"]), str(run["consumer_invocations"]), aws,
+                 f"{run['wru']:.1f}", f"{run['rru']:.1f}", f"{run['dollars_total']:.3g}",
+                 per_task, sfn]  # fmt: skip
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
