@@ -28,9 +28,11 @@ READY = "local stack ready at "
 
 
 def prefect_python() -> Path:
-    """Prefect's interpreter, installing the pinned Prefect from PyPI on first use."""
+    """Prefect's interpreter, installing the pinned Prefect from PyPI on first use (and over
+    another version left in `.bench/prefect`)."""
     python = PREFECT_VENV / "bin" / "python"
-    if not (PREFECT_VENV / "bin" / "prefect").exists():
+    pinned = PREFECT_SPEC[0].split("==")[1]
+    if not list(PREFECT_VENV.glob(f"lib/python*/site-packages/prefect-{pinned}.dist-info")):
         uv = shutil.which("uv") or str(ROOT / ".tools" / "bin" / "uv")
         if not python.exists():
             subprocess.run(
