@@ -15,14 +15,15 @@ export AWS_ACCOUNT_ID_ENDPOINT_MODE := disabled
 PYTEST_ARGS ?=
 UI_INDEX := functions/src/stratoflow_functions/ui/assets/index.html
 
-.PHONY: help bootstrap sync lint typecheck test unit demo bundle synth bench bench-ui clean
+.PHONY: help bootstrap sync lint typecheck test unit demo bundle synth bench bench-quick bench-cost bench-overhead bench-ui clean
 
 help:
 	@echo "make demo   - run the demo on the local stack (bootstraps everything)"
 	@echo "make test   - lint, type-check and run the whole test suite"
 	@echo "make bundle - build the Lambda bundle and print its size and import times"
 	@echo "make synth  - synthesize the CDK app offline"
-	@echo "make bench  - orchestration overhead vs Prefect 3 (installs Prefect 3 in .bench/)"
+	@echo "make bench  - the whole suite side by side with Prefect 3 (installs it in .bench/)"
+	@echo "make bench-quick - a CI-sized run of the suite; make bench-cost - the AWS cost model"
 	@echo "make bench-ui - the dashboard's runs page over 10,000 runs (needs chromium)"
 
 $(TOOLS_BIN)/uv:
@@ -69,7 +70,19 @@ SYNTH_CONTEXT ?= -c stratoflow:account=123456789012 -c stratoflow:region=us-east
 synth: sync
 	AWS_EC2_METADATA_DISABLED=true npx cdk synth --no-lookups -q $(SYNTH_CONTEXT)
 
+# The side-by-side suite against Prefect 3 (docs/benchmarks.md); BENCH_ARGS e.g. "--reps 5",
+# "--only reads --stored 1000", "--no-prefect". The table is printed and written to build/bench/.
+BENCH_ARGS ?=
 bench: sync
+	$(UV) run python bench/suite.py $(BENCH_ARGS)
+
+bench-quick: sync
+	$(UV) run python bench/suite.py --quick $(BENCH_ARGS)
+
+bench-cost: sync
+	$(UV) run python bench/cost.py
+
+bench-overhead: sync
 	$(UV) run python bench/overhead.py
 
 # The runs page's load time over a store of UI_RUNS runs (docs/ui.md, docs/benchmarks.md).

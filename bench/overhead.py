@@ -26,8 +26,8 @@ from stratoflow import flow, task
 
 ROOT = Path(__file__).resolve().parent.parent
 PREFECT_VENV = ROOT / ".bench" / "prefect"
-PREFECT_SPEC = ("prefect>=3,<4", "fastapi<0.120")
-"""fastapi 0.120+ dropped `Body(min_items=...)`, which Prefect 3's server still uses."""
+PREFECT_SPEC = ("prefect==3.9.1",)
+"""The same pin as bench/suite.py's (`_servers.PREFECT_SPEC`): one venv, one Prefect."""
 
 
 @task

@@ -68,11 +68,13 @@ class Stack:
 
 
 @contextmanager
-def local_stack(home: Path) -> Iterator[Stack]:
-    """A local stack in this process (the emulator's credentials stay in this process)."""
+def local_stack(home: Path, compact_after: int | None = 10**9) -> Iterator[Stack]:
+    """A local stack in this process (the emulator's credentials stay in this process);
+    `compact_after` None: the stack's default compaction, as a user's home gets."""
     user_env = {**os.environ, "STRATOFLOW_HOME": str(home), "STRATOFLOW_LOCAL_AGENT": "0",
-                "STRATOFLOW_LOCAL_LAUNCHERS": "0",
-                "STRATOFLOW_LOCAL_COMPACT_AFTER": str(10**9)}  # fmt: skip
+                "STRATOFLOW_LOCAL_LAUNCHERS": "0"}  # fmt: skip
+    if compact_after is not None:
+        user_env["STRATOFLOW_LOCAL_COMPACT_AFTER"] = str(compact_after)
     settings = load_settings(user_env)
     stack = LocalStack(options_from_env(user_env, "127.0.0.1", 0), settings)
     stack.bind()
