@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from stratoflow_functions.local.moto_atomic import make_moto_dynamodb_atomic
 from stratoflow_functions.local.moto_ecs_tasks import make_moto_ecs_task_memory_optional
+from stratoflow_functions.local.moto_indexes import make_moto_indexes_sorted
 from stratoflow_functions.local.moto_items import make_moto_item_sizes_linear
 from stratoflow_functions.local.moto_lambda import make_moto_lambda_local
 from stratoflow_functions.local.moto_models import make_moto_models_untracked
@@ -27,6 +28,7 @@ from stratoflow_functions.local.moto_transactions import make_moto_transactions_
 def install_emulator_fixes() -> None:
     """Install all of them (idempotent)."""
     make_moto_models_untracked()
+    make_moto_indexes_sorted()
     make_moto_dynamodb_atomic()
     make_moto_transactions_cheap()
     make_moto_streams_lean()
