@@ -6,8 +6,9 @@ that walk was ~70 % of the emulator's time on a list of runs (every item of a Qu
 attribute by attribute). The results of the item operations are already in DynamoDB's wire
 form (moto builds them from `Item.to_json()`: AttributeValue maps of strings, numbers as
 strings, lists, maps, booleans), so here they are written as JSON directly; only top-level
-nulls and names the output shape does not have are dropped, as the shape walk drops them. Tested against moto's own serialisation of
-the same results on a randomised workload (tests/functional/local/test_moto_serialize.py).
+nulls and names the output shape does not have are dropped, as the shape walk drops them.
+Tested against moto's own serialisation of the same results on a randomised workload
+(tests/functional/local/test_moto_serialize.py).
 """
 
 from __future__ import annotations
