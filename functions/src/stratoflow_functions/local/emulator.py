@@ -4,7 +4,9 @@ durable under a data folder.
 Start-up rebuilds the state: the latest snapshot is restored through the AWS APIs, then the
 write-ahead log of its generation is replayed through moto's application; then a new snapshot
 is written and a new, empty log begun (compaction), so start time follows the amount of data,
-not the number of writes ever made. While running, every write that took effect is logged
+not the number of writes ever made. When the log was empty the snapshot is the state as it
+is: logging continues in its generation and no snapshot is written. While running, every
+write that took effect is logged
 before it is acknowledged (`recording.py`), and the log is compacted again once it grows past
 a threshold. Files: `snapshot.jsonl` and `wal-<generation>.jsonl` in the data folder (0700,
 files 0600).
@@ -147,7 +149,10 @@ class Emulator:
         self._serve()
         began = time.monotonic()
         restored, replayed, failed = self._restore()
-        self.compact()
+        if replayed or not self._snapshot_path.exists():
+            self.compact()
+        else:
+            self._continue_log()
         report = RestoreReport(restored, replayed, failed, time.monotonic() - began)
         logger.info("emulator state restored: %s", report)
         return report
@@ -231,6 +236,12 @@ class Emulator:
             self._app.log = WriteAheadLog(self._wal_path(self.generation), fsync=self.fsync)
         self._wal_path(old).unlink(missing_ok=True)
         return count
+
+    def _continue_log(self) -> None:
+        """Log on into the current generation (its snapshot plus this log are the state)."""
+        assert self._app is not None
+        with self._app.lock:
+            self._app.log = WriteAheadLog(self._wal_path(self.generation), fsync=self.fsync)
 
     @property
     def _snapshot_path(self) -> Path:
