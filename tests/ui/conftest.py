@@ -7,11 +7,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from tests import debian
 from tests.e2e.local_stack import ServerProcess, stack_env, start_server, stop_quietly
 
 BROWSERS = ("chromium", "chromium-browser")
+PAGE_WAIT_MS = 30_000
+"""How long an expectation on a page polls before it fails: Playwright's 5 s default was
+too short for a page's first data call on a loaded 2-core machine (seen at load 9)."""
+expect.set_options(timeout=PAGE_WAIT_MS)
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "build" / "ui-screenshots"
 
 
