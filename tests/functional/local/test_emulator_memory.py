@@ -11,7 +11,7 @@ from moto.dynamodb.models.table import Table
 
 from stratoflow_functions.local.emulator import Emulator
 
-WRITES = 300
+WRITES = 100
 
 
 def _alive(kind: type) -> int:
