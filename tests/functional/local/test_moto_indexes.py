@@ -19,7 +19,11 @@ import boto3
 import pytest
 from moto.dynamodb.models.table import Table
 
-from stratoflow_functions.local.moto_indexes import indexes_of, make_moto_indexes_sorted
+from stratoflow_functions.local.moto_indexes import (
+    ANSWERED,
+    indexes_of,
+    make_moto_indexes_sorted,
+)
 from stratoflow_functions.local.moto_transactions import make_moto_transactions_cheap
 
 STEPS = 300
@@ -170,7 +174,9 @@ def test_sorted_indexes_answer_as_moto_does(aws: None, seed: int) -> None:
     for _ in range(STEPS):
         _write(client, rng)
         request = _query(rng)
+        before = ANSWERED["moto"]
         ours = _pages(client, request)
+        assert ANSWERED["moto"] == before, request  # every page came from the sorted index
         with moto_own_query():
             theirs = _pages(client, request)
         assert ours == theirs, request

@@ -22,6 +22,7 @@ from __future__ import annotations
 import copy
 import functools
 from bisect import bisect_left, insort
+from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -30,6 +31,19 @@ RESULT_SIZE_LIMIT = 1_000_000
 NEAR_SIZE_LIMIT = 590_000
 """Past this many bytes a page's next item could cross the limit: walk as moto does."""
 SUPPORTED = frozenset({"EQ", "LE", "LT", "GE", "GT", "BETWEEN", "BEGINS_WITH"})
+OPERATORS = {"=": "EQ", "<=": "LE", "<": "LT", ">=": "GE", ">": "GT"}
+"""moto hands a KeyConditionExpression's comparison over as written (`<=`, `begins_with`), a
+legacy KeyConditions one by name (`LE`): both name one of `SUPPORTED`."""
+ANSWERED: Counter[str] = Counter()
+"""Queries answered so far, by whom: `index` (the sorted index) or `moto` (moto's own scan)."""
+
+
+def comparison_name(range_comparison: str | None) -> str | None:
+    """The `SUPPORTED` name of a key comparison, however moto spelled it."""
+    if range_comparison is None:
+        return None
+    return OPERATORS.get(range_comparison, range_comparison.upper())
+
 
 Entry = tuple[Any, ...]
 """An index entry: the sort tuple, then the table's hash and range DynamoTypes."""
@@ -183,6 +197,7 @@ def make_moto_indexes_sorted() -> None:
     @functools.wraps(original_query)
     def query(self: Any, *args: Any, **kwargs: Any) -> Any:
         answer = indexed_query(self, *args, **kwargs)
+        ANSWERED["moto" if answer is None else "index"] += 1
         return original_query(self, *args, **kwargs) if answer is None else answer
 
     table_cls.query = query
@@ -281,6 +296,7 @@ def indexed_query(
     **filter_kwargs: Any,
 ) -> tuple[list[Any], int, dict[str, Any] | None] | None:
     """moto's Table.query answered from the sorted index; None when it must be moto's own."""
+    range_comparison = comparison_name(range_comparison)
     plan = _plan(table, hash_key, range_comparison, index_name, consistent_read,
                  hash_key_conditions, range_key_conditions, filter_kwargs)  # fmt: skip
     if plan is None:
