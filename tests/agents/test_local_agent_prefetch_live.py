@@ -6,7 +6,7 @@ same run only once it is due."""
 from __future__ import annotations
 
 import os
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from uuid import UUID, uuid4
 
@@ -54,6 +54,17 @@ def _state_of(client: StratoflowClient, run_id: UUID) -> StateType:
     return client.read_flow_run(run_id).state.type
 
 
+def _claimed_then_completed(
+    client: StratoflowClient, queue: str, home: Path, run: FlowRun, prefetch: float
+) -> datetime:
+    """Run an agent until `run` completes; when the agent was first seen holding it."""
+    with looping(_agent(client, queue, home, prefetch=prefetch)) as agent:
+        wait_for(lambda: run.id in agent.active, "the agent to claim the run")
+        claimed_at = utcnow()
+        wait_for(lambda: _state_of(client, run.id) is StateType.COMPLETED, "the run to end")
+    return claimed_at
+
+
 def test_the_agent_claims_ahead_and_the_child_waits_until_the_expected_start_before_running(
     client: StratoflowClient, home: Path
 ) -> None:
@@ -61,10 +72,7 @@ def test_the_agent_claims_ahead_and_the_child_waits_until_the_expected_start_bef
     run = _run_due_soon(client, queue)
     expected = run.expected_start_time
     assert expected is not None
-    with looping(_agent(client, queue, home, prefetch=10.0)) as agent:
-        wait_for(lambda: run.id in agent.active, "the agent to claim the run")
-        claimed_at = utcnow()
-        wait_for(lambda: _state_of(client, run.id) is StateType.COMPLETED, "the run to end")
+    claimed_at = _claimed_then_completed(client, queue, home, run, prefetch=10.0)
     wait_for(lambda: len(client.list_flow_run_states(run.id)) >= 4, "the state history")
     states = client.list_flow_run_states(run.id)
     pending = next(s for s in states if s.type is StateType.PENDING)
@@ -82,8 +90,5 @@ def test_an_agent_without_prefetch_claims_the_run_only_once_it_is_due(
     run = _run_due_soon(client, queue)
     expected = run.expected_start_time
     assert expected is not None
-    with looping(_agent(client, queue, home, prefetch=0.0)) as agent:
-        wait_for(lambda: run.id in agent.active, "the agent to claim the run")
-        claimed_at = utcnow()
-        wait_for(lambda: _state_of(client, run.id) is StateType.COMPLETED, "the run to end")
+    claimed_at = _claimed_then_completed(client, queue, home, run, prefetch=0.0)
     assert claimed_at >= expected

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
+import httpx
 import pytest
 
 from stratoflow.schemas import ApiKeyCreate, ApiKeyScope
@@ -9,6 +12,7 @@ from stratoflow_functions.api import ApiApp, ApiDeps
 from stratoflow_functions.config import Settings
 from stratoflow_functions.services.api_keys import create_api_key
 from stratoflow_functions.store import Store, build_store, create_table
+from tests.fixtures.live_api import LiveApi
 from tests.support import ApiCaller, FakeClock
 
 
@@ -52,3 +56,11 @@ def flow_id(api: ApiCaller) -> str:
 def deployment_id(api: ApiCaller, flow_id: str) -> str:
     body = {"flow_id": flow_id, "name": "nightly", "entrypoint": "flows/etl.py:etl"}
     return str(api.post("/deployments", body).body["id"])
+
+
+@pytest.fixture
+def http(live_api: LiveApi) -> Iterator[httpx.Client]:
+    """A real HTTP client of the live API, with its admin key (a test module may define its own)."""
+    headers = {"Authorization": f"Bearer {live_api.key}"}
+    with httpx.Client(base_url=live_api.url, headers=headers, timeout=30) as client:
+        yield client

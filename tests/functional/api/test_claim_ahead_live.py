@@ -5,7 +5,6 @@ more than 60 s ahead of the server's clock (422 `invalid_due_before`, nothing cl
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -13,16 +12,8 @@ import httpx
 import pytest
 
 from stratoflow.schemas import utcnow
-from tests.fixtures.live_api import LiveApi
 
 QUEUE = "ahead"
-
-
-@pytest.fixture
-def http(live_api: LiveApi) -> Iterator[httpx.Client]:
-    headers = {"Authorization": f"Bearer {live_api.key}"}
-    with httpx.Client(base_url=live_api.url, headers=headers, timeout=30) as client:
-        yield client
 
 
 @pytest.fixture

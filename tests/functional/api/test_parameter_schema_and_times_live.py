@@ -12,7 +12,6 @@ import httpx
 import pytest
 
 from stratoflow.schemas import utcnow
-from tests.fixtures.live_api import LiveApi
 
 SCHEMA: dict[str, Any] = {
     "title": "etl",
@@ -24,13 +23,6 @@ SCHEMA: dict[str, Any] = {
     "required": ["steps"],
     "additionalProperties": False,
 }
-
-
-@pytest.fixture
-def http(live_api: LiveApi) -> httpx.Client:
-    headers = {"Authorization": f"Bearer {live_api.key}"}
-    with httpx.Client(base_url=live_api.url, headers=headers, timeout=30) as client:
-        yield client
 
 
 @pytest.fixture

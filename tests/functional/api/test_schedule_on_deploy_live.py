@@ -4,7 +4,6 @@ with the tick's idempotency keys, so a tick afterwards creates none of them agai
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
@@ -14,13 +13,6 @@ import pytest
 from stratoflow.schemas import utcnow
 from stratoflow_functions.services.towel import schedule_runs
 from tests.fixtures.live_api import LiveApi
-
-
-@pytest.fixture
-def http(live_api: LiveApi) -> Iterator[httpx.Client]:
-    headers = {"Authorization": f"Bearer {live_api.key}"}
-    with httpx.Client(base_url=live_api.url, headers=headers, timeout=30) as client:
-        yield client
 
 
 @pytest.fixture
