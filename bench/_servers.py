@@ -83,6 +83,18 @@ class Server:
         return peak
 
 
+def _launch(command: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """A server process in its own session, its output appended to `log`."""
+    return subprocess.Popen(command, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT,
+                            start_new_session=True)  # fmt: skip
+
+
+def _check_alive(process: subprocess.Popen[bytes], name: str, log: Path) -> None:
+    """Raise, with the log's tail, if the server exited while we waited for it."""
+    if process.poll() is not None:
+        raise RuntimeError(f"{name} exited:\n{log.read_text()[-3000:]}")
+
+
 def _settle(server: Server, idle_seconds: float) -> Server:
     time.sleep(idle_seconds)  # let start-up work finish before reading idle memory
     server.idle_rss_mib = server.rss_mib()
@@ -99,17 +111,10 @@ def start_stratoflow(home: Path, idle_seconds: float = 1.0, agent: bool = True) 
     log = home / "server.log"
     log.write_bytes(b"")
     begin = time.perf_counter()
-    process = subprocess.Popen(
-        [str(STRATOFLOW), "server", "start", "--port", "0"],
-        env=env,
-        stdout=log.open("ab"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    process = _launch([str(STRATOFLOW), "server", "start", "--port", "0"], env, log)
 
     def ready() -> bool:
-        if process.poll() is not None:
-            raise RuntimeError(f"stratoflow server start exited:\n{log.read_text()[-3000:]}")
+        _check_alive(process, "stratoflow server start", log)
         return READY in log.read_text(errors="replace")
 
     wait_for(ready, 600, "stratoflow server start", every=0.02)
@@ -129,25 +134,12 @@ def start_prefect(home: Path, idle_seconds: float = 1.0) -> Server:
     client_env = {**env, "PREFECT_API_URL": f"http://127.0.0.1:{port}/api"}
     log = home / "server.log"
     begin = time.perf_counter()
-    process = subprocess.Popen(
-        [
-            str(python.parent / "prefect"),
-            "server",
-            "start",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
-        env=env,
-        stdout=log.open("ab"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    command = [str(python.parent / "prefect"), "server", "start", "--host", "127.0.0.1",
+               "--port", str(port)]  # fmt: skip
+    process = _launch(command, env, log)
 
     def ready() -> bool:
-        if process.poll() is not None:
-            raise RuntimeError(f"prefect server start exited:\n{log.read_text()[-3000:]}")
+        _check_alive(process, "prefect server start", log)
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=1) as r:
                 return bool(r.status == 200)
